@@ -1,0 +1,56 @@
+"""The ``lab`` command. Only this package turns typed errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from lab.errors import InfrastructureError, InputError, LabError
+
+EXIT_BAD_INPUT = 2
+EXIT_BROKEN = 3
+
+err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Adaptation Lab: certify vendor software on OS, CPU and database targets.")
+
+
+def _register() -> None:
+    from lab.cli import gc, images, targets
+
+    app.add_typer(targets.app, name="targets")
+    app.add_typer(images.app, name="images")
+    app.command("gc")(gc.gc)
+
+
+def main() -> None:
+    _register()
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        err.print(f"[red]error:[/] {exc.render()}", highlight=False)
+        sys.exit(EXIT_BAD_INPUT)
+    except InfrastructureError as exc:
+        err.print(f"[magenta]broken:[/] {exc}", highlight=False)
+        sys.exit(EXIT_BROKEN)
+    except LabError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_BAD_INPUT)
+        raise

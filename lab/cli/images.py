@@ -1,0 +1,36 @@
+"""``lab images build [NAMES]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lab.cli import out
+from lab.cli.options import Inventory, split_names
+from lab.errors import InfrastructureError
+from lab.images.build import build_target
+from lab.inventory import load_inventory
+
+app = typer.Typer(no_args_is_help=True, help="Build the targets' images locally, without a registry.")
+
+
+@app.command("build")
+def build(
+    names: list[str] = typer.Argument(None, help="targets to build (default: every enabled one)"),
+    inventory: Path = Inventory,
+    force: bool = typer.Option(False, "--force", help="rebuild even when the recipe is unchanged"),
+    mirror: str = typer.Option(None, "--mirror", help="Debian mirror URI (default: apt sources)"),
+) -> None:
+    inv = load_inventory(inventory)
+    failed = []
+    for target in inv.select(split_names(names)):
+        def say(msg: str, name: str = target.name) -> None:
+            out.print(f"[cyan]{name}[/]: {msg}", highlight=False)
+        try:
+            say(build_target(inv, target, force=force, mirror=mirror, say=say))
+        except InfrastructureError as exc:
+            say(f"[magenta]broken[/]: {exc}")
+            failed.append(target.name)
+    if failed:
+        raise InfrastructureError(f"not built: {', '.join(failed)}")

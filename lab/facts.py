@@ -1,0 +1,87 @@
+"""Facts about a target, gathered once with one command and stored with every result.
+
+Installers, suites and reports choose from these, never from what the inventory merely declares;
+a target whose real facts contradict its declaration is the lab's fault (*broken*).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from pydantic import BaseModel
+
+from lab.errors import InfrastructureError
+from lab.images.host import host_arch
+from lab.inventory.model import Target
+from lab.transport.base import Transport
+
+PROBE = r"""
+echo "arch=$(uname -m)"
+echo "kernel=$(uname -r)"
+echo "glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed 's/^glibc //')"
+for m in apt-get dpkg dnf yum rpm; do command -v $m >/dev/null 2>&1 && echo "has=$m"; done
+sed -n 's/^\(ID\|VERSION_ID\|PRETTY_NAME\|ID_LIKE\|VERSION_CODENAME\)=/os_\1=/p' /etc/os-release
+"""
+
+
+class Facts(BaseModel):
+    arch: str
+    emulated: bool
+    os_id: str
+    os_version: str
+    os_name: str = ""
+    os_like: str = ""
+    codename: str = ""
+    package_manager: str
+    kernel: str
+    glibc: str | None = None
+
+    def summary(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.model_dump().items() if v not in (None, "")}
+
+
+def _package_manager(has: list[str]) -> str:
+    for first, name in (("dnf", "dnf"), ("yum", "yum"), ("apt-get", "apt"), ("rpm", "rpm"),
+                        ("dpkg", "dpkg")):
+        if first in has:
+            return name
+    return "none"
+
+
+def parse_probe(text: str, target: Target) -> Facts:
+    values: dict[str, str] = {}
+    has: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        if key == "has":
+            has.append(value)
+        else:
+            values[key] = " ".join(shlex.split(value)) if value else ""
+    version = values.get("os_VERSION_ID", "")
+    if not version and values.get("os_ID") == "debian":
+        version = {"trixie": "13", "forky": "14"}.get(values.get("os_VERSION_CODENAME", ""), "testing")
+    arch = values.get("arch", "")
+    return Facts(
+        arch=arch, emulated=arch != host_arch(), os_id=values.get("os_ID", "unknown"),
+        os_version=version, os_name=values.get("os_PRETTY_NAME", ""),
+        os_like=values.get("os_ID_LIKE", ""), codename=values.get("os_VERSION_CODENAME", ""),
+        package_manager=_package_manager(has), kernel=values.get("kernel", ""),
+        glibc=values.get("glibc") or None,
+    )
+
+
+def gather(transport: Transport, target: Target) -> Facts:
+    result = transport.run(PROBE, timeout=60)
+    if not result.ok:
+        raise InfrastructureError(f"{target.name}: gathering facts failed:\n{result.evidence()}")
+    facts = parse_probe(result.stdout, target)
+    declared = target.facts
+    if facts.arch != declared.arch:
+        raise InfrastructureError(
+            f"{target.name}: the inventory declares {declared.arch} but the target runs {facts.arch}")
+    if facts.os_id.lower() != declared.os_id.lower():
+        raise InfrastructureError(
+            f"{target.name}: the inventory declares {declared.os_id} but the target is {facts.os_id}")
+    return facts

@@ -1,0 +1,29 @@
+"""Remove what dead runs left: containers labelled with a run whose controller is gone."""
+
+from __future__ import annotations
+
+import os
+
+from lab.engine import LABEL_RUN, client
+from lab.provision.container import LABEL_PID, remove_container
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect(run_id: str | None = None, *, everything: bool = False) -> list[str]:
+    """Names of the containers removed. A named run is removed even if its controller lives."""
+    flt = {"label": f"{LABEL_RUN}={run_id}"} if run_id else {"label": LABEL_RUN}
+    removed = []
+    for c in client().containers.list(all=True, filters=flt):
+        if run_id or everything or not _alive(c.labels.get(LABEL_PID, "")):
+            remove_container(c)
+            removed.append(c.name)
+    return removed

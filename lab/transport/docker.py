@@ -1,0 +1,154 @@
+"""Containers, reached through ``docker exec`` for commands and the archive API for files."""
+
+from __future__ import annotations
+
+import io
+import os
+import selectors
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import PurePosixPath
+
+from docker.errors import APIError, NotFound
+
+from lab.engine import client
+from lab.errors import ConnectionLost, InfrastructureError
+from lab.transport.base import CommandResult, Transport
+from lab.transport.shell import Channel, PersistentShell
+
+
+class ExecChannel(Channel):
+    """``docker exec -i CONTAINER sh``: one long-lived process whose pipes carry the frames."""
+
+    def __init__(self, container: str, user: str = "root"):
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            ["docker", "exec", "-i", "-u", user, container, "sh"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
+        )
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    def recv(self, timeout: float) -> bytes:
+        if not self._sel.select(timeout):
+            raise TimeoutError
+        return os.read(self.proc.stdout.fileno(), 65536)
+
+    def diagnose(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace").strip()[-500:]
+
+    def close(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._sel.close()
+        self._stderr.close()
+
+
+class DockerTransport(Transport):
+    """Commands go through a small pool of persistent shells: one per concurrent caller."""
+
+    def __init__(self, name: str, container_id: str):
+        super().__init__(name)
+        self.container_id = container_id
+        self._idle: list[PersistentShell] = []
+        self._all: list[PersistentShell] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _take(self) -> PersistentShell:
+        with self._lock:
+            if self._closed:
+                raise InfrastructureError(f"{self.name}: transport already closed")
+            while self._idle:
+                shell = self._idle.pop()
+                if not shell.dead:
+                    return shell
+        shell = PersistentShell(ExecChannel(self.container_id), self.name)
+        with self._lock:
+            self._all.append(shell)
+        return shell
+
+    def _give_back(self, shell: PersistentShell) -> None:
+        with self._lock:
+            if shell.dead or self._closed:
+                shell.close()
+                self._all.remove(shell)
+            else:
+                self._idle.append(shell)
+
+    def _run(self, command: str, timeout: float) -> CommandResult:
+        shell = self._take()
+        try:
+            return shell.run(command, timeout)
+        except ConnectionLost as exc:
+            raise ConnectionLost(f"{exc}{self._state()}") from None
+        finally:
+            self._give_back(shell)
+
+    def _state(self) -> str:
+        try:
+            state = client().containers.get(self.container_id).attrs["State"]
+        except NotFound:
+            return " (container is gone)"
+        if state.get("OOMKilled"):
+            return " (container was OOM-killed)"
+        return "" if state.get("Running") else f" (container {state.get('Status')})"
+
+    def _container(self):
+        try:
+            return client().containers.get(self.container_id)
+        except NotFound:
+            raise ConnectionLost(f"connection to {self.name} lost (container is gone)") from None
+
+    def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None:
+        p = PurePosixPath(path)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(p.name)
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        self.run(f"mkdir -p '{p.parent}'")
+        try:
+            self._container().put_archive(str(p.parent), buf.getvalue())
+        except APIError as exc:
+            raise InfrastructureError(f"{self.name}: cannot write {path}: {exc.explanation}") from None
+
+    def get_bytes(self, path: str) -> bytes:
+        try:
+            stream, _ = self._container().get_archive(path)
+        except NotFound:
+            raise FileNotFoundError(f"{self.name}:{path}") from None
+        buf = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=buf) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise IsADirectoryError(f"{self.name}:{path} is not a regular file")
+            return tar.extractfile(member).read()
+
+    def get_tar(self, path: str) -> bytes:
+        """A whole folder, as the engine archives it."""
+        try:
+            stream, _ = self._container().get_archive(path)
+        except NotFound:
+            raise FileNotFoundError(f"{self.name}:{path}") from None
+        return b"".join(stream)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            shells, self._all, self._idle = self._all, [], []
+        for shell in shells:
+            shell.close()

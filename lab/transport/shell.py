@@ -1,0 +1,132 @@
+"""A persistent shell on a target, with framing, so a command costs a pipe write, not a process.
+
+Stock ``docker exec`` (and testinfra's ``docker://``) starts a process per command: about 100 ms.
+Here one ``sh`` stays open and each command is framed::
+
+    cat > $D/cmd <<'LAB_EOF_<token>'      # the command, verbatim, no expansion
+    ...
+    LAB_EOF_<token>
+    timeout -k 2 <secs> sh $D/cmd </dev/null >$D/out 2>$D/err; rc=$?
+    printf 'LAB_FRAME_<token> %d %d %d\\n' $rc <size of out> <size of err>; cat $D/out $D/err
+
+so exit code, stdout and stderr come back exact, even binary. ``$D`` is unique per shell, which
+lets several shells serve one target at once. GNU ``timeout`` kills the command's whole process
+group inside the target; if even the frame does not come (a wedged target), the controller kills
+the shell and the next command gets a new one.
+"""
+
+from __future__ import annotations
+
+import abc
+import secrets
+import time
+
+from lab.errors import CommandTimeout, ConnectionLost
+from lab.transport.base import CommandResult
+
+GRACE_S = 10.0  # beyond the in-target timeout before the controller gives up on the shell
+
+
+class Channel(abc.ABC):
+    """A byte pipe to a shell on the target: a ``docker exec -i`` process, an SSH channel..."""
+
+    @abc.abstractmethod
+    def send(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def recv(self, timeout: float) -> bytes:
+        """Up to 64 KiB; ``b''`` at EOF. Raises ``TimeoutError`` when nothing came in time."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def diagnose(self) -> str:
+        """Why the channel ended, when it knows (e.g. the exec client's stderr)."""
+        return ""
+
+
+class PersistentShell:
+    def __init__(self, channel: Channel, target: str):
+        self.channel = channel
+        self.target = target
+        self.dir = f"/tmp/.lab-sh-{secrets.token_hex(6)}"
+        self._buf = b""
+        self.dead = False
+        token = secrets.token_hex(8)
+        setup = (f"umask 022; mkdir -p {self.dir} && chmod 700 {self.dir}\n"
+                 f"printf 'LAB_FRAME_{token} 0 0 0\\n'\n")
+        try:
+            self._exchange(setup, token, time.monotonic() + 60)
+        except TimeoutError:
+            self.close()
+            raise ConnectionLost(f"{target}: the shell did not start within 60 s") from None
+
+    def _frame(self, token: str) -> bytes:
+        return f"LAB_FRAME_{token} ".encode()
+
+    def _read_until(self, marker: bytes, deadline: float) -> bytes:
+        while marker not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            chunk = self.channel.recv(min(left, 5.0))
+            if chunk == b"":
+                self.dead = True
+                why = self.channel.diagnose()
+                raise ConnectionLost(f"connection to {self.target} lost" + (f": {why}" if why else ""))
+            self._buf += chunk
+        head, _, self._buf = self._buf.partition(marker)
+        return head
+
+    def _read_exact(self, n: int, deadline: float) -> bytes:
+        while len(self._buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            chunk = self.channel.recv(min(left, 5.0))
+            if chunk == b"":
+                self.dead = True
+                raise ConnectionLost(f"connection to {self.target} lost mid-output")
+            self._buf += chunk
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def _exchange(self, script: str, token: str, deadline: float) -> tuple[int, bytes, bytes]:
+        try:
+            self.channel.send(script.encode())
+        except OSError as exc:
+            self.dead = True
+            raise ConnectionLost(f"connection to {self.target} lost: {exc}") from None
+        self._read_until(self._frame(token), deadline)
+        rc, n_out, n_err = (int(x) for x in self._read_until(b"\n", deadline).split())
+        return rc, self._read_exact(n_out, deadline), self._read_exact(n_err, deadline)
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        token = secrets.token_hex(8)
+        d = self.dir
+        secs = max(1, int(timeout + 0.999))
+        script = (
+            f"cat > {d}/cmd <<'LAB_EOF_{token}'\n{command}\nLAB_EOF_{token}\n"
+            f"timeout -k 2 {secs} sh {d}/cmd </dev/null >{d}/out 2>{d}/err; rc=$?\n"
+            f"printf 'LAB_FRAME_{token} %d %d %d\\n' $rc $(wc -c <{d}/out) $(wc -c <{d}/err); "
+            f"cat {d}/out {d}/err\n"
+        )
+        started = time.monotonic()
+        try:
+            rc, out, err = self._exchange(script, token, started + secs + GRACE_S)
+        except TimeoutError:
+            self.dead = True
+            self.close()
+            raise CommandTimeout(command, timeout) from None
+        duration = time.monotonic() - started
+        if rc in (124, 137) and duration >= secs - 0.05:
+            raise CommandTimeout(command, timeout)
+        return CommandResult(command, rc, out, err, duration)
+
+    def close(self) -> None:
+        self.dead = True
+        try:
+            self.channel.send(f"rm -rf {self.dir}; exit\n".encode())
+        except OSError:
+            pass
+        self.channel.close()
