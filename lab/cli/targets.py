@@ -55,18 +55,19 @@ def check(ctx: typer.Context,
     with out.status(f"provisioning {len(chosen)} target(s)..."), ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one, chosen))
     table = Table(title="target facts")
-    for col in ("target", "status", "arch", "emulated", "os", "glibc", "packages", "kernel",
-                "reason"):
+    for col in ("target", "status", "arch", "emulated", "os", "glibc", "packages", "kernel"):
         table.add_column(col)
-    for target, facts, reason in results:
+    for target, facts, _reason in results:
         if facts is None:
-            table.add_row(target.name, "[magenta]broken[/]", target.facts.arch, "", "", "", "", "",
-                          f"[magenta]{reason}[/]")
+            table.add_row(target.name, "[magenta]broken[/]", target.facts.arch, "", "", "", "", "")
             continue
         table.add_row(target.name, "[green]ok[/]", facts.arch, "yes" if facts.emulated else "no",
                       facts.os_name or f"{facts.os_id} {facts.os_version}", facts.glibc or "-",
                       facts.package_manager, facts.kernel)
     out.print(table)
+    for target, facts, reason in results:
+        if facts is None:
+            out.print(f"[magenta]{target.name} broken:[/] {reason}", highlight=False, soft_wrap=True)
     broken = [t.name for t, f, _ in results if f is None]
     if broken:
         raise InfrastructureError(f"{len(broken)} target(s) broken: {', '.join(broken)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import selectors
@@ -24,7 +25,7 @@ class ExecChannel(Channel):
     """``docker exec -i CONTAINER sh``: one long-lived process whose pipes carry the frames."""
 
     def __init__(self, container: str, user: str = "root"):
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the channel
         self.proc = subprocess.Popen(
             ["docker", "exec", "-i", "-u", user, container, "sh"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
@@ -46,10 +47,8 @@ class ExecChannel(Channel):
 
     def close(self) -> None:
         for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
+            with contextlib.suppress(OSError):
                 pipe.close()
-            except OSError:
-                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()

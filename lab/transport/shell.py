@@ -3,14 +3,12 @@
 Stock ``docker exec`` (and testinfra's ``docker://``) starts a process per command: about 100 ms.
 Here one ``sh`` stays open and each command is framed::
 
-    cat > $D/cmd <<'LAB_EOF_<token>'      # the command, verbatim, no expansion
-    ...
-    LAB_EOF_<token>
-    timeout -k 2 <secs> sh $D/cmd </dev/null >$D/out 2>$D/err; rc=$?
+    timeout -k 2 <secs> sh -c '<command>' </dev/null >$D/out 2>$D/err; rc=$?
     printf 'LAB_FRAME_<token> %d %d %d\\n' $rc <size of out> <size of err>; cat $D/out $D/err
 
-so exit code, stdout and stderr come back exact, even binary. ``$D`` is unique per shell, which
-lets several shells serve one target at once. GNU ``timeout`` kills the command's whole process
+(a command too long for one argv string goes through a heredoc file instead), so exit code,
+stdout and stderr come back exact, even binary. ``$D`` is unique per shell, which lets several
+shells serve one target at once. GNU ``timeout`` kills the command's whole process
 group inside the target; if even the frame does not come (a wedged target), the controller kills
 the shell and the next command gets a new one.
 """
@@ -18,12 +16,15 @@ the shell and the next command gets a new one.
 from __future__ import annotations
 
 import abc
+import contextlib
 import secrets
+import shlex
 import time
 
 from lab.errors import CommandTimeout, ConnectionLost
 from lab.transport.base import CommandResult
 
+ARGV_MAX = 100_000  # one argv string may hold 128 KiB on Linux
 GRACE_S = 10.0  # beyond the in-target timeout before the controller gives up on the shell
 
 
@@ -105,11 +106,14 @@ class PersistentShell:
         token = secrets.token_hex(8)
         d = self.dir
         secs = max(1, int(timeout + 0.999))
+        if len(command) < ARGV_MAX:
+            prepare, run = "", f"sh -c {shlex.quote(command)}"
+        else:  # too long for one argv string: through a file instead
+            prepare, run = f"cat > {d}/cmd <<'LAB_EOF_{token}'\n{command}\nLAB_EOF_{token}\n", f"sh {d}/cmd"
         script = (
-            f"cat > {d}/cmd <<'LAB_EOF_{token}'\n{command}\nLAB_EOF_{token}\n"
-            f"timeout -k 2 {secs} sh {d}/cmd </dev/null >{d}/out 2>{d}/err; rc=$?\n"
-            f"printf 'LAB_FRAME_{token} %d %d %d\\n' $rc $(wc -c <{d}/out) $(wc -c <{d}/err); "
-            f"cat {d}/out {d}/err\n"
+            f"{prepare}timeout -k 2 {secs} {run} </dev/null >{d}/out 2>{d}/err; rc=$?\n"
+            f"set -- $(stat -c %s {d}/out {d}/err); printf 'LAB_FRAME_{token} %d %d %d\\n' $rc $1 $2; "
+            f"[ $1$2 = 00 ] || cat {d}/out {d}/err\n"
         )
         started = time.monotonic()
         try:
@@ -125,8 +129,6 @@ class PersistentShell:
 
     def close(self) -> None:
         self.dead = True
-        try:
+        with contextlib.suppress(OSError):
             self.channel.send(f"rm -rf {self.dir}; exit\n".encode())
-        except OSError:
-            pass
         self.channel.close()

@@ -1,0 +1,67 @@
+"""Milliseconds per command on one container: the lab's persistent shell against stock paths.
+
+    .venv/bin/python bench/exec.py [--target debian12-x86_64] [-n 200]
+
+Prints each path's mean and median ms per command and its ratio to the fast path, in one run on
+the same container, so the figures compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import testinfra
+
+from lab.engine import client
+from lab.inventory import load_inventory
+from lab.provision import provision
+from lab.runid import new_run_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(fn, n: int) -> list[float]:
+    fn()  # warm-up
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--target", default="debian12-x86_64")
+    ap.add_argument("-n", type=int, default=200, help="commands through the fast path")
+    ap.add_argument("--inventory", default=str(ROOT / "targets.toml"))
+    args = ap.parse_args()
+    inv = load_inventory(args.inventory)
+    slow_n = max(10, args.n // 10)
+    with provision(inv.model.get(args.target), new_run_id("bench"), inv.model.lab) as p:
+        cid = p.handle.id
+        container = client().containers.get(cid)
+        stock_host = testinfra.get_host(f"docker://{cid}")
+        paths = {
+            "lab persistent shell": (lambda: p.transport.run("echo x"), args.n),
+            "docker exec (CLI)": (lambda: subprocess.run(["docker", "exec", cid, "sh", "-c", "echo x"],
+                                                         capture_output=True, check=True), slow_n),
+            "docker SDK exec_run": (lambda: container.exec_run(["sh", "-c", "echo x"]), slow_n),
+            "testinfra docker://": (lambda: stock_host.run("echo x"), slow_n),
+        }
+        results = {name: timed(fn, n) for name, (fn, n) in paths.items()}
+    fast = statistics.mean(results["lab persistent shell"])
+    print(f"target {args.target}, command 'echo x'")
+    print(f"{'path':24} {'n':>5} {'mean ms':>9} {'median ms':>10} {'x fast path':>12}")
+    for name, samples in results.items():
+        mean = statistics.mean(samples)
+        median = statistics.median(samples)
+        print(f"{name:24} {len(samples):5d} {mean:9.2f} {median:10.2f} {mean / fast:12.1f}")
+
+
+if __name__ == "__main__":
+    main()
