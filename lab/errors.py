@@ -53,8 +53,11 @@ class CommandTimeout(LabError):
         super().__init__(f"timed out after {seconds:g} s: {command}")
 
 
-class ProductFailure(LabError):
-    """The vendor's product failed a check, with a message the vendor can act on."""
+class ProductFailure(LabError, AssertionError):
+    """The vendor's product failed a check, with a message the vendor can act on.
+
+    An ``AssertionError`` too, so pytest and Allure file it as *failed*, like a suite's ``assert``.
+    """
 
 
 class NotApplicable(LabError):

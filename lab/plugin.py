@@ -1,12 +1,199 @@
 """The pytest plugin (``pytest11`` entry point ``lab``): binds the compatibility suites to a target.
 
-Inert unless ``--lab-target`` is given, so it costs nothing in other pytest sessions.
+Inert unless ``--lab-target`` is given, so it costs nothing in other pytest sessions. With it,
+each test marked ``@pytest.mark.check("suite.check")`` becomes one check of the target, its
+outcome decided by whose fault its exception is (``lab.suite.outcome``), its evidence the
+commands it ran.
 """
 
 from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.errors import NotApplicable
+from lab.suite.outcome import classify
+from lab.suite.session import LabSession, WorkerOptions
+
+SESSION = pytest.StashKey[LabSession]()
+STARTED = pytest.StashKey[float]()
+PHASES = pytest.StashKey[list]()
+
+# Suites run in this order on a target; the uninstall checks of `install` come last of all.
+ORDER = ["test_install.py", "test_package.py", "test_security.py", "test_footprint.py",
+         "test_service.py", "test_vendor.py", "test_uninstall.py"]
+ALWAYS = {"install.package"}  # everything else needs the product installed
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("lab", "Adaptation Lab")
     group.addoption("--lab-target", help="name of the inventory target to run the suites on")
     group.addoption("--lab-inventory", default="targets.toml", help="the lab's inventory file")
+    group.addoption("--lab-submission", help="the submission folder or archive")
+    group.addoption("--lab-run", help="run id (labels the target's container)")
+    group.addoption("--lab-out", help="the run's output folder")
+    group.addoption("--lab-suites", help="comma-separated suites to run (default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "check(id, required=True): the stable dotted id of a check")
+    if not config.getoption("--lab-target", default=None):
+        return
+    opts = WorkerOptions(
+        target=config.getoption("--lab-target"), inventory=Path(config.getoption("--lab-inventory")),
+        submission=Path(config.getoption("--lab-submission")), run_id=config.getoption("--lab-run"),
+        out=Path(config.getoption("--lab-out")),
+        suites=[s for s in (config.getoption("--lab-suites") or "").split(",") if s] or None,
+    )
+    config.stash[SESSION] = LabSession(opts)
+
+
+def check_id(item) -> tuple[str, bool]:
+    marker = item.get_closest_marker("check")
+    if marker is None:
+        return f"vendor.{item.name}", True
+    return marker.args[0], marker.kwargs.get("required", True)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    lab = config.stash.get(SESSION, None)
+    if lab is None:
+        return
+    if lab.opts.suites:
+        keep = [i for i in items if check_id(i)[0].split(".")[0] in lab.opts.suites
+                or check_id(i)[0] in ALWAYS]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+    def rank(item) -> int:
+        name = Path(str(item.fspath)).name
+        return ORDER.index(name) if name in ORDER else ORDER.index("test_vendor.py")
+    items.sort(key=rank)
+
+
+def _lab(request) -> LabSession:
+    lab = request.config.stash.get(SESSION, None)
+    if lab is None:
+        pytest.fail("the lab fixtures need --lab-target (run the suites through `lab run`)")
+    return lab
+
+
+@pytest.fixture(scope="session")
+def lab(request) -> LabSession:
+    return _lab(request)
+
+
+@pytest.fixture(scope="session")
+def target(lab):
+    """The provisioned target; its facts are gathered once here."""
+    return lab.provision()
+
+
+@pytest.fixture(scope="session")
+def host(target):
+    """testinfra's ``host`` bound to the target through the lab's fast transport."""
+    from lab.transport.testinfra import as_testinfra_host
+
+    return as_testinfra_host(target.transport)
+
+
+@pytest.fixture(scope="session")
+def deployment(lab, target):
+    d = lab.deployment()
+    if not d.applicable:
+        raise NotApplicable("; ".join(d.not_applicable))
+    return d
+
+
+@pytest.fixture
+def installed(deployment):
+    """The deployment, when the product is installed; otherwise the check does not apply."""
+    if not deployment.installed:
+        raise NotApplicable(f"needs the product installed, and install.package "
+                            f"{'failed' if deployment.failure else 'did not run'}")
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def service(lab, target, deployment):
+    """The vendor's service started under the lab's supervision, or *skipped* when none is declared."""
+    from lab.service import Supervisor
+
+    spec = lab.submission.model.service
+    if spec is None:
+        raise NotApplicable("the submission declares no [service]")
+    if not deployment.installed:
+        raise NotApplicable("needs the product installed, and install.package failed")
+    from lab.errors import ProductFailure
+    from lab.service import Readiness
+
+    sup = Supervisor(target.transport, spec)
+    lab.state["ports_before"] = sup.listening()  # e.g. the engine's DNS listeners, not the product's
+    try:
+        sup.start()
+        lab.state["readiness"] = sup.wait_ready()
+    except ProductFailure as exc:  # service.ready reports it once; the other checks then skip
+        lab.state["readiness"] = Readiness(False, 0.0, str(exc))
+    yield sup
+    (lab.logs / "service.log").write_bytes(sup.log())
+    if sup.alive():
+        sup.kill9()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    lab = item.config.stash.get(SESSION, None)
+    if lab is not None:
+        lab.begin_check()
+        item.stash[STARTED] = time.monotonic()
+        item.stash[PHASES] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    lab = item.config.stash.get(SESSION, None)
+    if lab is None or PHASES not in item.stash:
+        return report
+    exc = call.excinfo.value if call.excinfo and not report.skipped else None
+    skip = ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        skip = report.longrepr[2].removeprefix("Skipped: ")
+    item.stash[PHASES].append(classify(exc, skip))
+    if call.when == "teardown":
+        phases = item.stash[PHASES]
+        outcome, message = next(((o, m) for o, m in phases if o in ("failed", "broken")),
+                                next(((o, m) for o, m in phases if o == "skipped"), ("passed", "")))
+        if outcome == "passed":
+            message = next((m for o, m in phases if m), "")
+        cid, required = check_id(item)
+        lab.end_check(cid, outcome, message, time.monotonic() - item.stash[STARTED], required)
+    return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    lab = session.config.stash.get(SESSION, None)
+    if lab is None:
+        return
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        lab.end_check("lab.run", "broken", "run interrupted before every check ran", 0.0, True)
+    lab.write_result()
+    lab.close()

@@ -20,8 +20,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 
 def _register() -> None:
-    from lab.cli import gc, images, targets
+    from lab.cli import gc, images, run, targets, validate
 
+    app.command("validate")(validate.validate)
+    app.command("run")(run.run)
     app.add_typer(targets.app, name="targets")
     app.add_typer(images.app, name="images")
     app.command("gc")(gc.gc)
@@ -30,7 +32,8 @@ def _register() -> None:
 def main() -> None:
     _register()
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # a typer.Exit inside comes back as its code
+        sys.exit(rc if isinstance(rc, int) else 0)
     except InputError as exc:
         err.print(f"[red]error:[/] {exc.render()}", highlight=False)
         sys.exit(EXIT_BAD_INPUT)

@@ -49,6 +49,20 @@ def _ensure_image(target: Target, lab: LabSettings) -> str:
     return image
 
 
+FETCH_NETWORK = "lab-fetch"
+
+
+def fetch_network():
+    """The bridge a target joins only while the lab downloads dependencies for it."""
+    try:
+        return client().networks.get(FETCH_NETWORK)
+    except NotFound:
+        try:
+            return client().networks.create(FETCH_NETWORK, driver="bridge", labels={LABEL_ROLE: "fetch"})
+        except APIError:  # created meanwhile by a parallel worker
+            return client().networks.get(FETCH_NETWORK)
+
+
 def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target"):
     """Start the container; the caller owns it and must remove it (``remove_container``)."""
     require_binfmt(target.facts.arch)
@@ -56,17 +70,21 @@ def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "
     limits = target.docker.limits
     name = container_name(run_id, target.name)
     try:
-        return client().containers.run(
+        container = client().containers.run(
             image, command=["sleep", "infinity"], detach=True, name=name, hostname=target.name[:63],
             labels={LABEL_RUN: run_id, LABEL_TARGET: target.name, LABEL_ROLE: role,
                     LABEL_PID: str(os.getpid()), "lab.recipe": current_recipe(image) or ""},
-            network_mode="none", mem_limit=limits.memory, memswap_limit=limits.memory,
+            network=fetch_network().name, mem_limit=limits.memory, memswap_limit=limits.memory,
             pids_limit=limits.pids, nano_cpus=int(limits.cpus * 1e9), init=True, privileged=False,
             cap_drop=["ALL"], cap_add=CAPABILITIES, security_opt=["no-new-privileges"],
         )
     except APIError as exc:
         raise InfrastructureError(f"{target.name}: cannot start a container from {image}: "
                                   f"{exc.explanation}") from None
+    # Created on the fetch bridge (a container made with no network can never join one), then
+    # cut off at once: vendor code only ever runs without network.
+    fetch_network().disconnect(container, force=True)
+    return container
 
 
 def remove_container(container) -> None:

@@ -23,6 +23,24 @@ class Provisioned:
     facts: Facts
     handle: object = None  # the container, for backends that have one
 
+    @contextlib.contextmanager
+    def online(self) -> Iterator[None]:
+        """Network for the lab's own downloads (dependencies from the OS mirror), then none again.
+
+        Boards keep their own network; containers join the fetch bridge only inside this block.
+        """
+        if self.handle is None:
+            yield
+            return
+        from lab.provision.container import fetch_network
+
+        net = fetch_network()
+        net.connect(self.handle)
+        try:
+            yield
+        finally:
+            net.disconnect(self.handle, force=True)
+
 
 @contextlib.contextmanager
 def provision(target: Target, run_id: str, lab: LabSettings) -> Iterator[Provisioned]:

@@ -1,0 +1,65 @@
+"""Build the example submissions' packages (idempotent): ``python examples/build.py [--force]``.
+
+- acme-hello:  a hardened C program in a .deb; passes on Debian 12 and 13 (x86_64).
+- trixie-hello: GNU hello from Debian 13; needs GLIBC_2.38, so it fails on Debian 12.
+- arm64-hello: GNU hello for arm64; fails on x86_64 naming the architecture, passes on aarch64.
+- acme-web:    a tarball with a supervised service (ports, health, restarts).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from examples.make import build_deb, build_tarball, compile_c, download_deb  # noqa: E402
+
+
+def acme_hello() -> None:
+    out = HERE / "acme-hello"
+    binary = compile_c(out / "src/hello.c", out / "build/acme-hello")
+    build_deb({"/usr/bin/acme-hello": binary,
+               "/usr/share/doc/acme-hello/README": b"ACME hello, the lab's example product.\n"},
+              {"Package": "acme-hello", "Version": "1.2.0", "Architecture": "amd64",
+               "Depends": "libc6 (>= 2.34)", "Description": "Greets the world"}, out)
+
+
+def trixie_hello() -> None:
+    download_deb("lab/debian13-x86_64", "hello", HERE / "trixie-hello")
+
+
+def arm64_hello() -> None:
+    download_deb("lab/debian12-aarch64", "hello", HERE / "arm64-hello")
+
+
+def acme_web() -> None:
+    out = HERE / "acme-web"
+    binary = compile_c(out / "src/acme-web.c", out / "build/acme-web")
+    build_tarball({
+        "bin/acme-web": binary,
+        "install.sh": b"#!/bin/sh\nset -e\nid -u acme-web >/dev/null 2>&1 || "
+                      b"useradd --system --no-create-home --shell /usr/sbin/nologin acme-web\n",
+        "uninstall.sh": b"#!/bin/sh\nuserdel acme-web 2>/dev/null || true\n",
+        "README": b"acme-web: a tiny HTTP service.\n",
+    }, out / "acme-web-1.0.0-x86_64.tar.gz")
+
+
+EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
+            "trixie-hello": (trixie_hello, "hello_*.deb"),
+            "arm64-hello": (arm64_hello, "hello_*_arm64.deb"),
+            "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz")}
+
+
+def main() -> None:
+    force = "--force" in sys.argv
+    for name, (build, artifact) in EXAMPLES.items():
+        if not force and list((HERE / name).glob(artifact)):
+            continue
+        print(f"building example {name}", flush=True)
+        build()
+
+
+if __name__ == "__main__":
+    main()

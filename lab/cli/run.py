@@ -1,0 +1,76 @@
+"""``lab run SUBMISSION``: deploy and judge a submission on its targets, in parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from lab.cli import out
+from lab.cli.options import Inventory, split_names
+from lab.inventory import load_inventory
+from lab.run.controller import default_out, execute, exit_code
+from lab.run.plan import Plan, choose_suites, choose_targets
+from lab.run.progress import colour, table
+from lab.runid import new_run_id
+from lab.submission import load_submission
+
+
+def run(
+    submission: Path = typer.Argument(..., help="submission folder, .tar.gz or .zip"),
+    targets: list[str] = typer.Option(None, "--targets", help="A,B: these targets instead of the claims"),
+    suites: list[str] = typer.Option(None, "--suites", help="S,T: only these suites"),
+    output: Path = typer.Option(None, "--output", "-o", help="results folder (default reports/runs/<run-id>)"),
+    jobs: int = typer.Option(4, "-j", "--jobs", min=1, help="targets in parallel"),
+    inventory: Path = Inventory,
+    no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML report"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and stop"),
+) -> None:
+    """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
+    inv = load_inventory(inventory)
+    sub = load_submission(submission)
+    try:
+        chosen = choose_targets(inv, sub, split_names(targets))
+        run_id = new_run_id(sub.model.product.name)
+        plan = Plan(run_id, chosen, choose_suites(split_names(suites)), (output or default_out(run_id)).resolve())
+        if output and output.exists() and any(output.iterdir()):
+            from lab.errors import InputError
+
+            raise InputError("--output", [f"{output} exists and is not empty"])
+        p = sub.model.product
+        out.print(f"run [bold]{run_id}[/]: {p.name} {p.version} on {', '.join(t.name for t in chosen)}; "
+                  f"suites {', '.join(plan.suites)}", highlight=False)
+        if dry_run:
+            out.print_json(data=plan.describe())
+            return
+        with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
+            verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)))
+    finally:
+        sub.cleanup()
+    _summary(verdicts, plan)
+    if not no_report:
+        _report(plan.out)
+    raise typer.Exit(exit_code(verdicts))
+
+
+def _summary(verdicts, plan: Plan) -> None:
+    t = Table(title=f"{verdicts.submission.name} {verdicts.submission.version}: verdicts")
+    for col in ("target", "verdict", "failed / broken checks", "reason"):
+        t.add_column(col, overflow="fold")
+    for name, r in verdicts.targets.items():
+        bad = [c.id for c in r.checks if c.required and c.outcome in ("failed", "broken")]
+        t.add_row(name, colour(r.verdict), ", ".join(bad), r.reason.splitlines()[0] if r.reason else "")
+    out.print(t)
+    if verdicts.interrupted:
+        out.print("[magenta]interrupted[/]: the targets that had not finished are broken")
+    out.print(f"results: {plan.out / 'verdicts.json'}", highlight=False)
+
+
+def _report(folder: Path) -> None:
+    try:
+        from lab.report.render import render
+    except ImportError:
+        return
+    out.print(f"report: {render(folder)}", highlight=False)

@@ -1,0 +1,82 @@
+"""The installer contract: say whether you accept an artifact on a target, and why not.
+
+Example::
+
+    ok, reason = DebInstaller().accepts(artifact, facts)   # (False, "deb installer: target uses dnf")
+"""
+
+from __future__ import annotations
+
+import abc
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.deploy.contents import Contents
+from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
+from lab.facts import Facts
+from lab.provision.target import Provisioned
+from lab.submission.model import Artifact
+from lab.transport.base import CommandResult
+
+STAGE = "/var/tmp/lab-staging"
+DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "armv7l": "armhf",
+            "loongarch64": "loong64", "riscv64": "riscv64", "ppc64le": "ppc64el", "s390x": "s390x"}
+# What a package manager prints when the lab's mirror, not the package, is at fault.
+MIRROR_TROUBLE = ("Failed to fetch", "Temporary failure resolving", "Could not resolve",
+                  "Unable to fetch some archives", "Cannot download", "Curl error")
+
+
+@dataclass
+class Staged:
+    """One artifact on its way onto one target."""
+
+    artifact: Artifact
+    local: Path
+    contents: Contents
+    target_path: str = ""
+
+    @property
+    def name(self) -> str:
+        return Path(self.artifact.path).name
+
+
+class Installer(abc.ABC):
+    format: str
+
+    @abc.abstractmethod
+    def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]: ...
+
+    def stage(self, p: Provisioned, staged: Staged) -> None:
+        staged.target_path = f"{STAGE}/{staged.name}"
+        p.transport.put_file(str(staged.local), staged.target_path)
+
+    def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:  # noqa: B027
+        """Download what the OS repositories must provide, with the target online. Default: nothing."""
+
+    @abc.abstractmethod
+    def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult: ...
+
+    @abc.abstractmethod
+    def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult: ...
+
+    def installed_paths(self, staged: Staged) -> list[str]:
+        return [m.path for m in staged.contents.members]
+
+
+def run_step(p: Provisioned, command: str, timeout: float, what: str) -> CommandResult:
+    """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure."""
+    try:
+        result = p.transport.run(command, timeout=timeout)
+    except CommandTimeout:
+        raise ProductFailure(f"{what} timed out after {timeout:g} s (killed): {command}") from None
+    if not result.ok:
+        text = result.stdout + result.stderr
+        if any(marker in text for marker in MIRROR_TROUBLE):
+            raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
+        raise ProductFailure(f"{what} failed (exit {result.exit_status}):\n{result.evidence()}")
+    return result
+
+
+def q(value: str) -> str:
+    return shlex.quote(value)

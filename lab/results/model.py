@@ -1,0 +1,88 @@
+"""``verdicts.json`` (CONTRACT section 3) as one model; its JSON Schema is generated from here.
+
+Fields named in the contract are public and never renamed; fields may be added.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Outcome = Literal["passed", "failed", "broken", "skipped"]
+SCHEMA_VERSION = 1
+
+
+class Evidence(BaseModel):
+    """One command that decided a check: what ran, how it ended, the end of what it printed."""
+
+    command: str
+    exit_status: int | None
+    output: str = ""
+    duration_s: float = 0.0
+
+
+class Check(BaseModel):
+    id: str = Field(description="stable dotted suite.check name")
+    outcome: Outcome
+    message: str = ""
+    duration_s: float = 0.0
+    required: bool = Field(True, description="advisory checks (false) never change the verdict")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class TargetResult(BaseModel):
+    verdict: Outcome
+    reason: str = Field("", description="one line: why the verdict is not passed")
+    facts: dict[str, str] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ArtifactRef(BaseModel):
+    path: str
+    sha256: str
+
+
+class SubmissionRef(BaseModel):
+    name: str
+    version: str
+    vendor: str
+    artifacts: list[ArtifactRef]
+
+
+class Verdicts(BaseModel):
+    schema_: int = Field(SCHEMA_VERSION, alias="schema")
+    run: str
+    harness: str = ""
+    started: str = ""
+    finished: str = ""
+    interrupted: bool = False
+    submission: SubmissionRef
+    targets: dict[str, TargetResult]
+
+    model_config = {"populate_by_name": True}
+
+    def dump(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2)
+
+
+SEVERITY: dict[str, int] = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
+
+
+def reduce(checks: list[Check]) -> Outcome:
+    """The target's verdict: the worst of its required checks; all skipped (or none) is skipped."""
+    outcomes = [c.outcome for c in checks if c.required]
+    if not outcomes or all(o == "skipped" for o in outcomes):
+        return "skipped"
+    return max(outcomes, key=SEVERITY.__getitem__)
+
+
+def reason_of(checks: list[Check], verdict: Outcome) -> str:
+    if verdict == "passed":
+        return ""
+    first = next((c for c in checks if c.required and c.outcome == verdict), None)
+    if first is None:
+        return ""
+    line = first.message.strip().splitlines()[0] if first.message.strip() else ""
+    return f"{first.id}: {line}"

@@ -1,0 +1,117 @@
+"""The controller of a run: start the workers (``-j`` at a time), watch them, merge their results
+into ``verdicts.json``, and make sure no container outlives the run, also on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lab import __version__
+from lab.inventory.load import LoadedInventory
+from lab.provision.gc import collect
+from lab.results.model import ArtifactRef, Check, SubmissionRef, TargetResult, Verdicts
+from lab.results.write import write_atomic
+from lab.run.plan import Plan
+from lab.run.progress import TargetProgress
+from lab.run.worker import Worker, start_worker
+from lab.submission.load import LoadedSubmission
+
+GRACE_S = 120  # for workers to tear down after an interrupt
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _read_result(plan: Plan, worker: Worker | None, name: str, interrupted: bool) -> TargetResult:
+    path = plan.out / "targets" / f"{name}.json"
+    if path.exists():
+        return TargetResult.model_validate_json(path.read_text())
+    if worker is None:
+        why = "not started: the run was interrupted first"
+    else:
+        why = f"the harness worker exited with code {worker.proc.returncode} without results"
+    message = why + (f"; its log ends:\n{worker.tail()}" if worker else "")
+    return TargetResult(verdict="broken", reason=f"lab.worker: {why}",
+                        checks=[Check(id="lab.worker", outcome="broken", message=message)])
+
+
+def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
+            on_tick: Callable[[list[TargetProgress]], None] = lambda rows: None) -> Verdicts:
+    plan.out.mkdir(parents=True, exist_ok=True)
+    write_atomic(plan.out / "plan.json", json.dumps(plan.describe(), indent=2))
+    started = _now()
+    rows = [TargetProgress(t.name, plan.out / "logs" / t.name / "events.jsonl") for t in plan.targets]
+    queue = [t.name for t in plan.targets]
+    running: dict[str, Worker] = {}
+    finished: dict[str, Worker] = {}
+    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, jobs):
+                name = queue.pop(0)
+                running[name] = start_worker(plan, name, inv.path, sub.source.resolve())
+            for name, w in list(running.items()):
+                if w.proc.poll() is not None:
+                    finished[name] = running.pop(name)
+            for r in rows:
+                r.poll()
+            on_tick(rows)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        interrupted = True
+        _stop_workers(running)
+        finished.update(running)
+        running.clear()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        collect(plan.run_id)  # whatever a killed worker could not remove
+    for r in rows:
+        r.poll()
+    on_tick(rows)
+    verdicts = Verdicts(
+        run=plan.run_id, harness=__version__, started=started, finished=_now(), interrupted=interrupted,
+        submission=SubmissionRef(
+            name=sub.model.product.name, version=sub.model.product.version, vendor=sub.model.product.vendor,
+            artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path]) for a in sub.model.artifacts]),
+        targets={t.name: _read_result(plan, finished.get(t.name), t.name, interrupted) for t in plan.targets},
+    )
+    write_atomic(plan.out / "verdicts.json", verdicts.dump())
+    return verdicts
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_workers(running: dict[str, Worker]) -> None:
+    """Ask each worker to stop (pytest tears its fixtures down on SIGINT), then insist."""
+    for w in running.values():
+        if w.proc.poll() is None:
+            w.proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + GRACE_S
+    for w in running.values():
+        try:
+            w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except Exception:
+            w.proc.kill()
+            w.proc.wait()
+
+
+def exit_code(verdicts: Verdicts) -> int:
+    """CONTRACT: 1 if a target failed, else 3 if one is broken, else 0."""
+    outcomes = {t.verdict for t in verdicts.targets.values()}
+    if "failed" in outcomes:
+        return 1
+    if "broken" in outcomes:
+        return 3
+    return 0
+
+
+def default_out(run_id: str) -> Path:
+    return Path("reports") / "runs" / run_id

@@ -1,0 +1,62 @@
+"""Which targets and suites a run covers, decided before anything starts, and printable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.errors import InputError
+from lab.inventory.load import LoadedInventory
+from lab.inventory.model import Target
+from lab.submission.load import LoadedSubmission
+
+SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "suites"
+SUITES = ["install", "package", "security", "footprint", "service", "vendor"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    targets: list[Target]
+    suites: list[str]
+    out: Path
+
+    def describe(self) -> dict:
+        return {"run": self.run_id, "targets": [t.name for t in self.targets], "suites": self.suites,
+                "out": str(self.out)}
+
+
+def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str] | None) -> list[Target]:
+    """Named targets (disabled ones too); else the claims; else every enabled target."""
+    if names:
+        return inv.select(names)
+    claims = sub.model.claims
+    if not claims.targets and not claims.tags:
+        return inv.model.enabled
+    known = {t.name: t for t in inv.model.targets}
+    manifest = str(sub.root / "submission.toml")
+    unknown = [f"claims.targets[{i}]: no target named {n!r} in {inv.path.name}"
+               for i, n in enumerate(claims.targets) if n not in known]
+    if unknown:
+        raise InputError(manifest, unknown)
+    chosen = [known[n] for n in claims.targets]
+    if claims.tags:
+        chosen += [t for t in inv.model.enabled if set(claims.tags) <= t.all_tags and t not in chosen]
+    if not chosen:
+        raise InputError(manifest, [f"claims.tags: no enabled target carries all of {claims.tags}"])
+    return chosen
+
+
+def choose_suites(names: list[str] | None) -> list[str]:
+    if not names:
+        return list(SUITES)
+    unknown = [n for n in names if n not in SUITES]
+    if unknown:
+        raise InputError("--suites", [f"no suite named {n!r} (known: {', '.join(SUITES)})" for n in unknown])
+    return names
+
+
+def suite_files() -> list[str]:
+    return [str(SUITES_DIR / f) for f in ("test_install.py", "test_package.py", "test_security.py",
+                                         "test_footprint.py", "test_service.py", "test_vendor.py",
+                                         "test_uninstall.py") if (SUITES_DIR / f).exists()]

@@ -1,0 +1,44 @@
+"""One worker per target: a pytest session over the suites, in its own process.
+
+A process per target keeps targets apart (a crash or hang in one cannot take the others), lets
+them run truly in parallel, and gives each its own pytest and Allure state.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.run.plan import SUITES_DIR, Plan, suite_files
+
+
+@dataclass
+class Worker:
+    target: str
+    proc: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def start_worker(plan: Plan, target: str, inventory: Path, submission: Path) -> Worker:
+    logs = plan.out / "logs" / target
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / "pytest.log"
+    cmd = [sys.executable, "-m", "pytest", *suite_files(), "-c", str(SUITES_DIR / "pytest.ini"),
+           "--rootdir", str(SUITES_DIR), "-v", "--tb=short", "-p", "no:randomly",
+           f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
+           f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",
+           f"--alluredir={plan.out / 'allure-results'}"]
+    with log.open("wb") as fh:
+        # A session of its own: a terminal Ctrl-C reaches the controller only, which then stops
+        # each worker once, so a second SIGINT cannot cut short a worker's teardown.
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    return Worker(target, proc, log)

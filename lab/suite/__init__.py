@@ -1,0 +1,1 @@
+"""The worker side of a run: one pytest session binds the suites to one target."""

@@ -1,0 +1,124 @@
+"""Everything one worker knows about its target, built lazily and torn down once.
+
+The plugin's fixtures hand out parts of this object; its ``checks`` become the target's entry in
+``verdicts.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.deploy.deployment import Deployment
+from lab.inventory.load import LoadedInventory, load_inventory
+from lab.provision.target import Provisioned, provision
+from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
+from lab.results.write import write_atomic
+from lab.submission.load import LoadedSubmission, load_submission
+from lab.transport.base import CommandResult
+
+EVIDENCE_KEEP = 12
+OUTPUT_TRIM = 3000
+
+
+@dataclass
+class WorkerOptions:
+    target: str
+    inventory: Path
+    submission: Path
+    run_id: str
+    out: Path
+    suites: list[str] | None = None
+
+
+@dataclass
+class LabSession:
+    opts: WorkerOptions
+    inventory: LoadedInventory = None
+    submission: LoadedSubmission = None
+    checks: list[Check] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    state: dict = field(default_factory=dict)  # shared between suites: snapshots, readiness...
+    provisioned: Provisioned | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _commands: list[CommandResult] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.inventory = load_inventory(self.opts.inventory)
+        self.submission = load_submission(self.opts.submission)
+        self.target_spec = self.inventory.model.get(self.opts.target)
+        self.logs = self.opts.out / "logs" / self.opts.target
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.event("started")
+
+    # -- the target ----------------------------------------------------------------------------
+    def provision(self) -> Provisioned:
+        if self.provisioned is None:
+            self.event("provisioning")
+            lab = self.inventory.model.lab
+            self.provisioned = self._stack.enter_context(provision(self.target_spec, self.opts.run_id, lab))
+            self.provisioned.transport.default_timeout = self.limits()["command_timeout"]
+            self.provisioned.transport.observe(self._commands.append)
+            self.event("provisioned", facts=self.provisioned.facts.summary())
+        return self.provisioned
+
+    def limits(self) -> dict[str, float]:
+        lab = self.inventory.model.lab.limits
+        sub = self.submission.model.limits
+        return {"install_timeout": sub.install_timeout or lab.install_timeout,
+                "command_timeout": sub.command_timeout or lab.command_timeout}
+
+    def deployment(self) -> Deployment:
+        if "deployment" not in self.state:
+            d = Deployment(self.provision(), self.submission, self.limits()["install_timeout"])
+            d.plan()
+            self.state["deployment"] = d
+        return self.state["deployment"]
+
+    def close(self) -> None:
+        self._stack.close()
+        self.submission.cleanup()
+
+    # -- recording -----------------------------------------------------------------------------
+    def begin_check(self) -> None:
+        self._commands.clear()
+        self._note = ""
+
+    def note(self, text: str) -> None:
+        """A message for a check that passes anyway (an advisory finding, a measured figure)."""
+        self._note = text
+
+    def end_check(self, check_id: str, outcome: str, message: str, duration: float, required: bool) -> None:
+        evidence = [Evidence(command=c.command[:2000], exit_status=c.exit_status,
+                             output=_trim((c.stdout + c.stderr).strip()), duration_s=round(c.duration_s, 3))
+                    for c in self._commands[-EVIDENCE_KEEP:]]
+        message = message or getattr(self, "_note", "")
+        self.checks.append(Check(id=check_id, outcome=outcome, message=message,
+                                 duration_s=round(duration, 3), required=required, evidence=evidence))
+        self.event("check", id=check_id, outcome=outcome)
+        self._commands.clear()
+
+    def event(self, kind: str, **data) -> None:
+        with (self.logs / "events.jsonl").open("a") as fh:
+            fh.write(json.dumps({"t": time.time(), "event": kind, **data}) + "\n")
+
+    def result(self) -> TargetResult:
+        verdict = reduce(self.checks)
+        facts = self.provisioned.facts.summary() if self.provisioned else {}
+        return TargetResult(verdict=verdict, reason=reason_of(self.checks, verdict), facts=facts,
+                            checks=self.checks, metrics=self.metrics)
+
+    def write_result(self) -> Path:
+        path = self.opts.out / "targets" / f"{self.opts.target}.json"
+        write_atomic(path, self.result().model_dump_json(indent=2))
+        self.event("finished", verdict=self.result().verdict)
+        return path
+
+
+def _trim(text: str) -> str:
+    if len(text) <= OUTPUT_TRIM:
+        return text
+    return text[: OUTPUT_TRIM // 3] + "\n[... trimmed ...]\n" + text[-2 * OUTPUT_TRIM // 3:]

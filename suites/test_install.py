@@ -1,0 +1,33 @@
+"""Suite `install`: the product installs within its limit, and a second install changes nothing.
+
+Its uninstall checks run last of all, in test_uninstall.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lab.deploy.snapshot import snapshot
+from lab.errors import ProductFailure
+
+
+@pytest.mark.check("install.package")
+def test_installs_with_its_dependencies(lab, target, deployment):
+    lab.state["before_install"] = snapshot(target.transport)
+    started = time.monotonic()
+    try:
+        deployment.install()
+    except ProductFailure as exc:
+        deployment.failure = str(exc)
+        raise
+    lab.metrics["install_s"] = round(time.monotonic() - started, 2)
+    names = ", ".join(s.name for _, s in deployment.steps)
+    lab.note(f"installed {names} in {lab.metrics['install_s']} s"
+             + (f"; not applicable: {'; '.join(deployment.not_applicable)}" if deployment.not_applicable else ""))
+
+
+@pytest.mark.check("install.idempotent")
+def test_second_install_is_idempotent(target, installed):
+    installed.reinstall()

@@ -1,0 +1,46 @@
+"""Suite `service`: the declared service starts under supervision, opens exactly its ports, comes
+back after SIGKILL three times, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import pytest
+
+RESTARTS = 3
+STOP_TIMEOUT = 10.0
+
+
+@pytest.mark.check("service.ready")
+def test_ready_within_its_timeout(lab, service):
+    ready = lab.state["readiness"]
+    assert ready.ready, ready.detail
+    lab.metrics.setdefault("ready_s", round(ready.seconds, 2))
+    lab.note(f"ready in {ready.seconds:.2f} s")
+
+
+@pytest.mark.check("service.ports")
+def test_listens_only_on_declared_ports(lab, service):
+    if not lab.state["readiness"].ready:
+        pytest.skip("needs a ready service (service.ready failed)")
+    declared = set(service.spec.ports)
+    extra = sorted(service.listening() - declared - lab.state["ports_before"])
+    assert not extra, (f"listening on undeclared port(s) {', '.join(map(str, extra))} "
+                       f"(declared: {', '.join(map(str, sorted(declared))) or 'none'})")
+
+
+@pytest.mark.check("service.restart")
+def test_comes_back_after_sigkill(lab, service):
+    if not lab.state["readiness"].ready:
+        pytest.skip("needs a ready service (service.ready failed)")
+    for attempt in range(1, RESTARTS + 1):
+        service.kill9()
+        assert not service.alive(), f"still running after SIGKILL (attempt {attempt})"
+        service.start()
+        ready = service.wait_ready()
+        assert ready.ready, f"not ready again after SIGKILL and restart {attempt}/{RESTARTS}: {ready.detail}"
+    lab.note(f"ready again after each of {RESTARTS} SIGKILLs")
+
+
+@pytest.mark.check("service.stop")
+def test_stops_on_sigterm(service):
+    stopped, _seconds = service.stop(STOP_TIMEOUT)
+    assert stopped, f"still running {STOP_TIMEOUT:g} s after SIGTERM (killed)"
