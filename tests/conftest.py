@@ -74,3 +74,7 @@ def pytest_sessionfinish(session, exitstatus):
         for name in left:
             client().containers.get(name).remove(force=True)
         session.exitstatus = 1
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from the code")

@@ -75,3 +75,8 @@ def test_dead_channel_is_connection_lost(shell):
 def test_a_command_longer_than_one_argv_string_still_runs(shell):
     long = "x=" + "a" * 200_000 + "; echo ${#x}"
     assert shell.run(long, 10).stdout == "200000\n"
+
+
+def test_a_quiet_command_longer_than_one_read_is_not_a_timeout(shell):
+    r = shell.run("sleep 6; echo done", 20)
+    assert (r.exit_status, r.stdout) == (0, "done\n")

@@ -70,7 +70,10 @@ class PersistentShell:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            chunk = self.channel.recv(min(left, 5.0))
+            try:
+                chunk = self.channel.recv(min(left, 5.0))
+            except TimeoutError:
+                continue  # nothing yet; the loop checks the deadline
             if chunk == b"":
                 self.dead = True
                 why = self.channel.diagnose()
@@ -84,7 +87,10 @@ class PersistentShell:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            chunk = self.channel.recv(min(left, 5.0))
+            try:
+                chunk = self.channel.recv(min(left, 5.0))
+            except TimeoutError:
+                continue
             if chunk == b"":
                 self.dead = True
                 raise ConnectionLost(f"connection to {self.target} lost mid-output")
@@ -128,6 +134,9 @@ class PersistentShell:
         return CommandResult(command, rc, out, err, duration)
 
     def close(self) -> None:
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         self.dead = True
         with contextlib.suppress(OSError):
             self.channel.send(f"rm -rf {self.dir}; exit\n".encode())

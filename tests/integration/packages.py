@@ -1,0 +1,55 @@
+"""Real packages with known defects, built on the spot for the suites' failing cases."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from examples.make import build_deb, build_tarball, compile_c
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+MANIFEST = """schema = 1
+[product]
+name = "{name}"
+version = "1.0"
+vendor = "Test Vendor"
+"""
+
+
+def bad_deb(folder: Path) -> Path:
+    """A .deb with a missing library, a build RUNPATH, a world-writable and a setuid file, and a
+    postinst that leaves a file behind after purge."""
+    build = folder / "build"
+    build.mkdir(parents=True)
+    (build / "stub.c").write_text("int acme_missing(void) { return 1; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libacmemissing.so.1", "-o",
+                    str(build / "libacmemissing.so"), str(build / "stub.c")], check=True)
+    (build / "main.c").write_text("int acme_missing(void);\nint main(void) { return acme_missing() - 1; }\n")
+    binary = compile_c(build / "main.c", build / "acme-bad",
+                       ["-no-pie", "-fno-stack-protector", "-Wl,-z,norelro", f"-L{build}",
+                        "-Wl,-rpath,/home/build/acme/lib", "-Wl,--no-as-needed", "-lacmemissing"])
+    deb = build_deb(
+        {"/usr/bin/acme-bad": binary, "/usr/share/acme-bad/data": b"shared state\n",
+         "/usr/bin/acme-suid": b"#!/bin/sh\necho root\n"},
+        {"Package": "acme-bad", "Version": "1.0", "Architecture": "amd64"}, folder,
+        modes={"/usr/share/acme-bad/data": 0o666, "/usr/bin/acme-suid": 0o4755},
+        scripts={"postinst": "#!/bin/sh\ntouch /etc/acme-bad.state\n"})
+    (folder / "submission.toml").write_text(MANIFEST.format(name="acme-bad") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    return folder
+
+
+def tarball(folder: Path, name: str, install_sh: str, service: str = "", limits: str = "") -> Path:
+    """A tarball product around the acme-web binary, with the given install script and [service]."""
+    binary = compile_c(EXAMPLES / "acme-web/src/acme-web.c", folder / "build/acme-web")
+    art = build_tarball({"bin/acme-web": binary, "install.sh": install_sh.encode()}, folder / f"{name}.tar.gz")
+    (folder / "submission.toml").write_text(
+        MANIFEST.format(name=name)
+        + f'[[artifacts]]\npath = "{art.name}"\nprefix = "/opt/{name}"\ninstall = "install.sh"\n'
+        + service + limits)
+    return folder
+
+
+def service_table(command: str, ports: str = "[8080]", ready_timeout: int = 5) -> str:
+    return (f'[service]\ncommand = "{command}"\nports = {ports}\nready_timeout = {ready_timeout}\n'
+            'health = "/opt/svc/bin/acme-web --check --port 8080"\n')

@@ -1,0 +1,44 @@
+"""Verdict reduction (a pure function of the checks) and the shipped JSON Schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lab.results.model import Check, reason_of, reduce
+from lab.results.schema import SHIPPED, generate
+
+
+def checks(*outcomes, required=True):
+    return [Check(id=f"s.c{i}", outcome=o, message=f"m{i}", required=required) for i, o in enumerate(outcomes)]
+
+
+@pytest.mark.parametrize(("outcomes", "verdict"), [
+    (("passed", "passed"), "passed"),
+    (("passed", "broken"), "broken"),
+    (("broken", "failed", "passed"), "failed"),
+    (("skipped", "passed"), "passed"),
+    (("skipped", "skipped"), "skipped"),
+    ((), "skipped"),
+])
+def test_worst_required_check_decides(outcomes, verdict):
+    assert reduce(checks(*outcomes)) == verdict
+
+
+def test_advisory_checks_never_change_the_verdict():
+    assert reduce(checks("passed") + checks("failed", "broken", required=False)) == "passed"
+
+
+def test_reason_is_the_first_line_of_the_first_worst_check():
+    cs = checks("passed", "failed", "failed")
+    cs[1].message = "needs GLIBC_2.38\nmore detail"
+    assert reason_of(cs, "failed") == "s.c1: needs GLIBC_2.38"
+    assert reason_of(cs, "passed") == ""
+
+
+def test_shipped_schema_is_generated_from_the_model(request):
+    if request.config.getoption("--update-golden"):
+        SHIPPED.write_text(generate())
+    assert json.loads(generate()) == json.loads(SHIPPED.read_text()), \
+        "the schema drifted from the model: run pytest --update-golden and review the diff"
