@@ -4,6 +4,8 @@
 - trixie-hello: GNU hello from Debian 13; needs GLIBC_2.38, so it fails on Debian 12.
 - arm64-hello: GNU hello for arm64; fails on x86_64 naming the architecture, passes on aarch64.
 - acme-web:    a tarball with a supervised service (ports, health, restarts).
+- acme-calc:   an architecture-independent script whose dependency (bc) comes from each target's
+               own repositories: it passes on every default target, arm64 included.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def acme_hello() -> None:
                "/usr/share/doc/acme-hello/README": b"ACME hello, the lab's example product.\n"},
               {"Package": "acme-hello", "Version": "1.2.0", "Architecture": "amd64",
                "Depends": "libc6 (>= 2.34)", "Description": "Greets the world"}, out)
+
+
+def acme_calc() -> None:
+    out = HERE / "acme-calc"
+    build_deb({"/usr/bin/acme-calc": b'#!/bin/sh\n# acme-calc: sums its arguments with bc\n'
+                                     b'echo "$*" | tr " " "+" | bc\n'},
+              {"Package": "acme-calc", "Version": "0.9.0", "Architecture": "all", "Depends": "bc",
+               "Description": "Adds numbers (a noarch script that needs bc from the OS)"}, out)
 
 
 def trixie_hello() -> None:
@@ -47,6 +57,7 @@ def acme_web() -> None:
 
 
 EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
+            "acme-calc": (acme_calc, "acme-calc_0.9.0_all.deb"),
             "trixie-hello": (trixie_hello, "hello_*.deb"),
             "arm64-hello": (arm64_hello, "hello_*_arm64.deb"),
             "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz")}

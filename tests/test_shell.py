@@ -44,9 +44,9 @@ def test_exit_code_stdout_stderr_are_separate_and_exact(shell):
 
 
 def test_quoting_heredoc_markers_and_binary(shell):
-    tricky = "echo \"$HOME\" '$HOME' `echo x` \\\\ ; cat <<'EOF'\nLAB_FRAME_fake 1 2 3\nEOF"
+    tricky = "echo \"$HOME\" '$HOME' `echo x` \\\\ ; cat <<'EOF'\nLAB_END_fake 1 LAB_OUT_x LAB_ERR_y\nEOF"
     r = shell.run(tricky, 10)
-    assert r.stdout.splitlines()[1] == "LAB_FRAME_fake 1 2 3"
+    assert r.stdout.splitlines()[1] == "LAB_END_fake 1 LAB_OUT_x LAB_ERR_y"
     assert r.stdout.splitlines()[0].endswith("$HOME x \\")
     r = shell.run("head -c 300000 /dev/urandom | tee /tmp/.lab-bin | wc -c; cat /tmp/.lab-bin >&2", 10)
     assert int(r.stdout) == 300000 and len(r.stderr_bytes) == 300000

@@ -50,10 +50,22 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here with standalone_mode=False
+    except USAGE_ERRORS as exc:  # a bad option or argument: bad input, like a bad file
+        show = getattr(exc, "show", None)
+        show() if show else err.print(f"[red]error:[/] {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Typer's own usage errors, and click's where this typer still uses click."""
+    found: list[type[BaseException]] = [typer.exceptions.TyperException]
+    try:
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        raise
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+USAGE_ERRORS = _usage_errors()

@@ -52,7 +52,7 @@ class Installer(abc.ABC):
         p.transport.put_file(str(staged.local), staged.target_path)
 
     def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:  # noqa: B027
-        """Download what the OS repositories must provide, with the target online. Default: nothing."""
+        """Download what the OS repositories must provide (see ``Provisioned.downloader``)."""
 
     @abc.abstractmethod
     def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult: ...
@@ -75,6 +75,17 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str) -> Command
         if any(marker in text for marker in MIRROR_TROUBLE):
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
         raise ProductFailure(f"{what} failed (exit {result.exit_status}):\n{result.evidence()}")
+    return result
+
+
+def download(p: Provisioned, staged: Staged, command: str, cache: str, timeout: float) -> CommandResult:
+    """Run ``command`` where the lab may download, then bring ``cache`` over to the target."""
+    with p.downloader() as dl:
+        if dl is not p.transport:
+            dl.put_file(str(staged.local), staged.target_path)
+        result = dl.run(command, timeout=timeout)
+        if result.ok and dl is not p.transport:
+            p.transport.put_tar(Path(cache).parent.as_posix(), dl.get_tar(cache))
     return result
 
 

@@ -1,11 +1,11 @@
-"""Debian packages through apt: dependencies from the target's own repositories, fetched while
-the target is briefly online; the install itself (maintainer scripts included) runs offline."""
+"""Debian packages through apt: dependencies come from the target's own repositories, fetched by
+the lab's downloader; the install itself (maintainer scripts included) runs with no network."""
 
 from __future__ import annotations
 
 import re
 
-from lab.deploy.base import DEB_ARCH, Installer, Staged, q, run_step
+from lab.deploy.base import DEB_ARCH, MIRROR_TROUBLE, Installer, Staged, download, q, run_step
 from lab.errors import InfrastructureError, ProductFailure
 from lab.facts import Facts
 from lab.provision.target import Provisioned
@@ -34,13 +34,12 @@ class DebInstaller(Installer):
 
     def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:
         self._check_arch(p, staged)
-        with p.online():
-            result = p.transport.run(f"{APT} install --download-only {q(staged.target_path)}",
-                                     timeout=timeout)
+        result = download(p, staged, f"{APT} install --download-only {q(staged.target_path)}",
+                          "/var/cache/apt/archives", timeout)
         if result.ok:
             return
         text = result.stdout + result.stderr
-        if any(s in text for s in ("Failed to fetch", "Temporary failure resolving")):
+        if any(s in text for s in MIRROR_TROUBLE):
             raise InfrastructureError(f"downloading dependencies from the mirror failed:\n"
                                       f"{result.evidence()}")
         unmet = [line.strip() for line in text.splitlines()

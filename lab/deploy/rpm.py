@@ -6,11 +6,14 @@ boards; on a dpkg target the installer refuses and the artifact is *skipped* wit
 
 from __future__ import annotations
 
-from lab.deploy.base import Installer, Staged, q, run_step
+from lab.deploy.base import Installer, Staged, download, q, run_step
+from lab.errors import ProductFailure
 from lab.facts import Facts
 from lab.provision.target import Provisioned
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
+
+DEPS = "/var/tmp/lab-rpm-deps"
 
 
 class RpmInstaller(Installer):
@@ -27,13 +30,14 @@ class RpmInstaller(Installer):
         return p.facts.package_manager
 
     def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:
-        with p.online():
-            run_step(p, f"{self._tool(p)} install -y --downloadonly {q(staged.target_path)}", timeout,
-                     f"resolving the dependencies of {staged.name}")
+        result = download(p, staged, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} "
+                                     f"{q(staged.target_path)}", DEPS, timeout)
+        if not result.ok:
+            raise ProductFailure(f"{staged.name} cannot be installed on {p.target.name}:\n{result.evidence()}")
 
     def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
-        return run_step(p, f"{self._tool(p)} install -y -C {q(staged.target_path)}", timeout,
-                        f"installing {staged.name}")
+        return run_step(p, f"{self._tool(p)} install -y --disablerepo='*' $(ls {DEPS}/*.rpm 2>/dev/null) "
+                           f"{q(staged.target_path)}", timeout, f"installing {staged.name}")
 
     def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
         name = f"$(rpm -qp --qf %{{NAME}} {q(staged.target_path)})"

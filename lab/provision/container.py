@@ -63,27 +63,28 @@ def fetch_network():
             return client().networks.get(FETCH_NETWORK)
 
 
-def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target"):
-    """Start the container; the caller owns it and must remove it (``remove_container``)."""
+def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target", online: bool = False):
+    """Start the container; the caller owns it and must remove it (``remove_container``).
+
+    Targets never have a network. ``online`` is for the lab's own downloader beside a target.
+    """
     require_binfmt(target.facts.arch)
     image = _ensure_image(target, lab)
     limits = target.docker.limits
-    name = container_name(run_id, target.name)
+    name = container_name(run_id, f"{target.name}-{role}" if role != "target" else target.name)
     try:
         container = client().containers.run(
             image, command=["sleep", "infinity"], detach=True, name=name, hostname=target.name[:63],
             labels={LABEL_RUN: run_id, LABEL_TARGET: target.name, LABEL_ROLE: role,
                     LABEL_PID: str(os.getpid()), "lab.recipe": current_recipe(image) or ""},
-            network=fetch_network().name, mem_limit=limits.memory, memswap_limit=limits.memory,
+            **({"network": fetch_network().name} if online else {"network_mode": "none"}),
+            mem_limit=limits.memory, memswap_limit=limits.memory,
             pids_limit=limits.pids, nano_cpus=int(limits.cpus * 1e9), init=True, privileged=False,
             cap_drop=["ALL"], cap_add=CAPABILITIES, security_opt=["no-new-privileges"],
         )
     except APIError as exc:
         raise InfrastructureError(f"{target.name}: cannot start a container from {image}: "
                                   f"{exc.explanation}") from None
-    # Created on the fetch bridge (a container made with no network can never join one), then
-    # cut off at once: vendor code only ever runs without network.
-    fetch_network().disconnect(container, force=True)
     return container
 
 

@@ -23,23 +23,30 @@ class Provisioned:
     facts: Facts
     handle: object = None  # the container, for backends that have one
 
-    @contextlib.contextmanager
-    def online(self) -> Iterator[None]:
-        """Network for the lab's own downloads (dependencies from the OS mirror), then none again.
+    run_id: str = ""
+    lab: LabSettings | None = None
 
-        Boards keep their own network; containers join the fetch bridge only inside this block.
+    @contextlib.contextmanager
+    def downloader(self) -> Iterator[Transport]:
+        """Where the lab downloads what the OS repositories provide, in the target's own state.
+
+        A board has its own network: the target itself. A container never gets one; a twin from the
+        same image, on the fetch bridge, downloads instead, and the installer copies the files over.
+        No vendor code runs in the twin: it only resolves and downloads packages.
         """
         if self.handle is None:
-            yield
+            yield self.transport
             return
-        from lab.provision.container import fetch_network
+        from lab.provision.container import remove_container, start_container
+        from lab.transport.docker import DockerTransport
 
-        net = fetch_network()
-        net.connect(self.handle)
+        twin = start_container(self.target, self.run_id, self.lab, role="fetch", online=True)
+        transport = DockerTransport(f"{self.target.name} (downloader)", twin.id)
         try:
-            yield
+            yield transport
         finally:
-            net.disconnect(self.handle, force=True)
+            transport.close()
+            remove_container(twin)
 
 
 @contextlib.contextmanager
@@ -52,7 +59,7 @@ def provision(target: Target, run_id: str, lab: LabSettings) -> Iterator[Provisi
         transport = DockerTransport(target.name, container.id)
         transport.default_timeout = lab.limits.command_timeout
         try:
-            yield Provisioned(target, transport, gather(transport, target), container)
+            yield Provisioned(target, transport, gather(transport, target), container, run_id, lab)
         finally:
             transport.close()
             remove_container(container)

@@ -62,7 +62,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             for r in rows:
                 r.poll()
             on_tick(rows)
-            time.sleep(0.2)
+            time.sleep(0.05)
     except KeyboardInterrupt:
         interrupted = True
         _stop_workers(running)

@@ -32,7 +32,8 @@ def start_worker(plan: Plan, target: str, inventory: Path, submission: Path) -> 
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "pytest.log"
     cmd = [sys.executable, "-m", "pytest", *suite_files(), "-c", str(SUITES_DIR / "pytest.ini"),
-           "--rootdir", str(SUITES_DIR), "-v", "--tb=short", "-p", "no:randomly",
+           "--rootdir", str(SUITES_DIR), "-v", "--tb=short", "-p", "no:randomly", "-p", "no:pytest11.testinfra",
+           "-p", "no:timeout",
            f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
            f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",
            f"--alluredir={plan.out / 'allure-results'}"]

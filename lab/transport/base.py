@@ -87,6 +87,14 @@ class Transport(abc.ABC):
         """Read one regular file from the target."""
 
     @abc.abstractmethod
+    def get_tar(self, path: str) -> bytes:
+        """A folder as a tar stream whose top entry is the folder's own name."""
+
+    @abc.abstractmethod
+    def put_tar(self, folder: str, data: bytes) -> None:
+        """Unpack a tar stream into ``folder`` on the target."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def put_file(self, local: str, path: str, mode: int = 0o644) -> None:

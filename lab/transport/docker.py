@@ -137,8 +137,14 @@ class DockerTransport(Transport):
                 raise IsADirectoryError(f"{self.name}:{path} is not a regular file")
             return tar.extractfile(member).read()
 
+    def put_tar(self, folder: str, data: bytes) -> None:
+        self.run(f"mkdir -p '{folder}'")
+        try:
+            self._container().put_archive(folder, data)
+        except APIError as exc:
+            raise InfrastructureError(f"{self.name}: cannot unpack into {folder}: {exc.explanation}") from None
+
     def get_tar(self, path: str) -> bytes:
-        """A whole folder, as the engine archives it."""
         try:
             stream, _ = self._container().get_archive(path)
         except NotFound:

@@ -4,7 +4,7 @@ Stock ``docker exec`` (and testinfra's ``docker://``) starts a process per comma
 Here one ``sh`` stays open and each command is framed::
 
     timeout -k 2 <secs> sh -c '<command>' </dev/null >$D/out 2>$D/err; rc=$?
-    printf 'LAB_FRAME_<token> %d %d %d\\n' $rc <size of out> <size of err>; cat $D/out $D/err
+    printf LAB_OUT_<token>; cat $D/out; printf LAB_ERR_<token>; cat $D/err; printf 'LAB_END_<token> %d\\n' $rc
 
 (a command too long for one argv string goes through a heredoc file instead), so exit code,
 stdout and stderr come back exact, even binary. ``$D`` is unique per shell, which lets several
@@ -55,18 +55,17 @@ class PersistentShell:
         self.dead = False
         token = secrets.token_hex(8)
         setup = (f"umask 022; mkdir -p {self.dir} && chmod 700 {self.dir}\n"
-                 f"printf 'LAB_FRAME_{token} 0 0 0\\n'\n")
+                 f"printf 'LAB_OUT_{token}LAB_ERR_{token}LAB_END_{token} 0\\n'\n")
         try:
             self._exchange(setup, token, time.monotonic() + 60)
         except TimeoutError:
             self.close()
             raise ConnectionLost(f"{target}: the shell did not start within 60 s") from None
 
-    def _frame(self, token: str) -> bytes:
-        return f"LAB_FRAME_{token} ".encode()
-
     def _read_until(self, marker: bytes, deadline: float) -> bytes:
-        while marker not in self._buf:
+        searched = 0
+        while (found := self._buf.find(marker, searched)) < 0:
+            searched = max(0, len(self._buf) - len(marker))
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
@@ -79,24 +78,8 @@ class PersistentShell:
                 why = self.channel.diagnose()
                 raise ConnectionLost(f"connection to {self.target} lost" + (f": {why}" if why else ""))
             self._buf += chunk
-        head, _, self._buf = self._buf.partition(marker)
+        head, self._buf = self._buf[:found], self._buf[found + len(marker):]
         return head
-
-    def _read_exact(self, n: int, deadline: float) -> bytes:
-        while len(self._buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            try:
-                chunk = self.channel.recv(min(left, 5.0))
-            except TimeoutError:
-                continue
-            if chunk == b"":
-                self.dead = True
-                raise ConnectionLost(f"connection to {self.target} lost mid-output")
-            self._buf += chunk
-        data, self._buf = self._buf[:n], self._buf[n:]
-        return data
 
     def _exchange(self, script: str, token: str, deadline: float) -> tuple[int, bytes, bytes]:
         try:
@@ -104,9 +87,11 @@ class PersistentShell:
         except OSError as exc:
             self.dead = True
             raise ConnectionLost(f"connection to {self.target} lost: {exc}") from None
-        self._read_until(self._frame(token), deadline)
-        rc, n_out, n_err = (int(x) for x in self._read_until(b"\n", deadline).split())
-        return rc, self._read_exact(n_out, deadline), self._read_exact(n_err, deadline)
+        head = self._read_until(f"LAB_END_{token} ".encode(), deadline)
+        rc = int(self._read_until(b"\n", deadline))
+        _, _, outputs = head.partition(f"LAB_OUT_{token}".encode())
+        out, _, err = outputs.partition(f"LAB_ERR_{token}".encode())
+        return rc, out, err
 
     def run(self, command: str, timeout: float) -> CommandResult:
         token = secrets.token_hex(8)
@@ -116,10 +101,12 @@ class PersistentShell:
             prepare, run = "", f"sh -c {shlex.quote(command)}"
         else:  # too long for one argv string: through a file instead
             prepare, run = f"cat > {d}/cmd <<'LAB_EOF_{token}'\n{command}\nLAB_EOF_{token}\n", f"sh {d}/cmd"
+        # Markers carry a fresh random token, so no output can fake them; `cat` only runs for a
+        # non-empty file: on an emulated target every process is a qemu start.
         script = (
             f"{prepare}timeout -k 2 {secs} {run} </dev/null >{d}/out 2>{d}/err; rc=$?\n"
-            f"set -- $(stat -c %s {d}/out {d}/err); printf 'LAB_FRAME_{token} %d %d %d\\n' $rc $1 $2; "
-            f"[ $1$2 = 00 ] || cat {d}/out {d}/err\n"
+            f"printf 'LAB_OUT_{token}'; [ -s {d}/out ] && cat {d}/out; printf 'LAB_ERR_{token}'; "
+            f"[ -s {d}/err ] && cat {d}/err; printf 'LAB_END_{token} %d\\n' $rc\n"
         )
         started = time.monotonic()
         try:
