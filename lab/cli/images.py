@@ -32,5 +32,13 @@ def build(
         except InfrastructureError as exc:
             say(f"[magenta]broken[/]: {exc}")
             failed.append(target.name)
+    if not split_names(names):  # the full set: the vendor-test runner too
+        from lab.images.runner import build_runner
+
+        try:
+            out.print(f"[cyan]vendor-runner[/]: {build_runner(inv, force=force, say=lambda m: out.print(m))}")
+        except InfrastructureError as exc:
+            out.print(f"[cyan]vendor-runner[/]: [magenta]broken[/]: {exc}")
+            failed.append("vendor-runner")
     if failed:
         raise InfrastructureError(f"not built: {', '.join(failed)}")

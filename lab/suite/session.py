@@ -101,6 +101,11 @@ class LabSession:
         self.event("check", id=check_id, outcome=outcome)
         self._commands.clear()
 
+    def add_check(self, check_id: str, outcome: str, message: str, duration: float) -> None:
+        """A check found inside another one (each of the vendor's own tests)."""
+        self.checks.append(Check(id=check_id, outcome=outcome, message=message[:4000], duration_s=duration))
+        self.event("check", id=check_id, outcome=outcome)
+
     def event(self, kind: str, **data) -> None:
         with (self.logs / "events.jsonl").open("a") as fh:
             fh.write(json.dumps({"t": time.time(), "event": kind, **data}) + "\n")

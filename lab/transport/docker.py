@@ -24,10 +24,10 @@ from lab.transport.shell import Channel, PersistentShell
 class ExecChannel(Channel):
     """``docker exec -i CONTAINER sh``: one long-lived process whose pipes carry the frames."""
 
-    def __init__(self, container: str, user: str = "root"):
+    def __init__(self, container: str, user: str = "root", argv: tuple[str, ...] = ("sh",)):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the channel
         self.proc = subprocess.Popen(
-            ["docker", "exec", "-i", "-u", user, container, "sh"],
+            ["docker", "exec", "-i", "-u", user, container, *argv],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
         )
         self._sel = selectors.DefaultSelector()
