@@ -4,6 +4,7 @@ on the real target. The vendor's Python never runs on the lab's host."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import tarfile
@@ -77,10 +78,8 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
             if "done" in message:
                 break
             channel.send(json.dumps(_answer(target_transport, message["run"], command_timeout)).encode() + b"\n")
-        try:
+        with contextlib.suppress(FileNotFoundError):
             log.write_bytes(runner.get_bytes("/work/pytest.log"))
-        except FileNotFoundError:
-            pass
         return [VendorResult(r["nodeid"].split("::")[-1], "failed" if r["outcome"] == "failed" else r["outcome"],
                              r["message"], r["duration_s"]) for r in message["done"]]
     finally:
