@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from lab.errors import NotApplicable
+from lab.report import allure_worker
 from lab.suite.outcome import classify
 from lab.suite.session import LabSession, WorkerOptions
 
 SESSION = pytest.StashKey[LabSession]()
 STARTED = pytest.StashKey[float]()
 PHASES = pytest.StashKey[list]()
+LAST = pytest.StashKey[bool]()
 
 # Suites run in this order on a target; the uninstall checks of `install` come last of all.
 ORDER = ["test_install.py", "test_package.py", "test_security.py", "test_footprint.py",
@@ -71,6 +73,19 @@ def pytest_collection_modifyitems(session, config, items):
         name = Path(str(item.fspath)).name
         return ORDER.index(name) if name in ORDER else ORDER.index("test_vendor.py")
     items.sort(key=rank)
+    allure_worker.label_items(items, lab, check_id)
+
+
+@pytest.fixture(autouse=True)
+def _lab_allure(request):
+    lab = request.config.stash.get(SESSION, None)
+    if lab is not None:
+        allure_worker.begin_check(request.node, lab, check_id(request.node)[0])
+    yield
+    if lab is not None and request.node.stash.get(LAST, False) and lab.command_log.exists():
+        import allure
+
+        allure.attach.file(str(lab.command_log), "the target's whole command log", allure.attachment_type.TEXT)
 
 
 def _lab(request) -> LabSession:
@@ -165,6 +180,7 @@ def pytest_runtest_protocol(item, nextitem):
         lab.begin_check()
         item.stash[STARTED] = time.monotonic()
         item.stash[PHASES] = []
+        item.stash[LAST] = nextitem is None
 
 
 @pytest.hookimpl(wrapper=True)

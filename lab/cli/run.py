@@ -51,7 +51,7 @@ def run(
         sub.cleanup()
     _summary(verdicts, plan)
     if not no_report:
-        _report(plan.out)
+        _report(plan.out, inv.root / "reports" / "history")
     raise typer.Exit(exit_code(verdicts))
 
 
@@ -68,9 +68,11 @@ def _summary(verdicts, plan: Plan) -> None:
     out.print(f"results: {plan.out / 'verdicts.json'}", highlight=False)
 
 
-def _report(folder: Path) -> None:
+def _report(folder: Path, history: Path) -> None:
+    from lab.errors import InfrastructureError
+    from lab.report.render import render
+
     try:
-        from lab.report.render import render
-    except ImportError:
-        return
-    out.print(f"report: {render(folder)}", highlight=False)
+        out.print(f"report: {render(folder, history)}", highlight=False)
+    except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
+        out.print(f"[magenta]report not rendered[/]: {exc}", highlight=False)

@@ -13,6 +13,7 @@ from pathlib import Path
 from lab import __version__
 from lab.inventory.load import LoadedInventory
 from lab.provision.gc import collect
+from lab.report.allure_meta import write_meta
 from lab.results.model import ArtifactRef, Check, SubmissionRef, TargetResult, Verdicts
 from lab.results.write import write_atomic
 from lab.run.plan import Plan
@@ -44,6 +45,9 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             on_tick: Callable[[list[TargetProgress]], None] = lambda rows: None) -> Verdicts:
     plan.out.mkdir(parents=True, exist_ok=True)
     write_atomic(plan.out / "plan.json", json.dumps(plan.describe(), indent=2))
+    product = sub.model.product
+    write_meta(plan.out / "allure-results", lab_name=inv.model.lab.name, inventory_sha256=inv.sha256,
+               run_id=plan.run_id, product=product.name, version=product.version)
     started = _now()
     rows = [TargetProgress(t.name, plan.out / "logs" / t.name / "events.jsonl") for t in plan.targets]
     queue = [t.name for t in plan.targets]

@@ -52,6 +52,7 @@ class LabSession:
         self.target_spec = self.inventory.model.get(self.opts.target)
         self.logs = self.opts.out / "logs" / self.opts.target
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.command_log = self.logs / "commands.log"
         self.event("started")
 
     # -- the target ----------------------------------------------------------------------------
@@ -62,8 +63,16 @@ class LabSession:
             self.provisioned = self._stack.enter_context(provision(self.target_spec, self.opts.run_id, lab))
             self.provisioned.transport.default_timeout = self.limits()["command_timeout"]
             self.provisioned.transport.observe(self._commands.append)
+            self.provisioned.transport.observe(self._log_command)
             self.event("provisioned", facts=self.provisioned.facts.summary())
         return self.provisioned
+
+    def _log_command(self, result: CommandResult) -> None:
+        from lab.report.allure_worker import command_log_line, command_step
+
+        with self.command_log.open("a") as fh:
+            fh.write(command_log_line(result))
+        command_step(result)
 
     def limits(self) -> dict[str, float]:
         lab = self.inventory.model.lab.limits

@@ -1,0 +1,18 @@
+"""``lab report DIR``: render a run's Allure HTML report to DIR/report/index.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lab.cli import out
+from lab.report.render import render
+
+
+def report(
+    folder: Path = typer.Argument(..., help="a run's results folder (with verdicts.json)"),
+    history: Path = typer.Option(Path("reports/history"), "--history", help="per-product Allure history"),
+) -> None:
+    """Render the run's Allure report: one self-contained HTML file that opens offline."""
+    out.print(f"report: {render(folder, history)}", highlight=False)

@@ -1,0 +1,76 @@
+"""Allure results worth reading, written by each worker.
+
+Labels are set at collection time, so a skipped check keeps them: parentSuite = target, suite =
+suite, subSuite = check; epic = product and version; tags = arch, OS, emulated; severity by how
+much a check matters. Every command run on the target becomes a step with its command line, exit
+code and duration, and its output attached (trimmed; the whole command log is attached once).
+"""
+
+from __future__ import annotations
+
+import json
+
+import allure
+import pytest
+
+from lab.images.host import host_arch
+from lab.transport.base import CommandResult
+
+LABEL = "allure_label"
+STEP_OUTPUT = 4000
+SEVERITY = {"install": "blocker", "package": "critical", "service": "critical", "vendor": "critical",
+            "security": "normal", "footprint": "trivial"}
+
+
+def _label(item, name: str, value: str) -> None:
+    item.add_marker(getattr(pytest.mark, LABEL)(value, label_type=name))
+
+
+def label_items(items, lab, check_id) -> None:
+    spec = lab.target_spec
+    product = lab.submission.model.product
+    emulated = spec.facts.arch != host_arch()
+    for item in items:
+        cid, required = check_id(item)
+        suite = cid.split(".")[0]
+        _label(item, "parentSuite", spec.name)
+        _label(item, "suite", suite)
+        _label(item, "subSuite", cid)
+        _label(item, "epic", f"{product.name} {product.version}")
+        _label(item, "feature", suite)
+        _label(item, "story", cid)
+        _label(item, "severity", SEVERITY.get(suite, "normal") if required else "minor")
+        if getattr(item, "obj", None) is not None:  # the title allure-pytest reads at setup
+            item.obj.__allure_display_name__ = f"{cid} on {spec.name}"
+        for tag in (spec.facts.arch, f"{spec.facts.os_id}-{spec.facts.os_version}",
+                    "emulated" if emulated else "native"):
+            _label(item, "tag", tag)
+
+
+def begin_check(item, lab, check_id: str) -> None:
+    """Inside the test's setup: the target as a parameter (so each target has its own history)."""
+    allure.dynamic.parameter("target", lab.target_spec.name)
+    if lab.provisioned is not None:
+        allure.attach(json.dumps(lab.provisioned.facts.summary(), indent=2), "target facts",
+                      allure.attachment_type.JSON)
+
+
+def _trim(text: str) -> str:
+    if len(text) <= STEP_OUTPUT:
+        return text
+    return f"{text[:STEP_OUTPUT // 4]}\n[... {len(text) - STEP_OUTPUT} characters trimmed: see the command log ...]\n" \
+           f"{text[-3 * STEP_OUTPUT // 4:]}"
+
+
+def command_step(result: CommandResult) -> None:
+    title = f"$ {result.command.splitlines()[0][:150]} -> exit {result.exit_status} ({result.duration_s:.2f} s)"
+    with allure.step(title):
+        if result.stdout:
+            allure.attach(_trim(result.stdout), "stdout", allure.attachment_type.TEXT)
+        if result.stderr:
+            allure.attach(_trim(result.stderr), "stderr", allure.attachment_type.TEXT)
+
+
+def command_log_line(result: CommandResult) -> str:
+    return (f"$ {result.command}\n[exit {result.exit_status}, {result.duration_s:.3f} s]\n"
+            f"{result.stdout}{result.stderr}\n")

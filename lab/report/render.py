@@ -1,0 +1,61 @@
+"""``lab report DIR``: the run's Allure results as one self-contained HTML file.
+
+Allure 3 (npm package ``allure``, pinned in package.json) renders a single file; the analytics
+tag it embeds is removed so the report makes no outside request when opened. History is kept
+per product in ``reports/history/<product>.jsonl``, so trends work across runs without copying.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from lab.errors import InfrastructureError, InputError
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ANALYTICS = [re.compile(r'\s*<script[^>]*src="https://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
+             re.compile(r"\s*<script>\s*window\.dataLayer[\s\S]*?</script>")]
+
+
+def allure_command() -> list[str]:
+    local = ROOT / "node_modules/.bin/allure"
+    if not local.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise InfrastructureError("rendering the report needs Node.js and npm: run ./labw setup "
+                                      "(or apt-get install nodejs npm)")
+        proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise InfrastructureError(f"npm ci failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return [str(local)]
+
+
+def strip_analytics(html: str) -> str:
+    for pattern in ANALYTICS:
+        html = pattern.sub("", html)
+    return html
+
+
+def render(run_dir: Path, history_dir: Path | None = None) -> Path:
+    run_dir = Path(run_dir)
+    results = run_dir / "allure-results"
+    verdicts = run_dir / "verdicts.json"
+    if not results.is_dir() or not verdicts.exists():
+        raise InputError(str(run_dir), ["not a run folder: it needs verdicts.json and allure-results/"])
+    data = json.loads(verdicts.read_text())
+    product, version, run_id = data["submission"]["name"], data["submission"]["version"], data["run"]
+    history_dir = Path(history_dir or Path("reports") / "history")
+    history_dir.mkdir(parents=True, exist_ok=True)
+    out = run_dir / "report"
+    cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file",
+           "--report-name", f"{product} {version}: run {run_id}", "--history-path",
+           str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    index = out / "index.html"
+    if proc.returncode != 0 or not index.exists():
+        raise InfrastructureError(f"allure failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    index.write_text(strip_analytics(index.read_text()))
+    return index
