@@ -27,6 +27,7 @@ def run(
     inventory: Path = Inventory,
     no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML report"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and stop"),
+    catalogue: str = typer.Option(None, "--catalogue", help="SQLAlchemy URL (default: reports/catalogue.db)"),
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
     inv = load_inventory(inventory)
@@ -52,6 +53,7 @@ def run(
     _summary(verdicts, plan)
     if not no_report:
         _report(plan.out, inv.root / "reports" / "history")
+    _record(plan.out, inv, catalogue)
     raise typer.Exit(exit_code(verdicts))
 
 
@@ -66,6 +68,17 @@ def _summary(verdicts, plan: Plan) -> None:
     if verdicts.interrupted:
         out.print("[magenta]interrupted[/]: the targets that had not finished are broken")
     out.print(f"results: {plan.out / 'verdicts.json'}", highlight=False)
+
+
+def _record(folder: Path, inv, url: str | None) -> None:
+    from lab.catalogue.db import open_catalogue
+    from lab.catalogue.record import record_run
+    from lab.errors import InfrastructureError
+
+    try:
+        record_run(open_catalogue(url or inv.model.lab.catalogue, inv.root / "reports" / "catalogue.db"), folder)
+    except InfrastructureError as exc:
+        out.print(f"[magenta]not recorded in the catalogue[/]: {exc}", highlight=False)
 
 
 def _report(folder: Path, history: Path) -> None:

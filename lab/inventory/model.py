@@ -37,6 +37,10 @@ class LabSettings(Strict):
     name: str = "Adaptation Lab"
     mirror: str | None = Field(None, description="Debian mirror URI; default: the machine's apt sources")
     registry: str | None = Field(None, description="the centre's image registry; none in this lab")
+    catalogue: str | None = Field(None, description="SQLAlchemy URL of the catalogue; default SQLite "
+                                                    "reports/catalogue.db beside the inventory")
+    signing_key: str | None = Field(None, description="Ed25519 key for certificates; default $LAB_SIGNING_KEY "
+                                                      "or ~/.local/share/adaptation-lab/signing-key.pem")
     limits: Limits = Limits()
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import __version__
+from lab.certs.issue import issue_certificates
 from lab.inventory.load import LoadedInventory
 from lab.provision.gc import collect
 from lab.report.allure_meta import write_meta
@@ -86,6 +87,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         targets={t.name: _read_result(plan, finished.get(t.name), t.name, interrupted) for t in plan.targets},
     )
     write_atomic(plan.out / "verdicts.json", verdicts.dump())
+    issue_certificates(verdicts, plan.out, inv.model.lab)
     return verdicts
 
 

@@ -1,0 +1,1 @@
+"""Signed certificates: what buyers can check for themselves, without trusting the website."""

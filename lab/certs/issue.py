@@ -1,0 +1,28 @@
+"""At the end of a run: a signed certificate for each target that passed, none for the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.certs.certificate import issue
+from lab.certs.keys import default_key_path, load_or_create
+from lab.certs.render import certificate_html
+from lab.inventory.model import LabSettings
+from lab.results.model import Verdicts
+from lab.results.write import write_atomic
+
+
+def issue_certificates(verdicts: Verdicts, out: Path, lab: LabSettings) -> list[Path]:
+    passed = {name: r for name, r in verdicts.targets.items() if r.verdict == "passed"}
+    if not passed or verdicts.interrupted:
+        return []
+    key = load_or_create(Path(lab.signing_key).expanduser() if lab.signing_key else default_key_path())
+    written = []
+    for name, result in passed.items():
+        cert = issue(verdicts, name, result, key, lab.name)
+        path = out / "certificates" / f"{name}.json"
+        write_atomic(path, json.dumps(cert, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(path.with_suffix(".html"), certificate_html(cert, path.name))
+        written.append(path)
+    return written
