@@ -29,7 +29,8 @@ def verify_cmd(
         raise InputError(str(artifact), ["no such file"])
     result = verify(data, load_public(key_path), artifact)
     c = result.content
-    what = f"{c.get('product', {}).get('name')} {c.get('product', {}).get('version')} on {c.get('target', {}).get('name')}"
+    product, target = c.get("product", {}), c.get("target", {})
+    what = f"{product.get('name')} {product.get('version')} on {target.get('name')}"
     if result.valid:
         out.print(f"[green]valid[/]: {what}, issued {c.get('issued')} by {c.get('lab')}, expires {c.get('expires')}"
                   + (f"; {artifact.name} is certified" if artifact else ""), highlight=False)

@@ -1,7 +1,7 @@
 """catalogue tables
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 """
 
 import sqlalchemy as sa
