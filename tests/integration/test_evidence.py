@@ -38,7 +38,7 @@ def published(examples, tmp_path_factory):
 
 
 def test_the_matrix_shows_both_runs_with_colours_and_working_links(published, request):
-    runs, site = published
+    _runs, site = published
     shot = (DOCS_IMAGES if request.config.getoption("--update-golden") else site) / "matrix.png"
     dom, outside = render(site / "index.html", screenshot=shot, size="1300,420")
     assert outside == set()
