@@ -158,19 +158,15 @@ def service(lab, target, deployment):
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
+def _not_applicable_is_skipped(item):
+    """A ``NotApplicable`` raised in a fixture or a check makes the check *skipped*, with its reason."""
     try:
         return (yield)
     except NotApplicable as exc:
         pytest.skip(str(exc))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    try:
-        return (yield)
-    except NotApplicable as exc:
-        pytest.skip(str(exc))
+pytest_runtest_setup = pytest_runtest_call = _not_applicable_is_skipped
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -125,12 +125,15 @@ class DockerTransport(Transport):
         except APIError as exc:
             raise InfrastructureError(f"{self.name}: cannot write {path}: {exc.explanation}") from None
 
-    def get_bytes(self, path: str) -> bytes:
+    def _archive(self, path: str) -> bytes:
         try:
             stream, _ = self._container().get_archive(path)
         except NotFound:
             raise FileNotFoundError(f"{self.name}:{path}") from None
-        buf = io.BytesIO(b"".join(stream))
+        return b"".join(stream)
+
+    def get_bytes(self, path: str) -> bytes:
+        buf = io.BytesIO(self._archive(path))
         with tarfile.open(fileobj=buf) as tar:
             member = tar.next()
             if member is None or not member.isfile():
@@ -145,11 +148,7 @@ class DockerTransport(Transport):
             raise InfrastructureError(f"{self.name}: cannot unpack into {folder}: {exc.explanation}") from None
 
     def get_tar(self, path: str) -> bytes:
-        try:
-            stream, _ = self._container().get_archive(path)
-        except NotFound:
-            raise FileNotFoundError(f"{self.name}:{path}") from None
-        return b"".join(stream)
+        return self._archive(path)
 
     def close(self) -> None:
         with self._lock:
