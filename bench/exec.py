@@ -1,9 +1,11 @@
-"""Milliseconds per command on one container: the lab's persistent shell against stock paths.
+"""Milliseconds per command: the lab's persistent shell against stock paths, on one container and
+on one board over SSH.
 
-    .venv/bin/python bench/exec.py [--target debian12-x86_64] [-n 200]
+    .venv/bin/python bench/exec.py [--target debian12-x86_64] [--board board-debian12-x86_64] [-n 200]
 
-Prints each path's mean and median ms per command and its ratio to the fast path, in one run on
-the same container, so the figures compare like with like.
+Prints each path's mean and median ms per command and its ratio to that transport's fast path,
+in one run on the same container and the same board, so the figures compare like with like.
+The board must be up (`lab boards up`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--target", default="debian12-x86_64")
     ap.add_argument("-n", type=int, default=200, help="commands through the fast path")
+    ap.add_argument("--board", default="board-debian12-x86_64", help="'' to skip the SSH figures")
     ap.add_argument("--inventory", default=str(ROOT / "targets.toml"))
     args = ap.parse_args()
     inv = load_inventory(args.inventory)
@@ -54,13 +57,45 @@ def main() -> None:
             "testinfra docker://": (lambda: stock_host.run("echo x"), slow_n),
         }
         results = {name: timed(fn, n) for name, (fn, n) in paths.items()}
-    fast = statistics.mean(results["lab persistent shell"])
-    print(f"target {args.target}, command 'echo x'")
-    print(f"{'path':24} {'n':>5} {'mean ms':>9} {'median ms':>10} {'x fast path':>12}")
+    show(f"container target {args.target}, command 'echo x'", results)
+    if args.board:
+        show(f"board {args.board} over SSH, command 'echo x'", ssh_paths(inv, args.board, args.n, slow_n))
+
+
+def ssh_paths(inv, board_name: str, n: int, slow_n: int) -> dict[str, list[float]]:
+    """The lab's SSH transport (TCP_NODELAY, persistent shell) against stock paramiko exec_command."""
+    import paramiko
+
+    from lab.transport.ssh import SshTransport
+
+    board = inv.model.get(board_name)
+    fast = SshTransport(board.name, board.ssh, inv.model.lab.allowed_networks)
+    stock = paramiko.SSHClient()
+    stock.load_host_keys(str(Path(board.ssh.known_hosts).expanduser()))
+    stock.connect(board.ssh.host, board.ssh.port, username=board.ssh.user,
+                  key_filename=str(Path(board.ssh.key_file).expanduser()), allow_agent=False, look_for_keys=False)
+
+    def stock_run():
+        _, out, _ = stock.exec_command("sudo -n sh -c 'echo x'")
+        out.read()
+        out.channel.recv_exit_status()
+
+    try:
+        return {"lab SSH persistent shell": timed(lambda: fast.run("echo x"), n),
+                "paramiko exec_command": timed(stock_run, slow_n)}
+    finally:
+        fast.close()
+        stock.close()
+
+
+def show(title: str, results: dict[str, list[float]]) -> None:
+    fast = statistics.mean(next(iter(results.values())))
+    print(title)
+    print(f"  {'path':26} {'n':>5} {'mean ms':>9} {'median ms':>10} {'x fast path':>12}")
     for name, samples in results.items():
         mean = statistics.mean(samples)
         median = statistics.median(samples)
-        print(f"{name:24} {len(samples):5d} {mean:9.2f} {median:10.2f} {mean / fast:12.1f}")
+        print(f"  {name:26} {len(samples):5d} {mean:9.2f} {median:10.2f} {mean / fast:12.1f}")
 
 
 if __name__ == "__main__":

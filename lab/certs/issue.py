@@ -13,8 +13,9 @@ from lab.results.model import Verdicts
 from lab.results.write import write_atomic
 
 
-def issue_certificates(verdicts: Verdicts, out: Path, lab: LabSettings) -> list[Path]:
-    passed = {name: r for name, r in verdicts.targets.items() if r.verdict == "passed"}
+def issue_certificates(verdicts: Verdicts, out: Path, lab: LabSettings, only: set[str] | None = None) -> list[Path]:
+    passed = {name: r for name, r in verdicts.targets.items()
+              if r.verdict == "passed" and (only is None or name in only)}
     if not passed or verdicts.interrupted:
         return []
     key = load_or_create(Path(lab.signing_key).expanduser() if lab.signing_key else default_key_path())

@@ -20,7 +20,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 
 def _register() -> None:
-    from lab.cli import catalogue, certificate, gc, images, report, run, targets, validate
+    from lab.cli import boards, catalogue, certificate, gc, images, report, run, targets, validate
 
     app.command("validate")(validate.validate)
     app.command("run")(run.run)
@@ -28,6 +28,7 @@ def _register() -> None:
     app.add_typer(targets.app, name="targets")
     app.add_typer(certificate.app, name="certificate")
     app.add_typer(catalogue.app, name="catalogue")
+    app.add_typer(boards.app, name="boards")
     app.add_typer(images.app, name="images")
     app.command("gc")(gc.gc)
 

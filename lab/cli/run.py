@@ -10,16 +10,18 @@ from rich.table import Table
 
 from lab.cli import out
 from lab.cli.options import Inventory, split_names
+from lab.errors import InputError
 from lab.inventory import load_inventory
 from lab.run.controller import default_out, execute, exit_code
 from lab.run.plan import Plan, choose_suites, choose_targets
 from lab.run.progress import colour, table
+from lab.run.rerun import plan_rerun
 from lab.runid import new_run_id
 from lab.submission import load_submission
 
 
 def run(
-    submission: Path = typer.Argument(..., help="submission folder, .tar.gz or .zip"),
+    submission: Path = typer.Argument(None, help="submission folder, .tar.gz or .zip"),
     targets: list[str] = typer.Option(None, "--targets", help="A,B: these targets instead of the claims"),
     suites: list[str] = typer.Option(None, "--suites", help="S,T: only these suites"),
     output: Path = typer.Option(None, "--output", "-o", help="results folder (default reports/runs/<run-id>)"),
@@ -28,26 +30,32 @@ def run(
     no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML report"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and stop"),
     catalogue: str = typer.Option(None, "--catalogue", help="SQLAlchemy URL (default: reports/catalogue.db)"),
+    rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
     inv = load_inventory(inventory)
+    previous = None
+    if rerun_broken is not None:
+        plan, previous = plan_rerun(rerun_broken, inv)
+        if plan is None:
+            out.print(f"nothing to rerun: no target of {previous.run} is broken")
+            raise typer.Exit(exit_code(previous))
+        submission = plan.submission
+    elif submission is None:
+        raise InputError("lab run", ["SUBMISSION: missing (or give --rerun-broken DIR)"])
     sub = load_submission(submission)
     try:
-        chosen = choose_targets(inv, sub, split_names(targets))
-        run_id = new_run_id(sub.model.product.name)
-        plan = Plan(run_id, chosen, choose_suites(split_names(suites)), (output or default_out(run_id)).resolve())
-        if output and output.exists() and any(output.iterdir()):
-            from lab.errors import InputError
-
-            raise InputError("--output", [f"{output} exists and is not empty"])
+        if previous is None:
+            plan = _plan(inv, sub, submission, targets, suites, output)
         p = sub.model.product
-        out.print(f"run [bold]{run_id}[/]: {p.name} {p.version} on {', '.join(t.name for t in chosen)}; "
+        out.print(f"run [bold]{plan.run_id}[/]{' (rerun of the broken targets)' if previous else ''}: "
+                  f"{p.name} {p.version} on {', '.join(t.name for t in plan.targets)}; "
                   f"suites {', '.join(plan.suites)}", highlight=False)
         if dry_run:
             out.print_json(data=plan.describe())
             return
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
-            verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)))
+            verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:
         sub.cleanup()
     _summary(verdicts, plan)
@@ -55,6 +63,15 @@ def run(
         _report(plan.out, inv.root / "reports" / "history")
     _record(plan.out, inv, catalogue)
     raise typer.Exit(exit_code(verdicts))
+
+
+def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> Plan:
+    chosen = choose_targets(inv, sub, split_names(targets))
+    run_id = new_run_id(sub.model.product.name)
+    if output and output.exists() and any(output.iterdir()):
+        raise InputError("--output", [f"{output} exists and is not empty"])
+    return Plan(run_id, chosen, choose_suites(split_names(suites)), (output or default_out(run_id)).resolve(),
+                submission.resolve())
 
 
 def _summary(verdicts, plan: Plan) -> None:

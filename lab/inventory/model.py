@@ -39,6 +39,9 @@ class LabSettings(Strict):
     registry: str | None = Field(None, description="the centre's image registry; none in this lab")
     catalogue: str | None = Field(None, description="SQLAlchemy URL of the catalogue; default SQLite "
                                                     "reports/catalogue.db beside the inventory")
+    allowed_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="where boards may be reached; a real centre adds its board network")
     signing_key: str | None = Field(None, description="Ed25519 key for certificates; default $LAB_SIGNING_KEY "
                                                       "or ~/.local/share/adaptation-lab/signing-key.pem")
     limits: Limits = Limits()
@@ -105,8 +108,11 @@ class SshSpec(Strict):
     host_key: str | None = Field(None, description="pinned public key, 'ssh-ed25519 AAAA...'")
     known_hosts: str | None = None
     trust_on_first_use: bool = False
-    health: str | None = None
-    reset: str | None = None
+    health: str | None = Field(None, description="run before use; a board that fails it is broken")
+    reset: str | None = Field(None, description="run after use, to put the board back in shape")
+    connect_timeout: float = Field(10, gt=0)
+    simulated_from: str | None = Field(None, description="lab boards up: the docker target whose image "
+                                                         "this simulated board runs (with sshd)")
 
 
 class Target(Strict):

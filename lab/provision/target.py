@@ -10,7 +10,6 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lab.errors import InfrastructureError
 from lab.facts import Facts, gather
 from lab.inventory.model import LabSettings, Target
 from lab.transport.base import Transport
@@ -64,5 +63,7 @@ def provision(target: Target, run_id: str, lab: LabSettings) -> Iterator[Provisi
             transport.close()
             remove_container(container)
     else:
-        raise InfrastructureError(
-            f"{target.name}: the ssh backend is not available in this harness version yet")
+        from lab.provision.board import provision_board
+
+        with provision_board(target, run_id, lab) as p:
+            yield p

@@ -43,9 +43,12 @@ def _read_result(plan: Plan, worker: Worker | None, name: str, interrupted: bool
 
 
 def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
-            on_tick: Callable[[list[TargetProgress]], None] = lambda rows: None) -> Verdicts:
+            on_tick: Callable[[list[TargetProgress]], None] = lambda rows: None,
+            previous: Verdicts | None = None) -> Verdicts:
+    """Run the plan; with ``previous`` (a rerun), its other targets' results are kept as they were."""
     plan.out.mkdir(parents=True, exist_ok=True)
-    write_atomic(plan.out / "plan.json", json.dumps(plan.describe(), indent=2))
+    if previous is None:
+        write_atomic(plan.out / "plan.json", json.dumps(plan.describe(), indent=2))
     product = sub.model.product
     write_meta(plan.out / "allure-results", lab_name=inv.model.lab.name, inventory_sha256=inv.sha256,
                run_id=plan.run_id, product=product.name, version=product.version)
@@ -55,7 +58,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
     running: dict[str, Worker] = {}
     finished: dict[str, Worker] = {}
     interrupted = False
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
@@ -74,20 +77,24 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         finished.update(running)
         running.clear()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, old_sigterm)
         collect(plan.run_id)  # whatever a killed worker could not remove
     for r in rows:
         r.poll()
     on_tick(rows)
+    results = {t.name: _read_result(plan, finished.get(t.name), t.name, interrupted) for t in plan.targets}
+    if previous is not None:
+        results = {**previous.targets, **results}
+        started = previous.started
     verdicts = Verdicts(
         run=plan.run_id, harness=__version__, started=started, finished=_now(), interrupted=interrupted,
         submission=SubmissionRef(
             name=sub.model.product.name, version=sub.model.product.version, vendor=sub.model.product.vendor,
             artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path]) for a in sub.model.artifacts]),
-        targets={t.name: _read_result(plan, finished.get(t.name), t.name, interrupted) for t in plan.targets},
+        targets=results,
     )
     write_atomic(plan.out / "verdicts.json", verdicts.dump())
-    issue_certificates(verdicts, plan.out, inv.model.lab)
+    issue_certificates(verdicts, plan.out, inv.model.lab, only={t.name for t in plan.targets})
     return verdicts
 
 

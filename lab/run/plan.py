@@ -20,10 +20,11 @@ class Plan:
     targets: list[Target]
     suites: list[str]
     out: Path
+    submission: Path
 
     def describe(self) -> dict:
-        return {"run": self.run_id, "targets": [t.name for t in self.targets], "suites": self.suites,
-                "out": str(self.out)}
+        return {"run": self.run_id, "submission": str(self.submission), "targets": [t.name for t in self.targets],
+                "suites": self.suites, "out": str(self.out)}
 
 
 def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str] | None) -> list[Target]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.errors import NotApplicable
+from lab.errors import LabError, NotApplicable
 
 TRIM = 4000
 
@@ -25,4 +25,6 @@ def classify(exc: BaseException | None, skip_reason: str = "") -> tuple[str, str
         return "failed", first_message(exc) or "assertion failed"
     if isinstance(exc, KeyboardInterrupt):
         return "broken", "run interrupted"
-    return "broken", f"{type(exc).__name__}: {first_message(exc)}"
+    if isinstance(exc, LabError):  # the lab's own, typed: its message is written for people
+        return "broken", first_message(exc)
+    return "broken", f"harness error {type(exc).__name__}: {first_message(exc)}"

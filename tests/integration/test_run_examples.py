@@ -14,7 +14,7 @@ ALL_CHECKS = {"install.package", "install.idempotent", "install.uninstall", "ins
 
 
 def test_a_good_deb_passes_on_debian_12_and_13(examples, lab_run):
-    run = lab_run(examples / "acme-hello")
+    run = lab_run(examples / "acme-hello", "--targets", "debian12-x86_64,debian13-x86_64")
     assert run.proc.returncode == 0, run.proc.stdout
     v = run.verdicts
     assert set(v["targets"]) == {"debian12-x86_64", "debian13-x86_64"}
@@ -58,6 +58,7 @@ def test_an_arm64_deb_fails_on_x86_64_naming_the_architecture_and_passes_on_aarc
 
 def test_a_tarball_with_a_service_is_supervised(examples, lab_run):
     run = lab_run(examples / "acme-web", "--targets", "debian12-x86_64")
+    assert run.verdicts["targets"].keys() == {"debian12-x86_64"}
     assert run.proc.returncode == 0, run.target("debian12-x86_64")["reason"]
     t = run.target("debian12-x86_64")
     outcomes = {c["id"]: c["outcome"] for c in t["checks"]}
