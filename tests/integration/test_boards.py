@@ -67,7 +67,7 @@ def test_password_auth_from_the_environment(board, monkeypatch):
 
 def test_a_wrong_or_unknown_host_key_is_refused(board, tmp_path):
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBrtPmPnGyLHuIUdAD4a3VCfjAwQhqmL2qIQXwJNAv2C"
-    with pytest.raises(InfrastructureError, match="host key of board-debian12-x86_64 .* changed"):
+    with pytest.raises(InfrastructureError, match=r"host key of board-debian12-x86_64 .* changed"):
         ssh_to(board, known_hosts=None, host_key=other)
     with pytest.raises(InfrastructureError, match="unknown host key"):
         ssh_to(board, known_hosts=str(tmp_path / "empty"))
@@ -77,7 +77,7 @@ def test_a_wrong_or_unknown_host_key_is_refused(board, tmp_path):
 
 
 def test_only_allowed_networks_are_reached(board):
-    with pytest.raises(InfrastructureError, match="not in \\[lab\\].allowed_networks"):
+    with pytest.raises(InfrastructureError, match=r"not in \[lab\]\.allowed_networks"):
         SshTransport(board.name, board.ssh.model_copy(update={"host": "192.0.2.1"}), ["127.0.0.0/8"])
 
 
