@@ -4,6 +4,7 @@
 - trixie-hello: GNU hello from Debian 13; needs GLIBC_2.38, so it fails on Debian 12.
 - arm64-hello: GNU hello for arm64; fails on x86_64 naming the architecture, passes on aarch64.
 - acme-web:    a tarball with a supervised service (ports, health, restarts).
+- acme-ledger: a product with a PostgreSQL schema, claimed for both database families.
 - acme-calc:   an architecture-independent script whose dependency (bc) comes from each target's
                own repositories: it passes on every default target, arm64 included.
 """
@@ -36,6 +37,13 @@ def acme_calc() -> None:
                "Description": "Adds numbers (a noarch script that needs bc from the OS)"}, out)
 
 
+def acme_ledger() -> None:
+    out = HERE / "acme-ledger"
+    build_deb({"/usr/bin/acme-ledger": b'#!/bin/sh\n[ "$1" = --version ] && echo "acme-ledger 2.0.0"\n'},
+              {"Package": "acme-ledger", "Version": "2.0.0", "Architecture": "all",
+               "Description": "A double-entry ledger (its schema is PostgreSQL's)"}, out)
+
+
 def trixie_hello() -> None:
     download_deb("lab/debian13-x86_64", "hello", HERE / "trixie-hello")
 
@@ -58,6 +66,7 @@ def acme_web() -> None:
 
 EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
             "acme-calc": (acme_calc, "acme-calc_0.9.0_all.deb"),
+            "acme-ledger": (acme_ledger, "acme-ledger_2.0.0_all.deb"),
             "trixie-hello": (trixie_hello, "hello_*.deb"),
             "arm64-hello": (arm64_hello, "hello_*_arm64.deb"),
             "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz")}

@@ -35,6 +35,10 @@ class Facts(BaseModel):
     package_manager: str
     kernel: str
     glibc: str | None = None
+    db_engine: str | None = None
+    db_server: str | None = None
+    db_version: str | None = None
+    db_profiles: str | None = None
 
     def summary(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump().items() if v not in (None, "")}
@@ -77,6 +81,10 @@ def gather(transport: Transport, target: Target) -> Facts:
     if not result.ok:
         raise InfrastructureError(f"{target.name}: gathering facts failed:\n{result.evidence()}")
     facts = parse_probe(result.stdout, target)
+    if target.database:
+        db = target.database
+        facts = facts.model_copy(update={"db_engine": db.engine, "db_server": db.server,
+                                         "db_profiles": ",".join(db.profiles) or None})
     declared = target.facts
     if facts.arch != declared.arch:
         raise InfrastructureError(

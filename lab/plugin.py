@@ -24,7 +24,7 @@ PHASES = pytest.StashKey[list]()
 LAST = pytest.StashKey[bool]()
 
 # Suites run in this order on a target; the uninstall checks of `install` come last of all.
-ORDER = ["test_install.py", "test_package.py", "test_security.py", "test_footprint.py",
+ORDER = ["test_install.py", "test_package.py", "test_security.py", "test_database.py", "test_footprint.py",
          "test_service.py", "test_vendor.py", "test_uninstall.py"]
 ALWAYS = {"install.package"}  # everything else needs the product installed
 
@@ -143,8 +143,9 @@ def service(lab, target, deployment):
         raise NotApplicable("needs the product installed, and install.package failed")
     from lab.errors import ProductFailure
     from lab.service import Readiness
+    from lab.suite.database import database_env
 
-    sup = Supervisor(target.transport, spec)
+    sup = Supervisor(target.transport, spec, database_env(lab))
     lab.state["ports_before"] = sup.listening()  # e.g. the engine's DNS listeners, not the product's
     try:
         sup.start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import NotApplicable
+from lab.suite.database import database_env
 from lab.suite.vendor import run_vendor_tests
 
 
@@ -19,7 +20,8 @@ def test_the_vendors_own_tests_pass(lab, target, installed):
         raise NotApplicable("the submission has no [tests]")
     limits = lab.limits()
     results = run_vendor_tests(lab.inventory, lab.opts.run_id, lab.submission.root, spec.paths, target.transport,
-                               limits["command_timeout"], limits["install_timeout"], lab.logs / "vendor-tests.log")
+                               limits["command_timeout"], limits["install_timeout"], lab.logs / "vendor-tests.log",
+                               env=database_env(lab))
     if not results:
         raise NotApplicable(f"no tests were collected from {', '.join(spec.paths)}")
     for r in results:

@@ -8,7 +8,8 @@ from lab.transport.base import Transport
 # State that changes by itself or belongs to the package manager, not to the product.
 VOLATILE = ["/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp", "/var/cache", "/var/lib/apt",
             "/var/lib/dpkg", "/var/log", "/var/lib/dnf", "/var/lib/rpm", "/var/lib/systemd",
-            "/var/lib/ucf", "/root/.cache"]
+            "/var/lib/ucf", "/root/.cache",
+            "/var/lib/postgresql", "/var/lib/mysql"]  # the stack's database server: its data, not the product's
 
 
 def snapshot(transport: Transport) -> set[str]:

@@ -115,6 +115,36 @@ class SshSpec(Strict):
                                                          "this simulated board runs (with sshd)")
 
 
+class ExternalDatabase(Strict):
+    """A server the centre runs elsewhere; the lab reaches it from the controller (SQLAlchemy)."""
+
+    host: str
+    port: int = Field(gt=0, lt=65536)
+    admin_user: str
+    admin_password_env: str = Field(description="environment variable holding the admin password")
+    admin_database: str = Field("postgres", description="database the admin connects to first")
+
+
+class DatabaseSpec(Strict):
+    """The database of a stack target: which engine family, which server, which products it stands for."""
+
+    engine: Literal["postgresql", "mysql"] = Field(description="the dialect family")
+    server: str = Field(description='e.g. "PostgreSQL 15" or "MariaDB 10.11"')
+    stands_for: list[str] = Field(default_factory=list, description="domestic products this profile stands for")
+    profiles: list[str] = Field(default_factory=list, description="files in lab/db_profiles/ checked statically")
+    external: ExternalDatabase | None = None
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, v: list[str]) -> list[str]:
+        from lab.database.profiles import known_profiles
+
+        unknown = [p for p in v if p not in known_profiles()]
+        if unknown:
+            raise ValueError(f"unknown profile(s) {unknown}; known: {sorted(known_profiles())}")
+        return v
+
+
 class Target(Strict):
     name: str
     enabled: bool = True
@@ -124,6 +154,7 @@ class Target(Strict):
     facts: DeclaredFacts
     docker: DockerSpec | None = None
     ssh: SshSpec | None = None
+    database: DatabaseSpec | None = None
 
     @field_validator("name")
     @classmethod

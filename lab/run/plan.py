@@ -11,7 +11,7 @@ from lab.inventory.model import Target
 from lab.submission.load import LoadedSubmission
 
 SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "suites"
-SUITES = ["install", "package", "security", "footprint", "service", "vendor"]
+SUITES = ["install", "package", "security", "database", "footprint", "service", "vendor"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,6 @@ def choose_suites(names: list[str] | None) -> list[str]:
 
 
 def suite_files() -> list[str]:
-    return [str(SUITES_DIR / f) for f in ("test_install.py", "test_package.py", "test_security.py",
-                                         "test_footprint.py", "test_service.py", "test_vendor.py",
-                                         "test_uninstall.py") if (SUITES_DIR / f).exists()]
+    from lab.plugin import ORDER
+
+    return [str(SUITES_DIR / f) for f in ORDER if (SUITES_DIR / f).exists()]

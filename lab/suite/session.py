@@ -18,7 +18,7 @@ from lab.provision.target import Provisioned, provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
 from lab.submission.load import LoadedSubmission, load_submission
-from lab.transport.base import CommandResult
+from lab.transport.base import CommandResult, redact
 
 EVIDENCE_KEEP = 12
 OUTPUT_TRIM = 3000
@@ -87,6 +87,10 @@ class LabSession:
             self.state["deployment"] = d
         return self.state["deployment"]
 
+    def defer(self, cleanup) -> None:
+        """Run at teardown, before the target itself goes (last registered, first run)."""
+        self._stack.callback(cleanup)
+
     def close(self) -> None:
         self._stack.close()
         self.submission.cleanup()
@@ -105,6 +109,8 @@ class LabSession:
                              output=_trim((c.stdout + c.stderr).strip()), duration_s=round(c.duration_s, 3))
                     for c in self._commands[-EVIDENCE_KEEP:]]
         message = message or getattr(self, "_note", "")
+        if self.provisioned is not None:
+            message = redact(message, self.provisioned.transport.secrets)
         self.checks.append(Check(id=check_id, outcome=outcome, message=message,
                                  duration_s=round(duration, 3), required=required, evidence=evidence))
         self.event("check", id=check_id, outcome=outcome)

@@ -45,7 +45,8 @@ def _answer(target_transport, command: str, timeout: float) -> dict:
 
 
 def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_transport,
-                     command_timeout: float, total_timeout: float, log: Path) -> list[VendorResult]:
+                     command_timeout: float, total_timeout: float, log: Path,
+                     env: dict[str, str] | None = None) -> list[VendorResult]:
     from lab.images.runner import IMAGE, runner_target
 
     spec = runner_target(inv)
@@ -59,7 +60,7 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
         runner.put_tar("/work", _tests_tar(root, paths))
         runner.put_bytes(RUNNER_SCRIPT.read_bytes(), "/lab/vendor_runner.py")
         channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py",
-                                                  *[f"/work/sub/{p}" for p in paths]))
+                                                  *[f"/work/sub/{p}" for p in paths]), env=env)
         deadline = time.monotonic() + total_timeout
         buf = b""
         while True:

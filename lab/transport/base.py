@@ -35,6 +35,14 @@ class CommandResult:
     def ok(self) -> bool:
         return self.exit_status == 0
 
+    def redacted(self, secrets: set[str]) -> CommandResult:
+        """The same result with every secret replaced, for anything that is shown or stored."""
+        if not secrets:
+            return self
+        return CommandResult(redact(self.command, secrets), self.exit_status,
+                             redact(self.stdout_bytes.decode("utf-8", "replace"), secrets).encode(),
+                             redact(self.stderr_bytes.decode("utf-8", "replace"), secrets).encode(), self.duration_s)
+
     def evidence(self, limit: int = 2000) -> str:
         """What a vendor needs to see of a command: the line, its exit code, the end of its output."""
         text = (self.stdout + self.stderr).strip()
@@ -44,6 +52,13 @@ class CommandResult:
 
 
 Observer = Callable[[CommandResult], None]
+MASK = "********"
+
+
+def redact(text: str, secrets: set[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
 
 
 class Transport(abc.ABC):
@@ -54,6 +69,7 @@ class Transport(abc.ABC):
         self.default_timeout: float = 120.0
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
+        self.secrets: set[str] = set()  # never shown to observers (evidence, logs, reports)
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer`` after every command; returns the function that stops it."""
@@ -67,8 +83,9 @@ class Transport(abc.ABC):
         return stop
 
     def _notify(self, result: CommandResult) -> None:
+        shown = result.redacted(self.secrets)
         for observer in list(self._observers):
-            observer(result)
+            observer(shown)
 
     def run(self, command: str, timeout: float | None = None) -> CommandResult:
         result = self._run(command, self.default_timeout if timeout is None else timeout)

@@ -24,10 +24,14 @@ from lab.transport.shell import Channel, PersistentShell
 class ExecChannel(Channel):
     """``docker exec -i CONTAINER sh``: one long-lived process whose pipes carry the frames."""
 
-    def __init__(self, container: str, user: str = "root", argv: tuple[str, ...] = ("sh",)):
+    def __init__(self, container: str, user: str = "root", argv: tuple[str, ...] = ("sh",),
+                 env: dict[str, str] | None = None):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the channel
+        # `-e NAME` without a value: docker takes it from its own environment, so values (passwords)
+        # never appear on a command line.
+        names = [a for k in (env or {}) for a in ("-e", k)]
         self.proc = subprocess.Popen(
-            ["docker", "exec", "-i", "-u", user, container, *argv],
+            ["docker", "exec", "-i", "-u", user, *names, container, *argv], env={**os.environ, **(env or {})},
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0,
         )
         self._sel = selectors.DefaultSelector()

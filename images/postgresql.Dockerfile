@@ -1,0 +1,6 @@
+# debian12-postgresql: the PostgreSQL family (openGauss, KingbaseES, GaussDB) from Debian's packages.
+ARG BASE
+FROM ${BASE}
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 postgresql-client-15 \
+ && apt-get clean

@@ -1,0 +1,222 @@
+"""The stack's database for one run: started (inside the target, or an external server), a fresh
+database and user with a generated password, statements executed one by one, dropped at the end.
+
+A server that does not start, or that goes away, is the lab's fault (*broken*); a statement the
+server refuses is the product's (*failed*).
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from lab.database.sqlfile import Statement
+from lab.deploy.base import q
+from lab.errors import InfrastructureError, InputError
+from lab.inventory.model import DatabaseSpec
+from lab.transport.base import Transport
+
+PORTS = {"postgresql": 5432, "mysql": 3306}
+# What a client prints when the server, not the statement, is the problem.
+SERVER_GONE = ("could not connect to server", "Connection refused", "server closed the connection",
+               "terminating connection", "Can't connect to", "Lost connection", "has gone away",
+               "the database system is shutting down", "no connection to the server", "connection to server")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    engine: str
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    def env(self) -> dict[str, str]:
+        """What the vendor's service and tests get (CONTRACT: DB_ENGINE, DB_HOST, ...)."""
+        return {"DB_ENGINE": self.engine, "DB_HOST": self.host, "DB_PORT": str(self.port),
+                "DB_NAME": self.database, "DB_USER": self.user, "DB_PASSWORD": self.password}
+
+
+def new_credentials(engine: str, host: str, port: int, run_id: str) -> Credentials:
+    tag = secrets.token_hex(4)
+    return Credentials(engine, host, port, f"lab_{tag}", f"lab_{tag}", secrets.token_urlsafe(18))
+
+
+class DatabaseServer(abc.ABC):
+    def __init__(self, spec: DatabaseSpec):
+        self.spec = spec
+        self.creds: Credentials | None = None
+
+    @abc.abstractmethod
+    def start(self, run_id: str) -> Credentials: ...
+
+    @abc.abstractmethod
+    def execute(self, statement: Statement) -> str | None:
+        """None when it succeeded, else the server's error; raises InfrastructureError if the server is gone."""
+
+    @abc.abstractmethod
+    def version(self) -> str: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+    def _gone(self, error: str) -> None:
+        if any(marker in error for marker in SERVER_GONE):
+            raise InfrastructureError(f"the {self.spec.server} server went away: {error.strip()[:500]}")
+
+
+class InTargetServer(DatabaseServer):
+    """The engine's server from the target OS's own packages, run inside the target."""
+
+    START = {"postgresql": "pg_ctlcluster $(ls /etc/postgresql | sort -V | tail -1) main start",
+             "mysql": "(/etc/init.d/mariadb start || /etc/init.d/mysql start) >/dev/null 2>&1"}
+    READY = {"postgresql": "pg_isready -q -h 127.0.0.1", "mysql": "mysqladmin ping --silent"}
+
+    def __init__(self, spec: DatabaseSpec, transport: Transport):
+        super().__init__(spec)
+        self.t = transport
+
+    def _admin(self, sql: str):
+        if self.spec.engine == "postgresql":
+            return self.t.run(f"runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -c {q(sql)}")
+        return self.t.run(f"mysql -uroot -e {q(sql)}")
+
+    def start(self, run_id: str) -> Credentials:
+        engine = self.spec.engine
+        r = self.t.run(self.START[engine], timeout=120)
+        deadline = time.monotonic() + 60
+        while not self.t.run(self.READY[engine]).ok:
+            if time.monotonic() > deadline:
+                raise InfrastructureError(f"the {self.spec.server} server did not start within 60 s:\n{r.evidence()}")
+            time.sleep(0.5)
+        creds = new_credentials(engine, "127.0.0.1", PORTS[engine], run_id)
+        self.t.secrets.add(creds.password)
+        if engine == "postgresql":
+            sqls = [f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'",
+                    f"CREATE DATABASE {creds.database} OWNER {creds.user}"]
+        else:
+            sqls = [f"CREATE DATABASE {creds.database}; CREATE USER '{creds.user}'@'localhost' IDENTIFIED BY "
+                    f"'{creds.password}'; CREATE USER '{creds.user}'@'127.0.0.1' IDENTIFIED BY '{creds.password}'; "
+                    f"GRANT ALL ON {creds.database}.* TO '{creds.user}'@'localhost'; "
+                    f"GRANT ALL ON {creds.database}.* TO '{creds.user}'@'127.0.0.1'"]
+        for sql in sqls:
+            r = self._admin(sql)
+            if not r.ok:
+                raise InfrastructureError(f"preparing the run's database failed:\n{r.evidence()}")
+        self.creds = creds
+        return creds
+
+    def client(self, sql: str) -> str:
+        c = self.creds
+        if self.spec.engine == "postgresql":
+            return (f"PGPASSWORD={q(c.password)} psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U {c.user} "
+                    f"-d {c.database} -c {q(sql)}")
+        return f"MYSQL_PWD={q(c.password)} mysql -h 127.0.0.1 -u {c.user} {c.database} -e {q(sql)}"
+
+    def execute(self, statement: Statement) -> str | None:
+        r = self.t.run(self.client(statement.text))
+        if r.ok:
+            return None
+        error = (r.stderr or r.stdout).strip()
+        self._gone(error)
+        lines = error.splitlines()
+        first = next((i for i, line in enumerate(lines) if "ERROR" in line), 0)
+        return "\n".join(lines[first:])  # from the server's error on (mysql echoes the query first)
+
+    def version(self) -> str:
+        sql = "SHOW server_version" if self.spec.engine == "postgresql" else "SELECT VERSION()"
+        r = self.t.run(self.client(sql) + (" -t -A" if self.spec.engine == "postgresql" else " -N -B"))
+        return r.stdout.strip()
+
+    def stop(self) -> None:
+        if self.creds is None:
+            return
+        c = self.creds
+        if self.spec.engine == "postgresql":
+            self._admin(f"DROP DATABASE IF EXISTS {c.database}")
+            self._admin(f"DROP ROLE IF EXISTS {c.user}")
+        else:
+            self._admin(f"DROP DATABASE IF EXISTS {c.database}; DROP USER IF EXISTS '{c.user}'@'localhost'; "
+                        f"DROP USER IF EXISTS '{c.user}'@'127.0.0.1'")
+
+
+class ExternalServer(DatabaseServer):
+    """A server elsewhere (a real centre's openGauss, say), reached from the controller."""
+
+    def __init__(self, spec: DatabaseSpec, allowed_networks: list[str]):
+        super().__init__(spec)
+        from lab.transport.ssh import check_allowed
+
+        ext = spec.external
+        check_allowed(ext.host, allowed_networks)
+        password = os.environ.get(ext.admin_password_env)
+        if password is None:
+            raise InputError("targets.toml", [f"database.external.admin_password_env: ${ext.admin_password_env} "
+                                              "is not set"])
+        self.admin_password = password
+        self.engine = None
+
+    def _url(self, user: str, password: str, database: str) -> str:
+        from sqlalchemy.engine import URL
+
+        ext = self.spec.external
+        driver = "postgresql+psycopg" if self.spec.engine == "postgresql" else "mysql+pymysql"
+        return URL.create(driver, user, password, ext.host, ext.port, database)
+
+    def start(self, run_id: str) -> Credentials:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        ext = self.spec.external
+        creds = new_credentials(self.spec.engine, ext.host, ext.port, run_id)
+        try:
+            admin = create_engine(self._url(ext.admin_user, self.admin_password, ext.admin_database),
+                                  isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'"))
+                conn.execute(text(f"CREATE DATABASE {creds.database} OWNER {creds.user}"))
+            admin.dispose()
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"the external {self.spec.server} at {ext.host}:{ext.port} is not usable: "
+                                      f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip()}") from None
+        self.creds = creds
+        self.engine = create_engine(self._url(creds.user, creds.password, creds.database), isolation_level="AUTOCOMMIT")
+        return creds
+
+    def execute(self, statement: Statement) -> str | None:
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql(statement.text)
+        except DBAPIError as exc:
+            error = str(exc.orig).strip()
+            if exc.connection_invalidated:
+                raise InfrastructureError(f"the {self.spec.server} server went away: {error}") from None
+            self._gone(error)
+            return error
+        except SQLAlchemyError as exc:
+            raise InfrastructureError(f"the {self.spec.server} server is not reachable: {exc}") from None
+        return None
+
+    def version(self) -> str:
+        with self.engine.connect() as conn:
+            return str(conn.exec_driver_sql("SHOW server_version").scalar())
+
+    def stop(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        if self.creds is None:
+            return
+        self.engine.dispose()
+        ext = self.spec.external
+        admin = create_engine(self._url(ext.admin_user, self.admin_password, ext.admin_database),
+                              isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {self.creds.database} WITH (FORCE)"))
+            conn.execute(text(f"DROP ROLE IF EXISTS {self.creds.user}"))
+        admin.dispose()

@@ -1,0 +1,44 @@
+"""The run's database on a stack target, started once per worker when a check needs it."""
+
+from __future__ import annotations
+
+from lab.database.server import Credentials, DatabaseServer, ExternalServer, InTargetServer
+from lab.errors import InputError, NotApplicable
+
+
+def start_database(lab) -> tuple[DatabaseServer, Credentials]:
+    """(server, credentials), started on first use; ``NotApplicable`` when the target offers no engine
+    the submission claims; ``InfrastructureError`` when the server does not start."""
+    if "database" in lab.state:
+        return lab.state["database"]
+    target = lab.target_spec
+    spec, claim = target.database, lab.submission.model.database
+    if spec is None:
+        raise NotApplicable(f"{target.name} offers no database")
+    if claim is None:
+        raise NotApplicable("the submission declares no [database]")
+    if spec.engine not in claim.engines:
+        raise NotApplicable(f"{target.name} offers {spec.engine} ({spec.server}); the submission claims "
+                            f"{', '.join(claim.engines)}")
+    p = lab.provision()
+    if spec.external:
+        if spec.engine != "postgresql":
+            raise InputError(str(lab.inventory.path), [f"targets.{target.name}.database.external: only "
+                                                       "postgresql servers can be external so far"])
+        server: DatabaseServer = ExternalServer(spec, lab.inventory.model.lab.allowed_networks)
+    else:
+        server = InTargetServer(spec, p.transport)
+    lab.defer(server.stop)
+    creds = server.start(lab.opts.run_id)
+    p.transport.secrets.add(creds.password)
+    p.facts = p.facts.model_copy(update={"db_version": server.version() or None})
+    lab.state["database"] = (server, creds)
+    return server, creds
+
+
+def database_env(lab) -> dict[str, str]:
+    """DB_* for the vendor's service and tests, when the target offers an engine the submission claims."""
+    try:
+        return start_database(lab)[1].env()
+    except NotApplicable:
+        return {}
