@@ -17,6 +17,7 @@ from lab.errors import NotApplicable
 from lab.report import allure_worker
 from lab.suite.outcome import classify
 from lab.suite.session import LabSession, WorkerOptions
+from lab.transport.base import redact
 
 SESSION = pytest.StashKey[LabSession]()
 STARTED = pytest.StashKey[float]()
@@ -153,7 +154,7 @@ def service(lab, target, deployment):
     except ProductFailure as exc:  # service.ready reports it once; the other checks then skip
         lab.state["readiness"] = Readiness(False, 0.0, str(exc))
     yield sup
-    (lab.logs / "service.log").write_bytes(sup.log())
+    (lab.logs / "service.log").write_text(redact(sup.log().decode("utf-8", "replace"), target.transport.secrets))
     if sup.alive():
         sup.kill9()
 

@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from lab.database.sqlfile import Statement
 from lab.deploy.base import q
@@ -72,9 +73,10 @@ class DatabaseServer(abc.ABC):
 class InTargetServer(DatabaseServer):
     """The engine's server from the target OS's own packages, run inside the target."""
 
-    START = {"postgresql": "pg_ctlcluster $(ls /etc/postgresql | sort -V | tail -1) main start",
-             "mysql": "(/etc/init.d/mariadb start || /etc/init.d/mysql start) >/dev/null 2>&1"}
-    READY = {"postgresql": "pg_isready -q -h 127.0.0.1", "mysql": "mysqladmin ping --silent"}
+    START: ClassVar[dict[str, str]] = {
+        "postgresql": "pg_ctlcluster $(ls /etc/postgresql | sort -V | tail -1) main start",
+        "mysql": "(/etc/init.d/mariadb start || /etc/init.d/mysql start) >/dev/null 2>&1"}
+    READY: ClassVar[dict[str, str]] = {"postgresql": "pg_isready -q -h 127.0.0.1", "mysql": "mysqladmin ping --silent"}
 
     def __init__(self, spec: DatabaseSpec, transport: Transport):
         super().__init__(spec)
@@ -152,7 +154,7 @@ class ExternalServer(DatabaseServer):
         from lab.transport.ssh import check_allowed
 
         ext = spec.external
-        check_allowed(ext.host, allowed_networks)
+        check_allowed(ext.host, allowed_networks)  # the same rule as boards: loopback unless configured
         password = os.environ.get(ext.admin_password_env)
         if password is None:
             raise InputError("targets.toml", [f"database.external.admin_password_env: ${ext.admin_password_env} "

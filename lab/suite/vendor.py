@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lab.errors import CommandTimeout, InfrastructureError
 from lab.provision.container import remove_container, start_container
+from lab.transport.base import redact
 from lab.transport.docker import DockerTransport, ExecChannel
 
 RUNNER_SCRIPT = Path(__file__).with_name("vendor_runner.py")
@@ -80,9 +81,10 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
                 break
             channel.send(json.dumps(_answer(target_transport, message["run"], command_timeout)).encode() + b"\n")
         with contextlib.suppress(FileNotFoundError):
-            log.write_bytes(runner.get_bytes("/work/pytest.log"))
+            text = runner.get_bytes("/work/pytest.log").decode("utf-8", "replace")
+            log.write_text(redact(text, target_transport.secrets))
         return [VendorResult(r["nodeid"].split("::")[-1], "failed" if r["outcome"] == "failed" else r["outcome"],
-                             r["message"], r["duration_s"]) for r in message["done"]]
+                             redact(r["message"], target_transport.secrets), r["duration_s"]) for r in message["done"]]
     finally:
         if channel:
             channel.close()
