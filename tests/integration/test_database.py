@@ -1,0 +1,135 @@
+"""Database stacks for real: PostgreSQL and MariaDB servers inside targets, an external PostgreSQL
+on 127.0.0.1, the vendor's schema and checks, redaction, and a server that dies mid-suite."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lab.engine import LABEL_RUN, LABEL_TARGET, client
+from tests.conftest import ROOT
+from tests.integration.packages import MANIFEST, tarball
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+PG, MARIA = "debian12-postgresql", "debian12-mariadb"
+
+
+@pytest.fixture(scope="module")
+def stacks(built):
+    built(PG)
+    built(MARIA)
+
+
+def test_a_postgresql_schema_passes_on_the_pg_stack_and_fails_on_the_mysql_one(stacks, examples, lab_run):
+    run = lab_run(examples / "acme-ledger")
+    assert run.proc.returncode == 1
+    pg, maria = run.target(PG), run.target(MARIA)
+    assert pg["verdict"] == "passed", pg["reason"]
+    assert run.check(PG, "database.checks")["outcome"] == "passed"
+    assert pg["facts"]["db_engine"] == "postgresql" and pg["facts"]["db_version"].startswith("15.")
+    assert pg["facts"]["db_profiles"] == "opengauss,kingbasees"
+    schema = run.check(MARIA, "database.schema")
+    assert maria["verdict"] == "failed" and schema["outcome"] == "failed"
+    assert schema["message"].startswith("sql/schema.sql:2: the MariaDB 10.11 server refused `CREATE TABLE accounts")
+    assert "Unknown data type: 'TIMESTAMPTZ'" in schema["message"]
+    assert run.check(MARIA, "database.checks")["outcome"] == "skipped"
+    cert = json.loads((run.out / f"certificates/{PG}.json").read_text())
+    assert cert["certificate"]["target"]["facts"]["db_version"] == pg["facts"]["db_version"]
+    assert not (run.out / f"certificates/{MARIA}.json").exists()
+
+
+def test_not_applicable_is_skipped_with_the_reason(stacks, lab_run, tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    shutil.copytree(ROOT / "examples/acme-ledger/sql", sub / "sql")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="mysql-only") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["mysql"]\n'
+                                         'schema = "sql/schema.sql"\n')
+    run = lab_run(sub, "--targets", f"{PG},debian12-x86_64", "--suites", "database")
+    assert run.proc.returncode == 0
+    on_pg = run.check(PG, "database.schema")
+    assert on_pg["outcome"] == "skipped" and "offers postgresql (PostgreSQL 15); the submission claims mysql" \
+        in on_pg["message"]
+    assert "debian12-x86_64 offers no database" in run.check("debian12-x86_64", "database.schema")["message"]
+
+
+def test_the_service_gets_the_database_and_the_password_is_redacted(stacks, lab_run, tmp_path):
+    sub = tarball(tmp_path / "svc", "svc", "#!/bin/sh\nexit 0\n", service=(
+        '[service]\ncommand = "sh -c \'echo db=$DB_NAME user=$DB_USER pw=$DB_PASSWORD; '
+        'exec /opt/svc/bin/acme-web --port 8080\'"\nports = [8080]\nready_timeout = 10\n'
+        '[database]\nengines = ["postgresql"]\n[tests]\npaths = ["tests"]\n'))
+    (sub / "tests").mkdir()
+    (sub / "tests/test_pw.py").write_text(
+        "import os\n\ndef test_leaks_the_password():\n    assert False, 'pw=' + os.environ['DB_PASSWORD']\n")
+    run = lab_run(sub, "--targets", PG)
+    assert run.check(PG, "service.ready")["outcome"] == "passed"
+    log = (run.out / f"logs/{PG}/service.log").read_text()
+    assert re.search(r"db=lab_[0-9a-f]{8} user=lab_[0-9a-f]{8} pw=\*{8}$", log.splitlines()[0]), log
+    assert "pw=********" in run.check(PG, "vendor.test_leaks_the_password")["message"]
+    # Wherever a password is handed over (client env, service env, CREATE ROLE), the mask follows.
+    handed = re.compile(r"(PGPASSWORD=|MYSQL_PWD=|DB_PASSWORD=|PASSWORD ')([\\'\"]*)(.{8})")
+    seen = 0
+    for path in run.out.rglob("*"):
+        if path.is_file():
+            for m in handed.finditer(path.read_text(errors="replace")):
+                seen += 1
+                assert m.group(3) == "********", (path, m.group(0))
+    assert seen >= 3
+
+
+def test_a_server_killed_mid_suite_is_broken(stacks, tmp_path):
+    sub = tmp_path / "slow"
+    (sub / "sql").mkdir(parents=True)
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    (sub / "sql/schema.sql").write_text("CREATE TABLE t (id INT);\n")
+    (sub / "sql/checks.sql").write_text("SELECT pg_sleep(8);\nSELECT 1;\n")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="slow-db") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
+                                         'schema = "sql/schema.sql"\nchecks = "sql/checks.sql"\n')
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "run", str(sub), "--targets", PG, "--output", str(out),
+                             "--no-report", "--suites", "database"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    events = out / f"logs/{PG}/events.jsonl"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (events.exists() and '"database.schema"' in events.read_text()):
+        time.sleep(0.2)
+    time.sleep(1)
+    run_id = json.loads((out / "plan.json").read_text())["run"]
+    container = client().containers.list(filters={"label": [f"{LABEL_RUN}={run_id}", f"{LABEL_TARGET}={PG}"]})[0]
+    container.exec_run(["pg_ctlcluster", "15", "main", "stop", "-m", "immediate"])
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stdout + stderr
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    checks = next(c for c in verdicts["targets"][PG]["checks"] if c["id"] == "database.checks")
+    assert checks["outcome"] == "broken" and "server went away" in checks["message"]
+
+
+@pytest.fixture(scope="module")
+def host_postgres():
+    """A PostgreSQL server on this machine's 127.0.0.1, as a centre's external database."""
+    assert shutil.which("pg_ctlcluster"), "the external-database test needs Debian's postgresql (./labw test)"
+    subprocess.run(["pg_ctlcluster", "15", "main", "start"], capture_output=True)
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-c",
+                    f"ALTER USER postgres PASSWORD '{password}'"], check=True, capture_output=True)
+    return password
+
+
+def test_an_external_postgresql_server(built, examples, lab_run, host_postgres, monkeypatch):
+    built("debian12-x86_64")
+    monkeypatch.setenv("LAB_PG_ADMIN_PASSWORD", host_postgres)
+    run = lab_run(examples / "acme-ledger", "--targets", "debian12-pg-external", "--suites", "database")
+    target = run.target("debian12-pg-external")
+    assert run.proc.returncode == 0, target["reason"]
+    assert run.check("debian12-pg-external", "database.checks")["outcome"] == "passed"
+    assert target["facts"]["db_version"].startswith("15.")
+    assert subprocess.run(["grep", "-rl", host_postgres, str(run.out)], capture_output=True).stdout == b""
