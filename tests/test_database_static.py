@@ -15,7 +15,8 @@ def write(tmp_path, text):
 
 
 def test_split_keeps_lines_and_ignores_semicolons_in_strings_and_comments(tmp_path):
-    sql = "-- header; not a statement\nCREATE TABLE a (\n  note TEXT DEFAULT 'x;y'\n);\n\n\nINSERT INTO a VALUES ('1');\nSELECT 1"
+    sql = ("-- header; not a statement\nCREATE TABLE a (\n  note TEXT DEFAULT 'x;y'\n);\n\n\n"
+           "INSERT INTO a VALUES ('1');\nSELECT 1")
     statements = split(write(tmp_path, sql), "sql/schema.sql", "postgresql")
     assert [(s.line, s.text.split()[0]) for s in statements] == [(2, "CREATE"), (7, "INSERT"), (8, "SELECT")]
     assert statements[0].where == "sql/schema.sql:2" and "'x;y'" in statements[0].text
