@@ -28,6 +28,14 @@ def build(
         def say(msg: str, name: str = target.name) -> None:
             out.print(f"[cyan]{name}[/]: {msg}", highlight=False)
         try:
+            if target.backend == "ssh":  # a board: only a simulated one has an image (target's + sshd)
+                if target.ssh.simulated_from:
+                    from lab.provision.simulated import board_image
+
+                    say(f"board image {board_image(inv, target, say)} ready")
+                else:
+                    say("a real board: nothing to build")
+                continue
             say(build_target(inv, target, force=force, mirror=mirror, say=say))
         except InfrastructureError as exc:
             say(f"[magenta]broken[/]: {exc}")

@@ -162,6 +162,19 @@ class ExternalServer(DatabaseServer):
         self.admin_password = password
         self.engine = None
 
+    def _as_admin(self, *statements: str) -> None:
+        from sqlalchemy import create_engine, text
+
+        ext = self.spec.external
+        admin = create_engine(self._url(ext.admin_user, self.admin_password, ext.admin_database),
+                              isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                for sql in statements:
+                    conn.execute(text(sql))
+        finally:
+            admin.dispose()
+
     def _url(self, user: str, password: str, database: str) -> str:
         from sqlalchemy.engine import URL
 
@@ -170,18 +183,14 @@ class ExternalServer(DatabaseServer):
         return URL.create(driver, user, password, ext.host, ext.port, database)
 
     def start(self, run_id: str) -> Credentials:
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import create_engine
         from sqlalchemy.exc import SQLAlchemyError
 
         ext = self.spec.external
         creds = new_credentials(self.spec.engine, ext.host, ext.port, run_id)
         try:
-            admin = create_engine(self._url(ext.admin_user, self.admin_password, ext.admin_database),
-                                  isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'"))
-                conn.execute(text(f"CREATE DATABASE {creds.database} OWNER {creds.user}"))
-            admin.dispose()
+            self._as_admin(f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'",
+                           f"CREATE DATABASE {creds.database} OWNER {creds.user}")
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"the external {self.spec.server} at {ext.host}:{ext.port} is not usable: "
                                       f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip()}") from None
@@ -210,15 +219,8 @@ class ExternalServer(DatabaseServer):
             return str(conn.exec_driver_sql("SHOW server_version").scalar())
 
     def stop(self) -> None:
-        from sqlalchemy import create_engine, text
-
         if self.creds is None:
             return
         self.engine.dispose()
-        ext = self.spec.external
-        admin = create_engine(self._url(ext.admin_user, self.admin_password, ext.admin_database),
-                              isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {self.creds.database} WITH (FORCE)"))
-            conn.execute(text(f"DROP ROLE IF EXISTS {self.creds.user}"))
-        admin.dispose()
+        self._as_admin(f"DROP DATABASE IF EXISTS {self.creds.database} WITH (FORCE)",
+                       f"DROP ROLE IF EXISTS {self.creds.user}")

@@ -209,10 +209,10 @@ class SshTransport(Transport):
         if not r.ok:
             raise InfrastructureError(f"{self.name}: cannot write {path}:\n{r.evidence()}")
 
-    def get_bytes(self, path: str) -> bytes:
+    def _fetch(self, path: str, make_spool: str) -> bytes:
+        """Run ``make_spool`` (which writes ``{spool}``) as root, then read the spool over SFTP."""
         spool = self._spool()
-        r = self.run(f"test -f '{path}' && cp '{path}' {spool} && chmod 644 {spool}")
-        if not r.ok:
+        if not self.run(f"{make_spool.format(spool=spool)} && chmod 644 {spool}").ok:
             raise FileNotFoundError(f"{self.name}:{path}")
         try:
             with self._sftp() as sftp:
@@ -222,18 +222,11 @@ class SshTransport(Transport):
         finally:
             self.run(f"rm -f {spool}")
 
+    def get_bytes(self, path: str) -> bytes:
+        return self._fetch(path, f"test -f '{path}' && cp '{path}' {{spool}}")
+
     def get_tar(self, path: str) -> bytes:
-        spool = self._spool()
-        r = self.run(f"tar -C '{self.parent(path)}' -cf {spool} \"$(basename '{path}')\" && chmod 644 {spool}")
-        if not r.ok:
-            raise FileNotFoundError(f"{self.name}:{path}")
-        try:
-            with self._sftp() as sftp:
-                buf = io.BytesIO()
-                sftp.getfo(spool, buf)
-                return buf.getvalue()
-        finally:
-            self.run(f"rm -f {spool}")
+        return self._fetch(path, f"tar -C '{self.parent(path)}' -cf {{spool}} \"$(basename '{path}')\"")
 
     def put_tar(self, folder: str, data: bytes) -> None:
         spool = self._spool()

@@ -53,3 +53,16 @@ def test_dockerfile_layer_is_cached_until_its_recipe_changes(layered):
     assert build() == "built"
     out = client().containers.run(image, ["cat", "/etc/layer"], remove=True, network_mode="none")
     assert out == b"two\n"
+
+
+def test_building_the_whole_default_inventory_covers_boards_and_the_runner(built):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    built("debian12-x86_64")
+    proc = subprocess.run([sys.executable, "-m", "lab", "images", "build"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "board-debian12-x86_64: board image lab/debian12-x86_64-board ready" in proc.stdout
+    assert "vendor-runner:" in proc.stdout
