@@ -32,12 +32,24 @@ RETRIES = 3
 
 
 def check_allowed(host: str, allowed: list[str]) -> None:
-    """The lab connects only where its configuration says boards are (loopback by default)."""
-    try:
-        addresses = {ai[4][0] for ai in socket.getaddrinfo(host, None)} if host != "localhost" else {"127.0.0.1"}
-    except socket.gaierror:
-        raise InfrastructureError(f"board host {host!r} does not resolve") from None
+    """The lab connects only where its configuration says boards are (loopback by default).
+
+    A name is not even looked up while only loopback is allowed: a DNS query is traffic too.
+    """
     nets = [ipaddress.ip_network(n) for n in allowed]
+    try:
+        addresses = {str(ipaddress.ip_address(host))}
+    except ValueError:
+        if host == "localhost":
+            addresses = {"127.0.0.1"}
+        elif all(n.is_loopback for n in nets):
+            raise InfrastructureError(f"refusing to look up {host}: [lab].allowed_networks {allowed} allows "
+                                      "loopback only; add the boards' network to reach real boards") from None
+        else:
+            try:
+                addresses = {ai[4][0] for ai in socket.getaddrinfo(host, None)}
+            except socket.gaierror:
+                raise InfrastructureError(f"board host {host!r} does not resolve") from None
     for addr in addresses:
         if not any(ipaddress.ip_address(addr) in n for n in nets):
             raise InfrastructureError(f"refusing to connect to {host} ({addr}): not in [lab].allowed_networks "

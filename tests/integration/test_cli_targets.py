@@ -61,3 +61,9 @@ def test_gc_removes_containers_of_dead_runs_only(built):
     finally:
         c_live.remove(force=True)
         subprocess.run(["docker", "rm", "-f", c_dead.name], capture_output=True)
+
+
+def test_check_of_a_real_board_outside_the_allowed_networks_is_broken_without_any_lookup():
+    proc = lab("targets", "check", "kylin-v10-aarch64")
+    assert proc.returncode == 3
+    assert "refusing to look up kylin-v10-kunpeng.boards.lab.example" in proc.stdout
