@@ -10,7 +10,8 @@ ALL_CHECKS = {"install.package", "install.idempotent", "install.uninstall", "ins
               "package.elf_machine", "package.symbol_versions", "package.needed_libraries", "package.runpath",
               "security.world_writable", "security.setuid", "security.elf_hardening", "security.outside_prefix",
               "footprint.installed_size", "footprint.service", "service.ready", "service.ports",
-              "service.restart", "service.stop", "vendor.tests"}
+              "service.restart", "service.stop", "vendor.tests", "database.schema", "database.checks",
+              "database.dialect", "database.dialect_advisories"}
 
 
 def test_a_good_deb_passes_on_debian_12_and_13(examples, lab_run):
