@@ -14,7 +14,7 @@ import time
 import pytest
 
 from lab.engine import client
-from lab.errors import InfrastructureError
+from lab.errors import CommandTimeout, InfrastructureError
 from lab.inventory import load_inventory
 from lab.provision import simulated
 from lab.transport.ssh import SshTransport
@@ -47,6 +47,20 @@ def test_key_auth_sudo_and_files(board):
         t.put_bytes(b"\x00\x01binary", "/opt/lab-test/f.bin", 0o600)
         assert t.get_bytes("/opt/lab-test/f.bin") == b"\x00\x01binary"
         assert t.run("stat -c '%a %U' /opt/lab-test/f.bin").stdout == "600 root\n"
+    finally:
+        t.close()
+
+
+def test_timeouts_fire_and_large_output_cannot_deadlock(board):
+    t = ssh_to(board)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CommandTimeout):
+            t.run("sleep 60", timeout=1)
+        assert time.monotonic() - started < 15
+        assert t.run("echo still here").stdout == "still here\n"
+        r = t.run("head -c 3000000 /dev/zero | tr '\\0' o; head -c 2000000 /dev/zero | tr '\\0' e >&2")
+        assert (len(r.stdout_bytes), len(r.stderr_bytes)) == (3_000_000, 2_000_000)
     finally:
         t.close()
 

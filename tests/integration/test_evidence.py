@@ -92,3 +92,14 @@ def test_the_report_opens_offline_with_targets_suites_failed_and_broken_apart(pu
     results = runs["trixie-hello"] / "allure-results"
     assert (results / "categories.json").exists() and (results / "environment.properties").exists()
     assert "Product incompatibility" in (results / "categories.json").read_text()
+
+
+def test_history_is_kept_per_product_across_renders(published, tmp_path):
+    runs, _ = published
+    history = tmp_path / "history"
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "lab", "report", str(runs["acme-hello"]), "--history",
+                               str(history)], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+    lines = (history / "acme-hello.jsonl").read_text().splitlines()
+    assert len(lines) == 2
