@@ -37,7 +37,6 @@ class ElfInfo:
     relro: str = "none"  # none | partial | full
     nx: bool = True
     canary: bool = False
-    fortify: bool = False
     bind_now: bool = False
 
     @property
@@ -120,8 +119,7 @@ def _symbols(elf: ELFFile, info: ElfInfo) -> None:
     for sym in dynsym.iter_symbols():
         if sym.name == "__stack_chk_fail":
             info.canary = True
-        elif sym.name.endswith("_chk") and sym.name.startswith("__"):
-            info.fortify = True
+            return
 
 
 def version_definitions(data: bytes) -> set[str]:

@@ -6,7 +6,6 @@ check knows whether it is there.
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 
 from lab.deploy.base import Installer, Staged
@@ -69,11 +68,3 @@ class Deployment:
     def elves(self):
         return [e for _, s in self.steps for e in s.contents.elves]
 
-    def owns(self, path: str) -> bool:
-        own = set(self.installed_paths())
-        return path in own or any(path == p or path.startswith(p.rstrip("/") + "/")
-                                  for p in self.prefixes())
-
-    @staticmethod
-    def basename(path: str) -> str:
-        return posixpath.basename(path)

@@ -7,7 +7,6 @@ files it names, their checksums, the archive's safety. All problems are reported
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,7 +112,3 @@ def load_submission(source: Path | str) -> LoadedSubmission:
             tmp.cleanup()
         raise
     return LoadedSubmission(model, root.resolve(), source, digests, tmp)
-
-
-def copy_tree(sub: LoadedSubmission, dest: Path) -> None:
-    shutil.copytree(sub.root, dest, symlinks=True)
