@@ -135,17 +135,15 @@ def installed(deployment):
 @pytest.fixture(scope="session")
 def service(lab, target, deployment):
     """The vendor's service started under the lab's supervision, or *skipped* when none is declared."""
-    from lab.service import Supervisor
+    from lab.errors import ProductFailure
+    from lab.service import Readiness, Supervisor
+    from lab.suite.database import database_env
 
     spec = lab.submission.model.service
     if spec is None:
         raise NotApplicable("the submission declares no [service]")
     if not deployment.installed:
         raise NotApplicable("needs the product installed, and install.package failed")
-    from lab.errors import ProductFailure
-    from lab.service import Readiness
-    from lab.suite.database import database_env
-
     sup = Supervisor(target.transport, spec, database_env(lab))
     lab.state["ports_before"] = sup.listening()  # e.g. the engine's DNS listeners, not the product's
     try:
