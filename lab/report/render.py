@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from lab.errors import InfrastructureError, InputError
+from lab.report.allure_meta import report_config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ANALYTICS = [re.compile(r'\s*<script[^>]*src="https://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
@@ -50,7 +51,9 @@ def render(run_dir: Path, history_dir: Path | None = None) -> Path:
     history_dir = Path(history_dir or Path("reports") / "history")
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
-    cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file",
+    config = run_dir / ".allurerc.json"
+    config.write_text(json.dumps(report_config(), indent=2))
+    cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),
            "--report-name", f"{product} {version}: run {run_id}", "--history-path",
            str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -3,6 +3,7 @@ after real runs, and the certificates they link to."""
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -89,6 +90,10 @@ def test_the_report_opens_offline_with_targets_suites_failed_and_broken_apart(pu
     assert int(counters["Failed"]) >= 2 and int(counters["Broken"]) >= 10, counters
     for suite in ("install", "package", "security"):
         assert f">{suite}<" in dom
+    embedded = dict(re.findall(r'd\("([^"]+)",\s*"([A-Za-z0-9+/=]+)"\)', html))
+    categories = base64.b64decode(embedded["widgets/categories.json"]).decode()
+    for name in ("Product incompatibility", "Lab infrastructure", "Advisory findings"):
+        assert f'"name":"{name}' in categories, name
     results = runs["trixie-hello"] / "allure-results"
     assert (results / "categories.json").exists() and (results / "environment.properties").exists()
     assert "Product incompatibility" in (results / "categories.json").read_text()
