@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _read_result(plan: Plan, worker: Worker | None, name: str, interrupted: bool) -> TargetResult:
+def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:
     path = plan.out / "targets" / f"{name}.json"
     if path.exists():
         return TargetResult.model_validate_json(path.read_text())
@@ -82,7 +83,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
     for r in rows:
         r.poll()
     on_tick(rows)
-    results = {t.name: _read_result(plan, finished.get(t.name), t.name, interrupted) for t in plan.targets}
+    results = {t.name: _read_result(plan, finished.get(t.name), t.name) for t in plan.targets}
     if previous is not None:
         results = {**previous.targets, **results}
         started = previous.started
@@ -111,7 +112,7 @@ def _stop_workers(running: dict[str, Worker]) -> None:
     for w in running.values():
         try:
             w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except Exception:
+        except subprocess.TimeoutExpired:
             w.proc.kill()
             w.proc.wait()
 
