@@ -64,7 +64,7 @@ def _context(dockerfile: str) -> io.BytesIO:
     return buf
 
 
-def _layer(recipe: Recipe, base: str, buildargs: dict[str, str], say: Say) -> None:
+def build_layer(recipe: Recipe, base: str, buildargs: dict[str, str], say: Say) -> None:
     say(f"layer on {base} -> {recipe.image}")
     try:
         client().images.build(
@@ -94,7 +94,7 @@ def build_target(inv: LoadedInventory, target: Target, *, force: bool = False,
         if force or not _has_image(recipe.rootfs_image):
             with tempfile.TemporaryDirectory(prefix="lab-rootfs-") as tmp:
                 _debootstrap(recipe, mirror, Path(tmp), say)
-        _layer(recipe, recipe.rootfs_image, {"PACKAGES": packages_arg(recipe)}, say)
+        build_layer(recipe, recipe.rootfs_image, {"PACKAGES": packages_arg(recipe)}, say)
     else:
         base_target = inv.model.get(target.docker.dockerfile.base)
         build_target(inv, base_target, mirror=mirror, say=say)
@@ -102,7 +102,7 @@ def build_target(inv: LoadedInventory, target: Target, *, force: bool = False,
         if not path.exists():
             raise InputError(str(inv.path), [f"targets.{target.name}.docker.dockerfile.path: "
                                              f"{path} not found"])
-        _layer(recipe, recipe.base_image, {}, say)
+        build_layer(recipe, recipe.base_image, {}, say)
     say(f"built in {time.monotonic() - started:.0f} s")
     return "built"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from lab.errors import InfrastructureError
-from lab.images.build import Say, _layer, build_target, current_recipe
+from lab.images.build import Say, build_layer, build_target, current_recipe
 from lab.images.host import host_arch
 from lab.images.recipe import Recipe, recipe_for
 from lab.inventory.load import LoadedInventory
@@ -46,5 +46,5 @@ def build_runner(inv: LoadedInventory, *, force: bool = False, say: Say = lambda
     digest = hashlib.sha256((DOCKERFILE + recipe_for(inv, base).digest).encode()).hexdigest()
     if not force and current_recipe(IMAGE) == digest:
         return "up to date"
-    _layer(Recipe(runner_target(inv), digest, DOCKERFILE, base.docker.image), base.docker.image, {}, say)
+    build_layer(Recipe(runner_target(inv), digest, DOCKERFILE, base.docker.image), base.docker.image, {}, say)
     return "built"

@@ -17,7 +17,7 @@ from docker.errors import NotFound
 
 from lab.engine import LABEL_RECIPE, LABEL_ROLE, LABEL_TARGET, client
 from lab.errors import InfrastructureError, InputError
-from lab.images.build import _layer, build_target, current_recipe
+from lab.images.build import build_layer, build_target, current_recipe
 from lab.images.recipe import Recipe, recipe_for
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
@@ -69,7 +69,7 @@ def board_image(inv: LoadedInventory, board: Target, say: Say) -> str:
     digest = hashlib.sha256((BOARD_LAYER + recipe_for(inv, base).digest).encode()).hexdigest()
     if current_recipe(image) != digest:
         spec = base.model_copy(update={"docker": base.docker.model_copy(update={"image": image})})
-        _layer(Recipe(spec, digest, BOARD_LAYER, base.docker.image), base.docker.image, {}, say)
+        build_layer(Recipe(spec, digest, BOARD_LAYER, base.docker.image), base.docker.image, {}, say)
     return image
 
 
