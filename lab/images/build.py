@@ -6,6 +6,7 @@ unchanged inventory costs one ``docker inspect`` per target.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 import tarfile
@@ -113,3 +114,16 @@ def _has_image(name: str) -> bool:
     except ImageNotFound:
         return False
     return True
+
+
+def layer_on(inv: LoadedInventory, base: Target, image: str, dockerfile: str, name: str, *,
+             force: bool = False, say: Say = lambda _m: None) -> str:
+    """``dockerfile`` on a target's image (the lab's own images: the runner, simulated boards),
+    rebuilt only when the Dockerfile or the base's recipe changes."""
+    build_target(inv, base, say=say)
+    digest = hashlib.sha256((dockerfile + recipe_for(inv, base).digest).encode()).hexdigest()
+    if not force and current_recipe(image) == digest:
+        return "up to date"
+    spec = base.model_copy(update={"name": name, "docker": base.docker.model_copy(update={"image": image})})
+    build_layer(Recipe(spec, digest, dockerfile, base.docker.image), base.docker.image, {}, say)
+    return "built"

@@ -7,12 +7,9 @@ controller (``lab.suite.vendor``).
 
 from __future__ import annotations
 
-import hashlib
-
 from lab.errors import InfrastructureError
-from lab.images.build import Say, build_layer, build_target, current_recipe
+from lab.images.build import Say, layer_on
 from lab.images.host import host_arch
-from lab.images.recipe import Recipe, recipe_for
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import DockerSpec, ResourceLimits, Target
 
@@ -41,10 +38,4 @@ def runner_target(inv: LoadedInventory) -> Target:
 
 
 def build_runner(inv: LoadedInventory, *, force: bool = False, say: Say = lambda _m: None) -> str:
-    base = base_target(inv)
-    build_target(inv, base, say=say)
-    digest = hashlib.sha256((DOCKERFILE + recipe_for(inv, base).digest).encode()).hexdigest()
-    if not force and current_recipe(IMAGE) == digest:
-        return "up to date"
-    build_layer(Recipe(runner_target(inv), digest, DOCKERFILE, base.docker.image), base.docker.image, {}, say)
-    return "built"
+    return layer_on(inv, base_target(inv), IMAGE, DOCKERFILE, "vendor-runner", force=force, say=say)

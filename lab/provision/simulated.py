@@ -5,7 +5,6 @@ to the known_hosts file the inventory pins."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import time
 from collections.abc import Callable
@@ -17,8 +16,7 @@ from docker.errors import NotFound
 
 from lab.engine import LABEL_RECIPE, LABEL_ROLE, LABEL_TARGET, client
 from lab.errors import InfrastructureError, InputError
-from lab.images.build import build_layer, build_target, current_recipe
-from lab.images.recipe import Recipe, recipe_for
+from lab.images.build import current_recipe, layer_on
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 
@@ -64,12 +62,8 @@ def ensure_key(path: Path) -> str:
 
 def board_image(inv: LoadedInventory, board: Target, say: Say) -> str:
     base = inv.model.get(board.ssh.simulated_from)
-    build_target(inv, base, say=say)
     image = f"{base.docker.image}-board"
-    digest = hashlib.sha256((BOARD_LAYER + recipe_for(inv, base).digest).encode()).hexdigest()
-    if current_recipe(image) != digest:
-        spec = base.model_copy(update={"docker": base.docker.model_copy(update={"image": image})})
-        build_layer(Recipe(spec, digest, BOARD_LAYER, base.docker.image), base.docker.image, {}, say)
+    layer_on(inv, base, image, BOARD_LAYER, board.name, say=say)
     return image
 
 
