@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lab.deploy.snapshot import snapshot
+from lab.deploy.snapshot import leftovers, snapshot
 from lab.errors import ProductFailure
 
 
@@ -30,4 +30,8 @@ def test_installs_with_its_dependencies(lab, target, deployment):
 
 @pytest.mark.check("install.idempotent")
 def test_second_install_is_idempotent(target, installed):
+    before = snapshot(target.transport)
     installed.reinstall()
+    after = snapshot(target.transport)
+    changed = [f"+ {p}" for p in leftovers(before, after)] + [f"- {p}" for p in leftovers(after, before)]
+    assert not changed, "installing a second time changed the filesystem:\n" + "\n".join(changed[:30])

@@ -39,6 +39,14 @@ def test_a_hanging_installer_is_killed_at_the_limit(tmp_path, lab_run):
     assert install["duration_s"] < 60
 
 
+def test_an_installer_that_adds_files_each_time_is_not_idempotent(tmp_path, lab_run):
+    sub = tarball(tmp_path / "sub", "counter", "#!/bin/sh\ntouch /opt/counter/state.$(date +%s%N)\n")
+    run = lab_run(sub, "--targets", T)
+    assert run.proc.returncode == 1
+    idem = run.check(T, "install.idempotent")
+    assert idem["outcome"] == "failed" and "+ /opt/counter/state." in idem["message"]
+
+
 def test_a_fork_bomb_and_a_memory_hog_stay_inside_the_target(tmp_path, lab_run):
     bomb = tarball(tmp_path / "bomb", "bomb", "#!/bin/sh\nb() { b | b & }; b\nsleep 30\n",
                    limits="[limits]\ninstall_timeout = 6\n")
