@@ -52,7 +52,7 @@ def _package_manager(has: list[str]) -> str:
     return "none"
 
 
-def parse_probe(text: str, target: Target) -> Facts:
+def parse_probe(text: str) -> Facts:
     values: dict[str, str] = {}
     has: list[str] = []
     for line in text.splitlines():
@@ -80,7 +80,7 @@ def gather(transport: Transport, target: Target) -> Facts:
     result = transport.run(PROBE, timeout=60)
     if not result.ok:
         raise InfrastructureError(f"{target.name}: gathering facts failed:\n{result.evidence()}")
-    facts = parse_probe(result.stdout, target)
+    facts = parse_probe(result.stdout)
     if target.database:
         db = target.database
         facts = facts.model_copy(update={"db_engine": db.engine, "db_server": db.server,

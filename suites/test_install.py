@@ -29,9 +29,9 @@ def test_installs_with_its_dependencies(lab, target, deployment):
 
 
 @pytest.mark.check("install.idempotent")
-def test_second_install_is_idempotent(target, installed):
+def test_second_install_is_idempotent(lab, target, installed):
     before = snapshot(target.transport)
     installed.reinstall()
-    after = snapshot(target.transport)
+    after = lab.state["installed_snapshot"] = snapshot(target.transport)
     changed = [f"+ {p}" for p in leftovers(before, after)] + [f"- {p}" for p in leftovers(after, before)]
     assert not changed, "installing a second time changed the filesystem:\n" + "\n".join(changed[:30])

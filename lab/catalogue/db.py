@@ -30,6 +30,11 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def open_for(inv, url: str | None = None) -> Engine:
+    """The catalogue of an inventory: ``url``, else ``[lab] catalogue``, else reports/catalogue.db beside it."""
+    return open_catalogue(url or inv.model.lab.catalogue, inv.root / "reports" / "catalogue.db")
+
+
 def open_catalogue(url: str | None = None, default_db: Path = DEFAULT) -> Engine:
     url = url_for(url, default_db)
     try:

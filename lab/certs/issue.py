@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from lab.certs.certificate import issue
-from lab.certs.keys import default_key_path, load_or_create
+from lab.certs.keys import key_path, load_or_create
 from lab.certs.render import certificate_html
 from lab.inventory.model import LabSettings
 from lab.results.model import Verdicts
@@ -18,7 +18,7 @@ def issue_certificates(verdicts: Verdicts, out: Path, lab: LabSettings, only: se
               if r.verdict == "passed" and (only is None or name in only)}
     if not passed or verdicts.interrupted:
         return []
-    key = load_or_create(Path(lab.signing_key).expanduser() if lab.signing_key else default_key_path())
+    key = load_or_create(key_path(lab.signing_key))
     written = []
     for name, result in passed.items():
         cert = issue(verdicts, name, result, key, lab.name)

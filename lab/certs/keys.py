@@ -22,6 +22,11 @@ def default_key_path() -> Path:
     return Path.home() / ".local/share/adaptation-lab/signing-key.pem"
 
 
+def key_path(configured: str | None) -> Path:
+    """``[lab] signing_key`` when the inventory sets it, else the default."""
+    return Path(configured).expanduser() if configured else default_key_path()
+
+
 def load_or_create(path: Path | None = None) -> Ed25519PrivateKey:
     path = path or default_key_path()
     if path.exists():

@@ -88,12 +88,12 @@ def _summary(verdicts, plan: Plan) -> None:
 
 
 def _record(folder: Path, inv, url: str | None) -> None:
-    from lab.catalogue.db import open_catalogue
+    from lab.catalogue.db import open_for
     from lab.catalogue.record import record_run
     from lab.errors import InfrastructureError
 
     try:
-        record_run(open_catalogue(url or inv.model.lab.catalogue, inv.root / "reports" / "catalogue.db"), folder)
+        record_run(open_for(inv, url), folder)
     except InfrastructureError as exc:
         out.print(f"[magenta]not recorded in the catalogue[/]: {exc}", highlight=False)
 

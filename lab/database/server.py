@@ -42,7 +42,7 @@ class Credentials:
                 "DB_NAME": self.database, "DB_USER": self.user, "DB_PASSWORD": self.password}
 
 
-def new_credentials(engine: str, host: str, port: int, run_id: str) -> Credentials:
+def new_credentials(engine: str, host: str, port: int) -> Credentials:
     tag = secrets.token_hex(4)
     return Credentials(engine, host, port, f"lab_{tag}", f"lab_{tag}", secrets.token_urlsafe(18))
 
@@ -53,7 +53,7 @@ class DatabaseServer(abc.ABC):
         self.creds: Credentials | None = None
 
     @abc.abstractmethod
-    def start(self, run_id: str) -> Credentials: ...
+    def start(self) -> Credentials: ...
 
     @abc.abstractmethod
     def execute(self, statement: Statement) -> str | None:
@@ -87,7 +87,7 @@ class InTargetServer(DatabaseServer):
             return self.t.run(f"runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -c {q(sql)}")
         return self.t.run(f"mysql -uroot -e {q(sql)}")
 
-    def start(self, run_id: str) -> Credentials:
+    def start(self) -> Credentials:
         engine = self.spec.engine
         r = self.t.run(self.START[engine], timeout=120)
         deadline = time.monotonic() + 60
@@ -95,7 +95,7 @@ class InTargetServer(DatabaseServer):
             if time.monotonic() > deadline:
                 raise InfrastructureError(f"the {self.spec.server} server did not start within 60 s:\n{r.evidence()}")
             time.sleep(0.5)
-        creds = new_credentials(engine, "127.0.0.1", PORTS[engine], run_id)
+        creds = new_credentials(engine, "127.0.0.1", PORTS[engine])
         self.t.secrets.add(creds.password)
         if engine == "postgresql":
             sqls = [f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'",
@@ -182,12 +182,12 @@ class ExternalServer(DatabaseServer):
         driver = "postgresql+psycopg" if self.spec.engine == "postgresql" else "mysql+pymysql"
         return URL.create(driver, user, password, ext.host, ext.port, database)
 
-    def start(self, run_id: str) -> Credentials:
+    def start(self) -> Credentials:
         from sqlalchemy import create_engine
         from sqlalchemy.exc import SQLAlchemyError
 
         ext = self.spec.external
-        creds = new_credentials(self.spec.engine, ext.host, ext.port, run_id)
+        creds = new_credentials(self.spec.engine, ext.host, ext.port)
         try:
             self._as_admin(f"CREATE ROLE {creds.user} LOGIN PASSWORD '{creds.password}'",
                            f"CREATE DATABASE {creds.database} OWNER {creds.user}")

@@ -50,7 +50,7 @@ class TargetProgress:
             self.state, self.verdict = "finished", e["verdict"]
 
 
-def table(rows: list[TargetProgress], total_checks: int | None = None) -> Table:
+def table(rows: list[TargetProgress]) -> Table:
     t = Table(title="lab run")
     for col in ("target", "state", "checks", "current", "failed/broken", "verdict"):
         t.add_column(col)

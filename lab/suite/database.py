@@ -29,7 +29,7 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     else:
         server = InTargetServer(spec, p.transport)
     lab.defer(server.stop)
-    creds = server.start(lab.opts.run_id)
+    creds = server.start()
     p.transport.secrets.add(creds.password)
     p.facts = p.facts.model_copy(update={"db_version": server.version() or None})
     lab.state["database"] = (server, creds)

@@ -133,8 +133,9 @@ class LabSession:
 
     def write_result(self) -> Path:
         path = self.opts.out / "targets" / f"{self.opts.target}.json"
-        write_atomic(path, self.result().model_dump_json(indent=2))
-        self.event("finished", verdict=self.result().verdict)
+        result = self.result()
+        write_atomic(path, result.model_dump_json(indent=2))
+        self.event("finished", verdict=result.verdict)
         return path
 
 

@@ -9,7 +9,6 @@ import selectors
 import subprocess
 import tarfile
 import tempfile
-import threading
 import time
 from pathlib import PurePosixPath
 
@@ -18,7 +17,7 @@ from docker.errors import APIError, NotFound
 from lab.engine import client
 from lab.errors import ConnectionLost, InfrastructureError
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import Channel, PersistentShell
+from lab.transport.shell import Channel, ShellPool
 
 
 class ExecChannel(Channel):
@@ -66,40 +65,13 @@ class DockerTransport(Transport):
     def __init__(self, name: str, container_id: str):
         super().__init__(name)
         self.container_id = container_id
-        self._idle: list[PersistentShell] = []
-        self._all: list[PersistentShell] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def _take(self) -> PersistentShell:
-        with self._lock:
-            if self._closed:
-                raise InfrastructureError(f"{self.name}: transport already closed")
-            while self._idle:
-                shell = self._idle.pop()
-                if not shell.dead:
-                    return shell
-        shell = PersistentShell(ExecChannel(self.container_id), self.name)
-        with self._lock:
-            self._all.append(shell)
-        return shell
-
-    def _give_back(self, shell: PersistentShell) -> None:
-        with self._lock:
-            if shell.dead or self._closed:
-                shell.close()
-                self._all.remove(shell)
-            else:
-                self._idle.append(shell)
+        self.shells = ShellPool(name, lambda: ExecChannel(container_id))
 
     def _run(self, command: str, timeout: float) -> CommandResult:
-        shell = self._take()
         try:
-            return shell.run(command, timeout)
+            return self.shells.run(command, timeout)
         except ConnectionLost as exc:
             raise ConnectionLost(f"{exc}{self._state()}") from None
-        finally:
-            self._give_back(shell)
 
     def _state(self) -> str:
         try:
@@ -155,8 +127,4 @@ class DockerTransport(Transport):
         return self._archive(path)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            shells, self._all, self._idle = self._all, [], []
-        for shell in shells:
-            shell.close()
+        self.shells.close()

@@ -19,9 +19,11 @@ import abc
 import contextlib
 import secrets
 import shlex
+import threading
 import time
+from collections.abc import Callable
 
-from lab.errors import CommandTimeout, ConnectionLost
+from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError
 from lab.transport.base import CommandResult
 
 ARGV_MAX = 100_000  # one argv string may hold 128 KiB on Linux
@@ -128,3 +130,52 @@ class PersistentShell:
         with contextlib.suppress(OSError):
             self.channel.send(f"rm -rf {self.dir}; exit\n".encode())
         self.channel.close()
+
+
+class ShellPool:
+    """The persistent shells of one transport: one per concurrent caller, so two threads never
+    interleave frames on one pipe; a dead shell is closed and the next caller gets a new one."""
+
+    def __init__(self, name: str, open_channel: Callable[[], Channel]):
+        self.name = name
+        self._open = open_channel
+        self._idle: list[PersistentShell] = []
+        self._all: list[PersistentShell] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        shell = self._take()
+        try:
+            return shell.run(command, timeout)
+        finally:
+            self._give_back(shell)
+
+    def _take(self) -> PersistentShell:
+        with self._lock:
+            if self._closed:
+                raise InfrastructureError(f"{self.name}: transport already closed")
+            while self._idle:
+                shell = self._idle.pop()
+                if not shell.dead:
+                    return shell
+        shell = PersistentShell(self._open(), self.name)
+        with self._lock:
+            self._all.append(shell)
+        return shell
+
+    def _give_back(self, shell: PersistentShell) -> None:
+        with self._lock:
+            if shell.dead or self._closed:
+                shell.close()
+                if shell in self._all:
+                    self._all.remove(shell)
+            else:
+                self._idle.append(shell)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            shells, self._all, self._idle = self._all, [], []
+        for shell in shells:
+            shell.close()

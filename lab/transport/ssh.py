@@ -17,7 +17,6 @@ import os
 import secrets
 import select
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import paramiko
 from lab.errors import ConnectionLost, InfrastructureError, InputError
 from lab.inventory.model import SshSpec
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import Channel, PersistentShell
+from lab.transport.shell import Channel, ShellPool
 
 RETRIES = 3
 
@@ -168,38 +167,23 @@ class SshTransport(Transport):
         self.spec = spec
         self.client = connect(name, spec, allowed)
         self.sudo = spec.user != "root"
-        self._idle: list[PersistentShell] = []
-        self._lock = threading.Lock()
+        self.shells = ShellPool(name, self._open_channel)
         self.lost: str | None = None
 
-    def _take(self) -> PersistentShell:
-        if self.lost:
-            raise ConnectionLost(self.lost)
-        with self._lock:
-            while self._idle:
-                shell = self._idle.pop()
-                if not shell.dead:
-                    return shell
+    def _open_channel(self) -> SshChannel:
         try:
-            return PersistentShell(SshChannel(self.client, self.sudo), self.name)
+            return SshChannel(self.client, self.sudo)
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            self.lost = f"connection to {self.name} lost: {exc or type(exc).__name__}"
-            raise ConnectionLost(self.lost) from None
+            raise ConnectionLost(f"connection to {self.name} lost: {exc or type(exc).__name__}") from None
 
     def _run(self, command: str, timeout: float) -> CommandResult:
-        shell = self._take()
+        if self.lost:  # once lost, every later check is broken at once, not after a timeout each
+            raise ConnectionLost(self.lost)
         try:
-            result = shell.run(command, timeout)
+            return self.shells.run(command, timeout)
         except ConnectionLost as exc:
             self.lost = str(exc)
             raise
-        finally:
-            if shell.dead:
-                shell.close()
-            else:
-                with self._lock:
-                    self._idle.append(shell)
-        return result
 
     # Files: SFTP as the login user into a private spool, then moved into place by the (root) shell.
     def _sftp(self) -> paramiko.SFTPClient:
@@ -249,9 +233,6 @@ class SshTransport(Transport):
             raise InfrastructureError(f"{self.name}: cannot unpack into {folder}:\n{r.evidence()}")
 
     def close(self) -> None:
-        with self._lock:
-            shells, self._idle = self._idle, []
-        for shell in shells:
-            shell.close()
+        self.shells.close()
         with contextlib.suppress(Exception):
             self.client.close()
