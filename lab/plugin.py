@@ -8,6 +8,7 @@ commands it ran.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "check(id, required=True): the stable dotted id of a check")
     if not config.getoption("--lab-target", default=None):
         return
+    # A run started in the background (SIGINT ignored, as under nohup or a service manager) hands
+    # that on to its workers; the controller stops workers with SIGINT, so they must hear it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     opts = WorkerOptions(
         target=config.getoption("--lab-target"), inventory=Path(config.getoption("--lab-inventory")),
         submission=Path(config.getoption("--lab-submission")), run_id=config.getoption("--lab-run"),
@@ -70,7 +74,9 @@ def pytest_collection_modifyitems(session, config, items):
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
 
-    def rank(item) -> int:
+    def rank(item) -> float:
+        if check_id(item)[0] == "service.stop":  # the vendor's tests talk to the running service first
+            return ORDER.index("test_vendor.py") + 0.5
         name = Path(str(item.fspath)).name
         return ORDER.index(name) if name in ORDER else ORDER.index("test_vendor.py")
     items.sort(key=rank)
@@ -145,12 +151,12 @@ def service(lab, target, deployment):
     if not deployment.installed:
         raise NotApplicable("needs the product installed, and install.package failed")
     sup = Supervisor(target.transport, spec, database_env(lab))
-    lab.state["ports_before"] = sup.listening()  # e.g. the engine's DNS listeners, not the product's
+    lab.state.ports_before = sup.listening()  # e.g. the engine's DNS listeners, not the product's
     try:
         sup.start()
-        lab.state["readiness"] = sup.wait_ready()
+        lab.state.readiness = sup.wait_ready()
     except ProductFailure as exc:  # service.ready reports it once; the other checks then skip
-        lab.state["readiness"] = Readiness(False, 0.0, str(exc))
+        lab.state.readiness = Readiness(False, 0.0, str(exc))
     yield sup
     (lab.logs / "service.log").write_text(redact(sup.log().decode("utf-8", "replace"), target.transport.secrets))
     if sup.alive():

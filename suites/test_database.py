@@ -33,7 +33,7 @@ def test_schema_applies_cleanly(lab, database):
         assert error is None, (f"{st.where}: the {server.spec.server} server refused `{st.head}`: "
                                f"{' '.join(error.split())}")
         applied += 1
-    lab.state["schema_applied"] = True
+    lab.state.schema_applied = True
     lab.note(f"{applied} statement(s) applied on {server.spec.server}")
 
 
@@ -41,7 +41,7 @@ def test_schema_applies_cleanly(lab, database):
 def test_every_check_statement_succeeds(lab, database):
     server, _ = database
     checks = statements(lab, "checks")
-    if lab.submission.model.database.schema_ and not lab.state.get("schema_applied"):
+    if lab.submission.model.database.schema_ and not lab.state.schema_applied:
         raise NotApplicable("needs the schema applied (see database.schema)")
     refused = [f"{st.where}: `{st.head}`: {' '.join(error.split())}"
                for st in checks if (error := server.execute(st)) is not None]

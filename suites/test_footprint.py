@@ -21,7 +21,7 @@ def test_installed_size(lab, target, installed):
 
 @pytest.mark.check("footprint.service")
 def test_service_footprint(lab, service):
-    ready = lab.state["readiness"]
+    ready = lab.state.readiness
     if not ready.ready:
         pytest.skip("needs a ready service (see service.ready)")
     lab.metrics["ready_s"] = round(ready.seconds, 2)

@@ -1,6 +1,7 @@
-"""Suite `install`: the product installs within its limit, and a second install changes nothing.
+"""Suite `install`: the product installs within its limits, and a second install changes nothing.
 
-Its uninstall checks run last of all, in test_uninstall.py.
+Its uninstall checks run last of all, in test_uninstall.py. What the install changed is read by
+the lab from outside the target (see ``lab.observe``), before and after.
 """
 
 from __future__ import annotations
@@ -9,19 +10,28 @@ import time
 
 import pytest
 
-from lab.deploy.snapshot import leftovers, snapshot
 from lab.errors import ProductFailure
+from lab.observe.quota import disk_watch
+from lab.observe.state import created
 
 
 @pytest.mark.check("install.package")
 def test_installs_with_its_dependencies(lab, target, deployment):
-    lab.state["before_install"] = snapshot(target.transport)
+    observer = target.observer()
+    lab.state.before_install = observer.state()
+    lab.state.passwd_before = observer.read("/etc/passwd")
     started = time.monotonic()
-    try:
-        deployment.install()
-    except ProductFailure as exc:
-        deployment.failure = str(exc)
-        raise
+    with disk_watch(observer, lab.inventory.model.lab.limits.disk_quota_bytes, target.target.name) as watch:
+        try:
+            deployment.install()
+        except ProductFailure as exc:
+            deployment.failure = watch.message if watch.breached_at else str(exc)
+            raise ProductFailure(deployment.failure) from None
+        after = lab.state.installed = observer.state()
+        if watch.check(after.written_bytes):
+            deployment.installed = False
+            deployment.failure = watch.message
+            raise ProductFailure(watch.message)
     lab.metrics["install_s"] = round(time.monotonic() - started, 2)
     names = ", ".join(s.name for _, s in deployment.steps)
     lab.note(f"installed {names} in {lab.metrics['install_s']} s"
@@ -30,8 +40,9 @@ def test_installs_with_its_dependencies(lab, target, deployment):
 
 @pytest.mark.check("install.idempotent")
 def test_second_install_is_idempotent(lab, target, installed):
-    before = snapshot(target.transport)
+    observer = target.observer()
+    before = observer.state()
     installed.reinstall()
-    after = lab.state["installed_snapshot"] = snapshot(target.transport)
-    changed = [f"+ {p}" for p in leftovers(before, after)] + [f"- {p}" for p in leftovers(after, before)]
+    after = lab.state.installed = observer.state()
+    changed = [f"+ {p}" for p in created(before, after)] + [f"- {p}" for p in created(after, before)]
     assert not changed, "installing a second time changed the filesystem:\n" + "\n".join(changed[:30])

@@ -1,51 +1,77 @@
-"""Suite `security`: no world-writable or setuid/setgid files; ELF hardening and files a tarball
-puts outside its prefix are reported as advisories."""
+"""Suite `security`: everything the install changed, anywhere on the target, read from outside it.
+
+No setuid/setgid or world-writable file of the product's or created by its scripts; no cron job,
+service, sudoers entry, SSH key or preload planted by a script; no OS binary replaced; no new
+account with root's uid or a password. Files OS packages brought are shown, not held against the
+product. ELF hardening, daemons left running and files a tarball puts outside its prefix are
+advisories.
+"""
 
 from __future__ import annotations
 
-import shlex
 import stat
 
 import pytest
 
-from lab.deploy.snapshot import leftovers, snapshot
 from lab.errors import NotApplicable
+from lab.observe import findings
+from lab.observe.state import collapse, created, new_processes
 
 
-def on_target(installed, target, test: str) -> list[str]:
-    """Installed files matching a ``find`` test, read on the target (install scripts included)."""
-    commands = []
-    if installed.prefixes():
-        commands.append(f"find {' '.join(map(shlex.quote, installed.prefixes()))} -xdev {test} -print")
-    files = [m.path for _, s in installed.steps if s.contents.package for m in s.contents.members
-             if not stat.S_ISDIR(m.mode)]
-    if files:
-        commands.append(f"find {' '.join(map(shlex.quote, files))} -maxdepth 0 {test} -print")
-    if not commands:
-        return []
-    out = target.transport.run("; ".join(f"{c} 2>/dev/null" for c in commands) + "; true").stdout
-    return sorted(set(out.split("\n")) - {""})
+def states(lab):
+    if lab.state.before_install is None or lab.state.installed is None:
+        raise NotApplicable("needs the product installed (install.package)")
+    return lab.state.before_install, lab.state.installed
 
 
-def listing(paths: list[str], limit: int = 30) -> str:
-    more = f"\n  ... {len(paths) - limit} more" if len(paths) > limit else ""
-    return "\n".join(f"  {p}" for p in paths[:limit]) + more
+def judged(bad: list[str], info: list[str], what: str, lab) -> None:
+    shown = f"\nnot the product's (from OS packages):\n{findings.listing(info)}" if info else ""
+    assert not bad, f"{len(bad)} {what}: {findings.head(bad)}\n{findings.listing(bad)}{shown}"
+    if info:
+        lab.note(f"none of the product's; from OS packages: {findings.head(info)}")
+
+
+def packaged(installed, test) -> list[str]:
+    """Files whose mode in the product's own package already fails ``test`` (before any script)."""
+    return [f"{m.path} (in the product's package {s.contents.package or s.name}) mode {m.mode & 0o7777:04o}"
+            for _, s in installed.steps for m in s.contents.members if test(m.mode)]
 
 
 @pytest.mark.check("security.world_writable")
-def test_no_world_writable_files(target, installed):
-    packaged = [m.path for _, s in installed.steps for m in s.contents.members
-                if m.mode & 0o002 and not (stat.S_ISDIR(m.mode) and m.mode & stat.S_ISVTX)]
-    found = sorted(set(packaged) | set(on_target(installed, target, "-perm -0002 ! -type l ! -perm -1000")))
-    assert not found, f"{len(found)} world-writable file(s) or folder(s):\n{listing(found)}"
+def test_no_world_writable_files(lab, installed):
+    before, after = states(lab)
+    bad, info = findings.world_writable(before, after, lab.owners())
+    listed = packaged(installed, lambda m: m & 0o002 and not (stat.S_ISDIR(m) and m & stat.S_ISVTX))
+    judged(findings.merge(bad, listed), info, "world-writable file(s) or folder(s)", lab)
 
 
 @pytest.mark.check("security.setuid")
-def test_no_setuid_or_setgid_files(target, installed):
-    packaged = [m.path for _, s in installed.steps for m in s.contents.members
-                if m.mode & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(m.mode)]
-    found = sorted(set(packaged) | set(on_target(installed, target, "-type f \\( -perm -4000 -o -perm -2000 \\)")))
-    assert not found, f"{len(found)} setuid/setgid file(s):\n{listing(found)}"
+def test_no_setuid_or_setgid_files(lab, installed):
+    before, after = states(lab)
+    bad, info = findings.setuid(before, after, lab.owners())
+    listed = packaged(installed, lambda m: m & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(m))
+    judged(findings.merge(bad, listed), info, "setuid/setgid file(s)", lab)
+
+
+@pytest.mark.check("security.system_files")
+def test_no_planted_jobs_accounts_or_replaced_binaries(lab, target, installed):
+    before, after = states(lab)
+    bad, info = findings.persistence(before, after, lab.owners())
+    accounts_bad, accounts_info = findings.accounts(lab.state.passwd_before, target.observer().read("/etc/passwd"),
+                                                    target.observer().read("/etc/shadow"))
+    bad += accounts_bad
+    info += accounts_info
+    shown = f"\nshown, not held against the product:\n{findings.listing(info)}" if info else ""
+    assert not bad, f"{len(bad)} change(s) to the system: {findings.head(bad)}\n{findings.listing(bad)}{shown}"
+    lab.note("no planted job, account or replaced binary" + (f"; {findings.head(info)}" if info else ""))
+
+
+@pytest.mark.check("security.daemons", required=False)
+def test_no_daemon_left_running_by_the_install(lab, installed):
+    before, after = states(lab)
+    running = findings.processes_line(new_processes(before, after))
+    assert not running, (f"advisory: {len(running)} process(es) started by the install keep running: "
+                         f"{findings.head(running)}\n{findings.listing(running)}")
 
 
 @pytest.mark.check("security.elf_hardening", required=False)
@@ -66,18 +92,18 @@ def test_elf_hardening(lab, deployment):
             missing.append("stack protector")
         if missing:
             weak.append(f"{e.path}: no {', '.join(missing)}")
-    assert not weak, f"advisory: {len(weak)} of {len(elves)} ELF file(s) lack hardening:\n{listing(weak)}"
+    assert not weak, f"advisory: {len(weak)} of {len(elves)} ELF file(s) lack hardening:\n{findings.listing(weak)}"
     lab.note(f"{len(elves)} ELF file(s): PIE, full RELRO, NX and stack protector everywhere")
 
 
 @pytest.mark.check("security.outside_prefix", required=False)
-def test_tarball_stays_in_its_prefix(lab, target, installed):
+def test_tarball_stays_in_its_prefix(lab, installed):
     prefixes = installed.prefixes()
     if not prefixes:
         raise NotApplicable("only tarballs declare a prefix")
-    installed_state = lab.state.get("installed_snapshot") or snapshot(target.transport)  # taken by install.idempotent
-    new = leftovers(lab.state["before_install"], installed_state)
-    outside = [p for p in new if not any(p == x or p.startswith(x.rstrip("/") + "/") or
-                                         x.startswith(p.rstrip("/") + "/") for x in prefixes)]
+    before, after = states(lab)
+    outside = [p for p in collapse(created(before, after))
+               if not any(p == x or p.startswith(x.rstrip("/") + "/") or x.startswith(p.rstrip("/") + "/")
+                          for x in prefixes)]
     assert not outside, (f"advisory: the install put {len(outside)} path(s) outside "
-                         f"{', '.join(prefixes)}:\n{listing(outside)}")
+                         f"{', '.join(prefixes)}:\n{findings.listing(outside)}")

@@ -11,7 +11,7 @@ STOP_TIMEOUT = 10.0
 
 @pytest.mark.check("service.ready")
 def test_ready_within_its_timeout(lab, service):
-    ready = lab.state["readiness"]
+    ready = lab.state.readiness
     assert ready.ready, ready.detail
     lab.metrics.setdefault("ready_s", round(ready.seconds, 2))
     lab.note(f"ready in {ready.seconds:.2f} s")
@@ -19,17 +19,17 @@ def test_ready_within_its_timeout(lab, service):
 
 @pytest.mark.check("service.ports")
 def test_listens_only_on_declared_ports(lab, service):
-    if not lab.state["readiness"].ready:
+    if not lab.state.readiness.ready:
         pytest.skip("needs a ready service (service.ready failed)")
     declared = set(service.spec.ports)
-    extra = sorted(service.listening() - declared - lab.state["ports_before"])
+    extra = sorted(service.listening() - declared - lab.state.ports_before)
     assert not extra, (f"listening on undeclared port(s) {', '.join(map(str, extra))} "
                        f"(declared: {', '.join(map(str, sorted(declared))) or 'none'})")
 
 
 @pytest.mark.check("service.restart")
 def test_comes_back_after_sigkill(lab, service):
-    if not lab.state["readiness"].ready:
+    if not lab.state.readiness.ready:
         pytest.skip("needs a ready service (service.ready failed)")
     for attempt in range(1, RESTARTS + 1):
         service.kill9()

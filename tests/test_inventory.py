@@ -83,7 +83,7 @@ def test_bad_limits_and_two_recipes(tmp_path):
         'debootstrap = { suite = "bookworm" }, dockerfile = { path = "x", base = "t1" }, '
         'limits = { memory = "lots", pids = 0 } }')
     found = problems(tmp_path, text)
-    assert "targets[0].docker.limits.memory: memory must look like 512m or 2g" in found
+    assert "targets[0].docker.limits.memory: must look like 512m or 2g" in found
     assert "targets[0].docker.limits.pids: Input should be greater than 0" in found
 
 

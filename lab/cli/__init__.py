@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lab.errors import InfrastructureError, InputError, LabError
 
@@ -39,13 +40,13 @@ def main() -> None:
         rc = app(standalone_mode=False)  # a typer.Exit inside comes back as its code
         sys.exit(rc if isinstance(rc, int) else 0)
     except InputError as exc:
-        err.print(f"[red]error:[/] {exc.render()}", highlight=False)
+        err.print(f"[red]error:[/] {escape(exc.render())}", highlight=False)
         sys.exit(EXIT_BAD_INPUT)
     except InfrastructureError as exc:
-        err.print(f"[magenta]broken:[/] {exc}", highlight=False)
+        err.print(f"[magenta]broken:[/] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BROKEN)
     except LabError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -1,4 +1,9 @@
-"""``lab run SUBMISSION``: deploy and judge a submission on its targets, in parallel."""
+"""``lab run SUBMISSION``: deploy and judge a submission on its targets, in parallel.
+
+Parse, call plan -> execute -> finish, print, exit. Every string a vendor wrote is printed as
+text (never as markup), and the run's end (certificates, report, catalogue) is done before any
+printing, so a line that cannot be shown never costs the vendor a record.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,15 @@ from pathlib import Path
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
-from lab.cli import out
+from lab.cli import err, out
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
 from lab.inventory import load_inventory
 from lab.run.controller import default_out, execute, exit_code
+from lab.run.finish import Finished, finish
 from lab.run.plan import Plan, choose_suites, choose_targets
 from lab.run.progress import colour, table
 from lab.run.rerun import plan_rerun
@@ -25,7 +32,7 @@ def run(
     targets: list[str] = typer.Option(None, "--targets", help="A,B: these targets instead of the claims"),
     suites: list[str] = typer.Option(None, "--suites", help="S,T: only these suites"),
     output: Path = typer.Option(None, "--output", "-o", help="results folder (default reports/runs/<run-id>)"),
-    jobs: int = typer.Option(4, "-j", "--jobs", min=1, help="targets in parallel"),
+    jobs: int = typer.Option(4, "-j", "--jobs", min=1, max=64, help="targets in parallel"),
     inventory: Path = Inventory,
     no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML report"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and stop"),
@@ -38,18 +45,18 @@ def run(
     if rerun_broken is not None:
         plan, previous = plan_rerun(rerun_broken, inv)
         if plan is None:
-            out.print(f"nothing to rerun: no target of {previous.run} is broken")
+            out.print(f"nothing to rerun: no target of {escape(previous.run)} is broken")
             raise typer.Exit(exit_code(previous))
         submission = plan.submission
     elif submission is None:
         raise InputError("lab run", ["SUBMISSION: missing (or give --rerun-broken DIR)"])
-    sub = load_submission(submission)
+    sub = load_submission(submission, inv.model.lab.limits)
     try:
         if previous is None:
             plan = _plan(inv, sub, submission, targets, suites, output)
         p = sub.model.product
-        out.print(f"run [bold]{plan.run_id}[/]{' (rerun of the broken targets)' if previous else ''}: "
-                  f"{p.name} {p.version} on {', '.join(t.name for t in plan.targets)}; "
+        out.print(f"run [bold]{escape(plan.run_id)}[/]{' (rerun of the broken targets)' if previous else ''}: "
+                  f"{escape(p.name)} {escape(p.version)} on {', '.join(t.name for t in plan.targets)}; "
                   f"suites {', '.join(plan.suites)}", highlight=False)
         if dry_run:
             out.print_json(data=plan.describe())
@@ -58,10 +65,12 @@ def run(
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:
         sub.cleanup()
-    _summary(verdicts, plan)
-    if not no_report:
-        _report(plan.out, inv.root / "reports" / "history")
-    _record(plan.out, inv, catalogue)
+    done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue)
+    try:
+        _summary(done, plan)
+    except Exception as exc:  # the run is recorded; only its summary could not be shown
+        err.print(f"[magenta]the summary could not be printed[/] ({escape(type(exc).__name__)}); "
+                  f"results: {plan.out / 'verdicts.json'}", highlight=False)
     raise typer.Exit(exit_code(verdicts))
 
 
@@ -74,35 +83,22 @@ def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> P
                 submission.resolve())
 
 
-def _summary(verdicts, plan: Plan) -> None:
-    t = Table(title=f"{verdicts.submission.name} {verdicts.submission.version}: verdicts")
+def _summary(done: Finished, plan: Plan) -> None:
+    verdicts = done.verdicts
+    t = Table(title=escape(f"{verdicts.submission.name} {verdicts.submission.version}: verdicts"))
     for col in ("target", "verdict", "failed / broken checks", "reason"):
         t.add_column(col, overflow="fold")
     for name, r in verdicts.targets.items():
         bad = [c.id for c in r.checks if c.required and c.outcome in ("failed", "broken")]
-        t.add_row(name, colour(r.verdict), ", ".join(bad), r.reason.splitlines()[0] if r.reason else "")
+        t.add_row(escape(name), colour(r.verdict), escape(", ".join(bad)),
+                  escape(r.reason.splitlines()[0]) if r.reason else "")
     out.print(t)
     if verdicts.interrupted:
         out.print("[magenta]interrupted[/]: the targets that had not finished are broken")
-    out.print(f"results: {plan.out / 'verdicts.json'}", highlight=False)
-
-
-def _record(folder: Path, inv, url: str | None) -> None:
-    from lab.catalogue.db import open_for
-    from lab.catalogue.record import record_run
-    from lab.errors import InfrastructureError
-
-    try:
-        record_run(open_for(inv, url), folder)
-    except InfrastructureError as exc:
-        out.print(f"[magenta]not recorded in the catalogue[/]: {exc}", highlight=False)
-
-
-def _report(folder: Path, history: Path) -> None:
-    from lab.errors import InfrastructureError
-    from lab.report.render import render
-
-    try:
-        out.print(f"report: {render(folder, history)}", highlight=False)
-    except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
-        out.print(f"[magenta]report not rendered[/]: {exc}", highlight=False)
+    out.print(f"results: {escape(str(plan.out / 'verdicts.json'))}", highlight=False)
+    if done.report:
+        out.print(f"report: {escape(str(done.report))}", highlight=False)
+    if done.report_error:
+        out.print(f"[magenta]report not rendered[/]: {escape(done.report_error)}", highlight=False)
+    if done.record_error:
+        out.print(f"[magenta]not recorded in the catalogue[/]: {escape(done.record_error)}", highlight=False)

@@ -41,8 +41,20 @@ class Staged:
         return Path(self.artifact.path).name
 
 
+Batch = list[Staged]
+
+
 class Installer(abc.ABC):
+    """One package format. A batch is every artifact of the format that goes in together: a
+    submission's .debs are resolved, downloaded and installed as one apt transaction, as plain
+    ``apt-get install ./a.deb ./b.deb`` would (one may depend on the exact version of another);
+    a tarball is a batch of one."""
+
     format: str
+    transactional: bool = True  # False: each artifact is a batch of its own
+
+    def __init__(self) -> None:
+        self.dependency_archive: bytes = b""  # what the downloader fetched, as a tar (for attribution)
 
     @abc.abstractmethod
     def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]: ...
@@ -51,14 +63,14 @@ class Installer(abc.ABC):
         staged.target_path = f"{STAGE}/{staged.name}"
         p.transport.put_file(str(staged.local), staged.target_path)
 
-    def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:  # noqa: B027
+    def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:  # noqa: B027
         """Download what the OS repositories must provide (see ``Provisioned.downloader``)."""
 
     @abc.abstractmethod
-    def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult: ...
+    def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult: ...
 
     @abc.abstractmethod
-    def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult: ...
+    def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult: ...
 
     def installed_paths(self, staged: Staged) -> list[str]:
         return [m.path for m in staged.contents.members]
@@ -78,16 +90,30 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str) -> Command
     return result
 
 
-def download(p: Provisioned, staged: Staged, command: str, cache: str, timeout: float) -> CommandResult:
-    """Run ``command`` where the lab may download, then bring ``cache`` over to the target."""
+def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float) -> tuple[CommandResult, bytes]:
+    """Run ``command`` where the lab may download, then bring ``cache`` over to the target.
+
+    Returns the result and the downloaded folder as a tar (empty when the target downloads for
+    itself), which the lab reads to know which files the OS's own packages brought."""
+    archive = b""
     with p.downloader() as dl:
         if dl is not p.transport:
-            dl.put_file(str(staged.local), staged.target_path)
+            for staged in batch:
+                dl.put_file(str(staged.local), staged.target_path)
         result = dl.run(command, timeout=timeout)
         if result.ok and dl is not p.transport:
-            p.transport.put_tar(Path(cache).parent.as_posix(), dl.get_tar(cache))
-    return result
+            archive = dl.get_tar(cache)
+            p.transport.put_tar(Path(cache).parent.as_posix(), archive)
+    return result, archive
 
 
 def q(value: str) -> str:
     return shlex.quote(value)
+
+
+def paths(batch: Batch) -> str:
+    return " ".join(q(s.target_path) for s in batch)
+
+
+def names(batch: Batch) -> str:
+    return ", ".join(s.name for s in batch)

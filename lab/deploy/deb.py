@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from lab.deploy.base import DEB_ARCH, MIRROR_TROUBLE, Installer, Staged, download, q, run_step
+from lab.deploy.base import DEB_ARCH, MIRROR_TROUBLE, Batch, Installer, Staged, download, names, paths, q, run_step
 from lab.errors import InfrastructureError, ProductFailure
 from lab.facts import Facts
 from lab.provision.target import Provisioned
@@ -32,10 +32,11 @@ class DebInstaller(Installer):
             raise ProductFailure(f"{staged.name} is built for {arch}; {p.target.name} is {want} "
                                  f"({p.facts.arch})")
 
-    def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:
-        self._check_arch(p, staged)
-        result = download(p, staged, f"{APT} install --download-only {q(staged.target_path)}",
-                          "/var/cache/apt/archives", timeout)
+    def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
+        for staged in batch:
+            self._check_arch(p, staged)
+        result, self.dependency_archive = download(p, batch, f"{APT} install --download-only {paths(batch)}",
+                                                   "/var/cache/apt/archives", timeout)
         if result.ok:
             return
         text = result.stdout + result.stderr
@@ -45,16 +46,15 @@ class DebInstaller(Installer):
         unmet = [line.strip() for line in text.splitlines()
                  if re.search(r"Depends:|Conflicts:|Breaks:|PreDepends:", line)]
         why = "\n".join(unmet) if unmet else result.evidence()
-        raise ProductFailure(f"{staged.name} cannot be installed on {p.target.name} "
+        raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name} "
                              f"({p.facts.os_name or p.facts.os_id}): {why}")
 
-    def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
+    def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         # Offline: the dependencies are already in apt's cache. (Not --no-download: apt then
         # refuses a local .deb with "Pathname to install is not absolute".)
-        return run_step(p, f"{APT} install {q(staged.target_path)}", timeout,
-                        f"installing {staged.name}")
+        return run_step(p, f"{APT} install {paths(batch)}", timeout, f"installing {names(batch)}")
 
-    def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
-        pkg = q(staged.contents.package or "")
-        return run_step(p, f"{APT} purge {pkg} && {APT} autoremove --purge", timeout,
-                        f"purging {staged.contents.package}")
+    def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
+        pkgs = " ".join(q(s.contents.package or "") for s in batch)
+        return run_step(p, f"{APT} purge {pkgs} && {APT} autoremove --purge", timeout,
+                        f"purging {', '.join(s.contents.package or s.name for s in batch)}")

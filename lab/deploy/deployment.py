@@ -1,14 +1,15 @@
 """Every artifact of a submission on one target: planned from facts, installed in order, purged.
 
 The suites share one ``Deployment`` per target, so the package is installed once and every later
-check knows whether it is there.
+check knows whether it is there. Packages of one format form one transaction (placed where the
+first of them is listed); tarballs go one by one, in the order given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.deploy.base import Installer, Staged
+from lab.deploy.base import Batch, Installer, Staged
 from lab.deploy.contents import read_contents
 from lab.deploy.select import choose_installer
 from lab.errors import NotApplicable
@@ -23,11 +24,13 @@ class Deployment:
     submission: LoadedSubmission
     install_timeout: float
     steps: list[tuple[Installer, Staged]] = field(default_factory=list)
+    batches: list[tuple[Installer, Batch]] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
     installed: bool = False
     failure: str | None = None  # why install failed, for the checks that need it installed
 
     def plan(self) -> None:
+        by_format: dict[str, tuple[Installer, Batch]] = {}
         for art in self.submission.model.artifacts:
             local = self.submission.file(art.path)
             try:
@@ -35,7 +38,16 @@ class Deployment:
             except NotApplicable as exc:
                 self.not_applicable.append(str(exc))
                 continue
-            self.steps.append((installer, Staged(art, local, read_contents(art, local))))
+            staged = Staged(art, local, read_contents(art, local))
+            if installer.transactional and installer.format in by_format:
+                installer = by_format[installer.format][0]
+                by_format[installer.format][1].append(staged)
+            else:
+                batch = [staged]
+                self.batches.append((installer, batch))
+                if installer.transactional:
+                    by_format[installer.format] = (installer, batch)
+            self.steps.append((installer, staged))
 
     @property
     def applicable(self) -> bool:
@@ -44,27 +56,35 @@ class Deployment:
     def install(self) -> list[CommandResult]:
         """Stage, fetch dependencies online, install offline; raises ProductFailure on the first error."""
         results = []
-        for installer, staged in self.steps:
-            installer.stage(self.target, staged)
-            installer.fetch_dependencies(self.target, staged, self.install_timeout)
-            results.append(installer.install(self.target, staged, self.install_timeout))
+        for installer, batch in self.batches:
+            for staged in batch:
+                installer.stage(self.target, staged)
+            installer.fetch_dependencies(self.target, batch, self.install_timeout)
+            results.append(installer.install(self.target, batch, self.install_timeout))
         self.installed = True
         return results
 
     def reinstall(self) -> list[CommandResult]:
-        return [i.install(self.target, s, self.install_timeout) for i, s in self.steps]
+        return [i.install(self.target, b, self.install_timeout) for i, b in self.batches]
 
     def uninstall(self) -> list[CommandResult]:
-        results = [i.uninstall(self.target, s, self.install_timeout) for i, s in reversed(self.steps)]
+        results = [i.uninstall(self.target, b, self.install_timeout) for i, b in reversed(self.batches)]
         self.installed = False
         return results
 
     def installed_paths(self) -> list[str]:
         return [p for installer, staged in self.steps for p in installer.installed_paths(staged)]
 
+    def packages(self) -> set[str]:
+        """The product's own package names."""
+        return {s.contents.package for _, s in self.steps if s.contents.package}
+
+    def dependency_archives(self) -> list[bytes]:
+        """What each transaction's downloader brought from the target's repositories, as tars."""
+        return [i.dependency_archive for i, _ in self.batches if i.dependency_archive]
+
     def prefixes(self) -> list[str]:
         return [s.artifact.prefix for _, s in self.steps if s.artifact.prefix]
 
     def elves(self):
         return [e for _, s in self.steps for e in s.contents.elves]
-

@@ -6,7 +6,7 @@ boards; on a dpkg target the installer refuses and the artifact is *skipped* wit
 
 from __future__ import annotations
 
-from lab.deploy.base import Installer, Staged, download, q, run_step
+from lab.deploy.base import Batch, Installer, download, names, paths, q, run_step
 from lab.errors import ProductFailure
 from lab.facts import Facts
 from lab.provision.target import Provisioned
@@ -29,16 +29,16 @@ class RpmInstaller(Installer):
     def _tool(self, p: Provisioned) -> str:
         return p.facts.package_manager
 
-    def fetch_dependencies(self, p: Provisioned, staged: Staged, timeout: float) -> None:
-        result = download(p, staged, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} "
-                                     f"{q(staged.target_path)}", DEPS, timeout)
+    def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
+        result, self.dependency_archive = download(
+            p, batch, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}", DEPS, timeout)
         if not result.ok:
-            raise ProductFailure(f"{staged.name} cannot be installed on {p.target.name}:\n{result.evidence()}")
+            raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name}:\n{result.evidence()}")
 
-    def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
+    def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         return run_step(p, f"{self._tool(p)} install -y --disablerepo='*' $(ls {DEPS}/*.rpm 2>/dev/null) "
-                           f"{q(staged.target_path)}", timeout, f"installing {staged.name}")
+                           f"{paths(batch)}", timeout, f"installing {names(batch)}")
 
-    def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
-        name = f"$(rpm -qp --qf %{{NAME}} {q(staged.target_path)})"
-        return run_step(p, f"{self._tool(p)} remove -y {name}", timeout, f"removing {staged.name}")
+    def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
+        pkgs = " ".join(f"$(rpm -qp --qf %{{NAME}} {q(s.target_path)})" for s in batch)
+        return run_step(p, f"{self._tool(p)} remove -y {pkgs}", timeout, f"removing {names(batch)}")

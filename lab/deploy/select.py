@@ -10,12 +10,14 @@ from lab.errors import NotApplicable
 from lab.facts import Facts
 from lab.submission.model import Artifact
 
-INSTALLERS: list[Installer] = [DebInstaller(), RpmInstaller(), TarInstaller()]
+INSTALLERS: list[type[Installer]] = [DebInstaller, RpmInstaller, TarInstaller]
 
 
 def choose_installer(artifact: Artifact, facts: Facts) -> Installer:
+    """A new installer for the artifact (it keeps what it downloaded for one target)."""
     reasons = []
-    for installer in INSTALLERS:
+    for kind in INSTALLERS:
+        installer = kind()
         ok, why = installer.accepts(artifact, facts)
         if ok:
             return installer

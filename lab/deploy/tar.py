@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.deploy.base import Installer, Staged, q, run_step
+from lab.deploy.base import Batch, Installer, q, run_step
 from lab.errors import ProductFailure
 from lab.facts import Facts
 from lab.provision.target import Provisioned
@@ -14,13 +14,15 @@ NOARCH = {None, "", "noarch", "all", "any"}
 
 class TarInstaller(Installer):
     format = "tar"
+    transactional = False
 
     def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]:
         if artifact.format != "tar":
             return False, "tar installer: artifact is not a tarball"
         return True, ""
 
-    def install(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
+    def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
+        (staged,) = batch
         art = staged.artifact
         if art.arch not in NOARCH and art.arch != p.facts.arch:
             raise ProductFailure(f"{staged.name} is declared for {art.arch}; {p.target.name} is "
@@ -33,7 +35,8 @@ class TarInstaller(Installer):
                               f"running {art.install} of {staged.name}")
         return result
 
-    def uninstall(self, p: Provisioned, staged: Staged, timeout: float) -> CommandResult:
+    def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
+        (staged,) = batch
         art = staged.artifact
         prefix = q(art.prefix)
         if art.uninstall:

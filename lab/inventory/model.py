@@ -26,11 +26,64 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Limits(Strict):
-    """Seconds; a submission's own ``[limits]`` may lower or raise them per run."""
+def _finite(default: float, **bounds) -> float:
+    """A number field that refuses inf and NaN (``1e309`` in TOML is inf)."""
+    return Field(default, allow_inf_nan=False, **bounds)
 
-    install_timeout: float = Field(300, gt=0)
-    command_timeout: float = Field(120, gt=0)
+
+class Limits(Strict):
+    """The lab's limits. The first two are defaults a submission's ``[limits]`` may change, up to
+    the ``max_`` values; the rest bound what a vendor can make the lab store or unpack.
+
+    Example (``targets.toml``)::
+
+        [lab.limits]
+        install_timeout = 300
+        max_install_timeout = 3600
+        archive_max_bytes = 2147483648
+    """
+
+    install_timeout: float = _finite(300, gt=0)
+    command_timeout: float = _finite(120, gt=0)
+    max_install_timeout: float = _finite(3600, gt=0, le=86400, description="the most a submission may ask for")
+    max_command_timeout: float = _finite(1800, gt=0, le=86400, description="the most a submission may ask for")
+    worker_timeout: float = _finite(7200, gt=0, description="wall clock of one target's whole worker, seconds")
+    output_max_bytes: int = Field(1 << 20, ge=4096, description="per command and stream: head and tail kept")
+    disk_quota: str = Field("4g", description="what a target may write beyond its image (512m, 4g)")
+    archive_max_bytes: int = Field(2 << 30, gt=0, description="total unpacked size of a submission archive")
+    archive_max_members: int = Field(10_000, gt=0, description="files and folders in a submission archive")
+    archive_max_ratio: float = _finite(200, gt=1, description="unpacked size / archive size")
+    name_max_bytes: int = Field(255, gt=0, le=255, description="one component of a path in an archive")
+    path_max_bytes: int = Field(1024, gt=0, le=4096, description="a whole path in an archive")
+
+    @field_validator("disk_quota")
+    @classmethod
+    def _quota(cls, v: str) -> str:
+        return size_text(v)
+
+    @model_validator(mode="after")
+    def _defaults_within_maxima(self) -> Limits:
+        for name in ("install_timeout", "command_timeout"):
+            if getattr(self, name) > getattr(self, f"max_{name}"):
+                raise ValueError(f"{name} {getattr(self, name):g} is above max_{name} "
+                                 f"{getattr(self, f'max_{name}'):g}")
+        return self
+
+    @property
+    def disk_quota_bytes(self) -> int:
+        return size_bytes(self.disk_quota)
+
+
+def size_text(v: str) -> str:
+    """``512m``, ``2g``, ``4096``: a size as docker writes it."""
+    if not re.fullmatch(r"\d{1,15}[kmg]?", v.lower()):
+        raise ValueError("must look like 512m or 2g")
+    return v.lower()
+
+
+def size_bytes(v: str) -> int:
+    unit = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(v[-1:], 1)
+    return int(v.rstrip("kmg")) * unit
 
 
 class LabSettings(Strict):
@@ -72,14 +125,12 @@ class DockerfileLayer(Strict):
 class ResourceLimits(Strict):
     memory: str = "1g"
     pids: int = Field(512, gt=0)
-    cpus: float = Field(1.0, gt=0)
+    cpus: float = _finite(1.0, gt=0)
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, v: str) -> str:
-        if not re.fullmatch(r"\d+[kmg]?", v.lower()):
-            raise ValueError("memory must look like 512m or 2g")
-        return v.lower()
+        return size_text(v)
 
 
 class DockerSpec(Strict):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from lab.facts import Facts, gather
 from lab.inventory.model import LabSettings, Target
+from lab.observe.state import Observer
 from lab.transport.base import Transport
 
 
@@ -24,6 +25,27 @@ class Provisioned:
 
     run_id: str = ""
     lab: LabSettings | None = None
+    _observer: Observer | None = None
+
+    def observer(self) -> Observer:
+        """How the lab sees the target's files and processes: from the host for a container (its
+        writable layer, out of the vendor's reach), through the target's own tools for a board.
+        Made once, before the install, so the processes already running are the baseline."""
+        if self._observer is None:
+            if self.handle is not None:
+                from lab.errors import InfrastructureError
+                from lab.observe.overlay import OverlayObserver
+
+                self.handle.reload()
+                try:
+                    self._observer = OverlayObserver(self.handle)
+                    return self._observer
+                except InfrastructureError:  # another storage driver: the target's own tools, said so
+                    pass
+            from lab.observe.remote import RemoteObserver
+
+            self._observer = RemoteObserver(self.transport)
+        return self._observer
 
     @contextlib.contextmanager
     def downloader(self) -> Iterator[Transport]:

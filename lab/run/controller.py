@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import __version__
-from lab.certs.issue import issue_certificates
 from lab.inventory.load import LoadedInventory
 from lab.provision.gc import collect
 from lab.report.allure_meta import write_meta
@@ -60,6 +59,8 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
     finished: dict[str, Worker] = {}
     interrupted = False
     old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    wall = inv.model.lab.limits.worker_timeout
+    overdue: set[str] = set()
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
@@ -68,6 +69,11 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             for name, w in list(running.items()):
                 if w.proc.poll() is not None:
                     finished[name] = running.pop(name)
+                elif time.monotonic() - w.started > wall and name not in overdue:
+                    overdue.add(name)  # pytest tears down on SIGINT; a second one would cut it short
+                    w.proc.send_signal(signal.SIGINT)
+                elif name in overdue and time.monotonic() - w.started > wall + GRACE_S:
+                    w.proc.kill()
             for r in rows:
                 r.poll()
             on_tick(rows)
@@ -84,6 +90,8 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         r.poll()
     on_tick(rows)
     results = {t.name: _read_result(plan, finished.get(t.name), t.name) for t in plan.targets}
+    for name in overdue:
+        results[name] = _past_wall_clock(results[name], wall)
     if previous is not None:
         results = {**previous.targets, **results}
         started = previous.started
@@ -95,8 +103,20 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         targets=results,
     )
     write_atomic(plan.out / "verdicts.json", verdicts.dump())
-    issue_certificates(verdicts, plan.out, inv.model.lab, only={t.name for t in plan.targets})
     return verdicts
+
+
+def _past_wall_clock(result: TargetResult, wall: float) -> TargetResult:
+    """A worker stopped at the wall clock: broken, as the lab's bound, whatever it had reached.
+
+    Each of the product's steps has its own limit (install, command) and fails as the product's
+    when it passes it; a whole worker past ``worker_timeout`` means the lab lost track."""
+    why = (f"the target's worker ran past [lab.limits] worker_timeout ({wall:g} s) and was stopped; "
+           f"{len(result.checks)} check(s) had finished")
+    checks = [c for c in result.checks if c.id != "lab.run"] + [Check(id="lab.worker", outcome="broken", message=why)]
+    verdict = "failed" if result.verdict == "failed" else "broken"
+    return result.model_copy(update={"verdict": verdict, "checks": checks,
+                                     "reason": result.reason if verdict == "failed" else f"lab.worker: {why}"})
 
 
 def _raise_interrupt(signum, frame):

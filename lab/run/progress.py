@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 COLOURS = {"passed": "green", "failed": "red", "broken": "magenta", "skipped": "yellow"}
@@ -55,5 +56,5 @@ def table(rows: list[TargetProgress]) -> Table:
     for col in ("target", "state", "checks", "current", "failed/broken", "verdict"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r.name, r.state, str(r.done), r.last, ", ".join(r.bad), colour(r.verdict))
+        t.add_row(escape(r.name), r.state, str(r.done), escape(r.last), escape(", ".join(r.bad)), colour(r.verdict))
     return t

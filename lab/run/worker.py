@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.run.plan import SUITES_DIR, Plan, suite_files
@@ -19,6 +20,7 @@ class Worker:
     target: str
     proc: subprocess.Popen
     log: Path
+    started: float = field(default_factory=time.monotonic)
 
     def tail(self, lines: int = 25) -> str:
         try:

@@ -17,9 +17,16 @@ import re
 from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from lab.inventory.model import Strict
+
+# Every string a vendor writes is bounded: a 100,000-character name is an attack, not a product.
+SHORT = 128      # names, versions, users
+LINE = 400       # vendor, summary, homepage, contact
+COMMAND = 4096   # commands and paths
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_SECONDS = 86400  # no submission limit beyond a day, whatever the lab's own maxima
 
 FORMATS = {".deb": "deb", ".rpm": "rpm", ".tar": "tar", ".tar.gz": "tar", ".tgz": "tar",
            ".tar.xz": "tar", ".tar.bz2": "tar"}
@@ -33,12 +40,12 @@ def _relative_inside(value: str) -> str:
 
 
 class Product(Strict):
-    name: str
-    version: str
-    vendor: str
-    summary: str = ""
-    homepage: str = ""
-    contact: str = ""
+    name: str = Field(max_length=SHORT)
+    version: str = Field(min_length=1, max_length=SHORT)
+    vendor: str = Field(min_length=1, max_length=LINE)
+    summary: str = Field("", max_length=LINE)
+    homepage: str = Field("", max_length=LINE)
+    contact: str = Field("", max_length=LINE)
 
     @field_validator("name")
     @classmethod
@@ -47,15 +54,22 @@ class Product(Strict):
             raise ValueError("must match [a-z0-9][a-z0-9.+_-]*")
         return v
 
+    @field_validator("version", "vendor", "summary", "homepage", "contact")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if any(not c.isprintable() for c in v):
+            raise ValueError("must be one line of printable text")
+        return v
+
 
 class Artifact(Strict):
-    path: str
+    path: str = Field(max_length=COMMAND)
     format: Literal["deb", "rpm", "tar"] | None = None
     sha256: str | None = None
-    arch: str | None = None
-    prefix: str | None = None
-    install: str | None = None
-    uninstall: str | None = None
+    arch: str | None = Field(None, max_length=SHORT)
+    prefix: str | None = Field(None, max_length=COMMAND)
+    install: str | None = Field(None, max_length=COMMAND)
+    uninstall: str | None = Field(None, max_length=COMMAND)
 
     @field_validator("path")
     @classmethod
@@ -89,12 +103,23 @@ class Artifact(Strict):
 
 
 class Service(Strict):
-    command: str
-    user: str = "root"
-    ports: list[int] = Field(default_factory=list)
-    health: str | None = None
-    ready_timeout: float = Field(30, gt=0)
-    env: dict[str, str] = Field(default_factory=dict)
+    command: str = Field(min_length=1, max_length=COMMAND)
+    user: str = Field("root", pattern=r"^[a-z_][a-z0-9_-]*$", max_length=32)
+    ports: list[StrictInt] = Field(default_factory=list, max_length=64)
+    health: str | None = Field(None, max_length=COMMAND)
+    ready_timeout: float = Field(30, gt=0, le=3600, allow_inf_nan=False)
+    env: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not ENV_KEY.fullmatch(k) or len(k) > SHORT]
+        if bad:
+            raise ValueError(f"keys must match [A-Za-z_][A-Za-z0-9_]*: {', '.join(repr(k[:40]) for k in bad)}")
+        long = [k for k, val in v.items() if len(val) > COMMAND or "\0" in val]
+        if long:
+            raise ValueError(f"values must be at most {COMMAND} characters, without NUL: {', '.join(long)}")
+        return v
 
     @field_validator("ports")
     @classmethod
@@ -107,22 +132,47 @@ class Service(Strict):
 
 class Database(Strict):
     engines: list[Literal["postgresql", "mysql"]] = Field(min_length=1)
-    schema_: str | None = Field(None, alias="schema")
-    checks: str | None = None
+    schema_: str | None = Field(None, alias="schema", max_length=COMMAND)
+    checks: str | None = Field(None, max_length=COMMAND)
 
 
 class Claims(Strict):
-    targets: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list, max_length=256)
+    tags: list[str] = Field(default_factory=list, max_length=32)
+
+    @field_validator("targets", "tags")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if len(n) > SHORT or not n.isprintable()]
+        if bad:
+            raise ValueError(f"names must be at most {SHORT} printable characters")
+        return v
 
 
 class Tests(Strict):
-    paths: list[str] = Field(default_factory=lambda: ["tests"])
+    paths: list[str] = Field(default_factory=lambda: ["tests"], max_length=32)
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        return [_relative_inside(p) for p in v]
 
 
 class Limits(Strict):
-    install_timeout: float | None = Field(None, gt=0)
-    command_timeout: float | None = Field(None, gt=0)
+    """Seconds. Finite, and never above the lab's ``max_`` limits (checked against the inventory)."""
+
+    install_timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    command_timeout: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+
+    def problems(self, lab_limits) -> list[str]:
+        """``limits.X: N is above the lab's maximum M`` for each limit beyond ``lab_limits``."""
+        out = []
+        for name in ("install_timeout", "command_timeout"):
+            asked, most = getattr(self, name), getattr(lab_limits, f"max_{name}")
+            if asked is not None and asked > most:
+                out.append(f"limits.{name}: {asked:g} s is above this lab's maximum of {most:g} s "
+                           f"([lab.limits] max_{name})")
+        return out
 
 
 class Submission(Strict):

@@ -9,8 +9,8 @@ from lab.errors import InputError, NotApplicable
 def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     """(server, credentials), started on first use; ``NotApplicable`` when the target offers no engine
     the submission claims; ``InfrastructureError`` when the server does not start."""
-    if "database" in lab.state:
-        return lab.state["database"]
+    if lab.state.database is not None:
+        return lab.state.database
     target = lab.target_spec
     spec, claim = target.database, lab.submission.model.database
     if spec is None:
@@ -32,7 +32,7 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     creds = server.start()
     p.transport.secrets.add(creds.password)
     p.facts = p.facts.model_copy(update={"db_version": server.version() or None})
-    lab.state["database"] = (server, creds)
+    lab.state.database = (server, creds)
     return server, creds
 
 

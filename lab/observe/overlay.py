@@ -1,0 +1,197 @@
+"""A container seen from the host: its writable layer (overlay2's upper folder) and its processes.
+
+Everything here is read by the controller with the host's kernel, so nothing a maintainer script
+does inside the target (replacing ``find`` or ``ps``, hiding files in ``/var/tmp``) changes what
+the lab sees. Links are never followed: a vendor's link to ``/etc/shadow`` names the target's
+path, never the host's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from pathlib import Path
+
+from lab.errors import InfrastructureError
+from lab.observe.state import Entry, FsState, Observer
+
+MAX_ENTRIES = 500_000  # a target that writes more is truncated, and says so
+
+
+def _kind(st: os.stat_result) -> str:
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return "deleted"  # overlayfs whiteout
+    if stat.S_ISREG(st.st_mode):
+        return "file"
+    if stat.S_ISDIR(st.st_mode):
+        return "dir"
+    if stat.S_ISLNK(st.st_mode):
+        return "link"
+    return "other"
+
+
+def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
+    """An fd for ``path`` inside ``root``, opening each component without following links."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise FileNotFoundError(errno.ENOENT, "a .. component", path)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = os.open(part, (flags if last else os.O_RDONLY | os.O_DIRECTORY) | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_in_root(root: str, path: str, limit: int) -> bytes | None:
+    try:
+        fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit)
+    finally:
+        os.close(fd)
+
+
+class OverlayObserver(Observer):
+    trusted = True
+
+    def __init__(self, container):
+        attrs = container.attrs
+        data = attrs.get("GraphDriver", {}).get("Data") or {}
+        if attrs.get("GraphDriver", {}).get("Name") != "overlay2" or not data.get("UpperDir"):
+            raise InfrastructureError("the container's storage is not overlay2: no outside view of its files")
+        self.upper = data["UpperDir"]
+        self.merged = data["MergedDir"]
+        self.lowers = [d for d in data.get("LowerDir", "").split(":") if d]
+        self.init_pid = int(attrs["State"]["Pid"])
+        if not os.path.isdir(self.upper):
+            raise InfrastructureError(f"the container's writable layer {self.upper} is not readable here")
+        self._baseline = set(self._container_pids())
+
+    # -- files -----------------------------------------------------------------------------------
+    def _existed(self, path: str) -> bool:
+        rel = path.lstrip("/")
+        return any(os.path.lexists(os.path.join(lower, rel)) for lower in self.lowers)
+
+    def state(self) -> FsState:
+        entries: dict[str, Entry] = {}
+        written = 0
+        truncated = False
+        stack = [("", self.upper)]
+        while stack:
+            rel, real = stack.pop()
+            try:
+                it = os.scandir(real)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with it:
+                for d in it:
+                    if len(entries) >= MAX_ENTRIES:
+                        truncated = True
+                        break
+                    path = f"{rel}/{d.name}"
+                    st = d.stat(follow_symlinks=False)
+                    kind = _kind(st)
+                    if kind == "file":
+                        written += st.st_blocks * 512
+                    entries[path] = Entry(kind, st.st_mode, st.st_uid, st.st_size if kind == "file" else 0,
+                                          self._existed(path))
+                    if kind == "dir":
+                        stack.append((path, d.path))
+        return FsState(entries, self.processes(), written, truncated, trusted=True)
+
+    def written_bytes(self) -> int:
+        """What the target wrote beyond its image, walked without building the state."""
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.upper):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+        return total
+
+    def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
+        return read_in_root(self.merged, path, limit)
+
+    # -- processes -------------------------------------------------------------------------------
+    def _container_pids(self) -> list[int]:
+        """Every process in the container's PID namespace, found in the host's /proc."""
+        try:
+            ns = os.readlink(f"/proc/{self.init_pid}/ns/pid")
+        except OSError:
+            return []
+        pids = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry.name}/ns/pid") == ns:
+                        pids.append(int(entry.name))
+        return pids
+
+    def processes(self) -> dict[int, str]:
+        """Processes the lab did not start: everything in the container's PID namespace but its init,
+        the ``sleep`` that keeps it up, and the lab's own shells (whose parent is outside)."""
+        pids = self._container_pids()
+        inside = set(pids)
+        out = {}
+        for pid in pids:
+            if pid in self._baseline:
+                continue
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid not in inside:  # started by `docker exec`: the lab's own shell or command
+                continue
+            if self._lab_command(pid, inside):
+                continue
+            out[pid] = cmd.strip()[:300]
+        return out
+
+    def _lab_command(self, pid: int, inside: set[int]) -> bool:
+        """A child of one of the lab's exec'd shells, still running (a command in progress)."""
+        seen = 0
+        while pid in inside and seen < 64:
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                return False
+            if ppid == self.init_pid:
+                return False
+            if ppid not in inside:
+                return True
+            pid, seen = ppid, seen + 1
+        return False
+
+    def kill_new(self) -> int:
+        """SIGKILL every process the lab did not start itself, commands in progress included (a
+        disk-quota breach: the vendor's writer must stop now); returns how many."""
+        pids = self._container_pids()
+        inside = set(pids)
+        n = 0
+        for pid in pids:
+            if pid in self._baseline:
+                continue
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid in inside:  # not an exec'd shell itself: a command, a script, a daemon
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+                    n += 1
+        return n

@@ -1,0 +1,129 @@
+"""A target's state at one moment (files written, processes running) and the comparisons of two.
+
+Example::
+
+    before = observer.state()
+    ...install...
+    new = added(before, observer.state())        # paths the install created, folders collapsed
+"""
+
+from __future__ import annotations
+
+import abc
+import stat
+from dataclasses import dataclass, field
+
+# Paths the lab itself writes on a target, never the product's.
+LAB_OWN = ("/var/tmp/lab-staging", "/var/tmp/lab-service", "/var/tmp/lab-rpm-deps", "/tmp/.lab-sh-",
+           "/tmp/.lab-xfer-")
+# Bookkeeping the package manager keeps for every package: not a leftover of the product. Other
+# files under /var/lib/dpkg (a planted "backdoor", say) are.
+PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/lib/dpkg/lock",
+                       "/var/lib/dpkg/triggers/", "/var/lib/dpkg/updates/", "/var/lib/dpkg/diversions",
+                       "/var/lib/dpkg/statoverride", "/var/lib/dpkg/cmethopt", "/var/lib/dpkg/alternatives/",
+                       "/var/lib/dpkg/arch", "/var/lib/apt/", "/var/cache/apt/", "/var/cache/debconf/",
+                       "/var/cache/ldconfig/", "/etc/ld.so.cache", "/var/log/apt/", "/var/log/dpkg.log",
+                       "/var/log/alternatives.log", "/var/lib/dnf/", "/var/lib/rpm/", "/var/cache/dnf/",
+                       "/var/log/dnf", "/var/lib/ucf/", "/var/lib/systemd/deb-systemd-helper-enabled/",
+                       "/var/lib/systemd/deb-systemd-helper-masked/", "/var/lib/polkit-1/", "/root/.cache/",
+                       "/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-", "/etc/subuid-",
+                       "/etc/subgid-", "/usr/share/info/dir", "/var/cache/man/", "/etc/.pwd.lock")
+# Virtual and per-boot file systems: nothing there is installed.
+VIRTUAL = ("/proc/", "/sys/", "/dev/", "/run/")
+
+
+def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
+    """``dir/`` matches the folder and below; ``name-`` any path starting so; ``name`` the path,
+    below it, and its ``-old``/``-frontend`` siblings."""
+    for p in prefixes:
+        if p.endswith("/"):
+            if path == p[:-1] or path.startswith(p):
+                return True
+        elif p.endswith("-"):
+            if path.startswith(p):
+                return True
+        elif path == p or path.startswith((p + "/", p + "-", p + ".")):
+            return True
+    return False
+
+
+def is_lab_own(path: str) -> bool:
+    return _matches(path, LAB_OWN) or _matches(path, VIRTUAL)
+
+
+def is_package_manager_own(path: str) -> bool:
+    if path.startswith("/var/lib/dpkg/info/"):  # dpkg's own records of each package
+        return True
+    return _matches(path, PACKAGE_MANAGER_OWN)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path the target wrote. ``kind``: file, dir, link, other, deleted."""
+
+    kind: str
+    mode: int
+    uid: int = 0
+    size: int = 0
+    existed: bool = False  # the image already had this path: a change, not a creation
+
+    @property
+    def setuid(self) -> bool:
+        return self.kind == "file" and bool(self.mode & (stat.S_ISUID | stat.S_ISGID))
+
+    @property
+    def world_writable(self) -> bool:
+        if self.kind not in ("file", "dir") or not self.mode & stat.S_IWOTH:
+            return False
+        return not (self.kind == "dir" and self.mode & stat.S_ISVTX)
+
+
+@dataclass
+class FsState:
+    entries: dict[str, Entry]
+    processes: dict[int, str] = field(default_factory=dict)  # pid -> command line, the lab's own excluded
+    written_bytes: int = 0
+    truncated: bool = False  # more paths than the observer reads
+    trusted: bool = True  # read from outside the target, not through its own tools
+
+    def present(self) -> set[str]:
+        return {p for p, e in self.entries.items() if e.kind != "deleted"}
+
+
+def collapse(paths: list[str]) -> list[str]:
+    """``/opt/x`` rather than every path below it."""
+    out: list[str] = []
+    for path in sorted(paths):
+        if out and path.startswith(out[-1].rstrip("/") + "/"):
+            continue
+        out.append(path)
+    return out
+
+
+def created(before: FsState, after: FsState) -> list[str]:
+    """Paths present after that were not before (the lab's and the package manager's own excluded)."""
+    return sorted(p for p in after.present() - before.present()
+                  if not is_lab_own(p) and not is_package_manager_own(p))
+
+
+def changed(before: FsState, after: FsState) -> dict[str, Entry]:
+    """Every path whose entry differs (created, changed, deleted): the install's whole footprint."""
+    return {p: e for p, e in after.entries.items()
+            if before.entries.get(p) != e and not is_lab_own(p)}
+
+
+def new_processes(before: FsState, after: FsState) -> dict[int, str]:
+    return {pid: cmd for pid, cmd in after.processes.items() if pid not in before.processes}
+
+
+class Observer(abc.ABC):
+    """Reads a target's state. ``trusted`` says whether it reads from outside the target."""
+
+    trusted: bool = True
+
+    @abc.abstractmethod
+    def state(self) -> FsState: ...
+
+    @abc.abstractmethod
+    def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
+        """A file's content now, without following links; None if absent or not a regular file."""

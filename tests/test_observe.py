@@ -1,0 +1,135 @@
+"""The pure decisions of the security and leftover checks: who put a path there, and what counts
+against the product (no container needed)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+
+from examples.make import build_deb
+from lab.observe import findings
+from lab.observe.overlay import read_in_root
+from lab.observe.owners import Owners, archive_packages, canonical
+from lab.observe.state import Entry, FsState, collapse, created, is_lab_own, is_package_manager_own
+
+DIR = stat.S_IFDIR | 0o755
+FILE = stat.S_IFREG | 0o644
+
+
+
+def fs(entries: dict[str, Entry], processes: dict[int, str] | None = None) -> FsState:
+    return FsState(entries, processes or {})
+
+
+def owners(product=None, os_packages=None) -> Owners:
+    return Owners(product or {}, os_packages or {})
+
+
+def test_merged_usr_paths_compare_equal():
+    assert canonical("./bin/sh") == "/usr/bin/sh"
+    assert canonical("/lib/x86_64-linux-gnu/libc.so.6") == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    assert canonical("/etc/perl") == "/etc/perl"
+    assert owners(os_packages={"/bin/cpan": "perl"}).owner("/usr/bin/cpan") == ("os", "perl")
+
+
+def test_lab_and_package_manager_paths_are_not_the_products():
+    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-sh-12ab/out")
+    assert not is_lab_own("/var/tmp/acme-cache")
+    assert is_package_manager_own("/var/lib/dpkg/info/acme.list")
+    assert is_package_manager_own("/var/lib/dpkg/status-old") and is_package_manager_own("/var/log/apt/term.log")
+    assert not is_package_manager_own("/var/lib/dpkg/backdoor")
+
+
+def test_a_planted_setuid_shell_counts_a_dependencys_does_not():
+    before = fs({})
+    after = fs({"/usr/local/bin/.sh": Entry("file", stat.S_IFREG | 0o4755),
+                "/usr/bin/sudo": Entry("file", stat.S_IFREG | 0o4755),
+                "/usr/bin/acme": Entry("file", stat.S_IFREG | 0o755)})
+    bad, info = findings.setuid(before, after, owners({"/usr/bin/acme": "acme"}, {"/usr/bin/sudo": "sudo"}))
+    assert bad == ["/usr/local/bin/.sh (created by a script during the install) mode 4755"]
+    assert info == ["/usr/bin/sudo (from OS package sudo) mode 4755"]
+
+
+def test_world_writable_ignores_sticky_folders_and_links():
+    after = fs({"/etc/acme-open": Entry("file", stat.S_IFREG | 0o666),
+                "/var/acme-tmp": Entry("dir", stat.S_IFDIR | 0o1777),
+                "/etc/acme-link": Entry("link", stat.S_IFLNK | 0o777)})
+    bad, _ = findings.world_writable(fs({}), after, owners())
+    assert bad == ["/etc/acme-open (created by a script during the install)"]
+
+
+def test_leftovers_anywhere_attributed_and_os_files_only_shown():
+    before = fs({"/etc": Entry("dir", DIR, existed=True)})
+    after = fs({"/etc": Entry("dir", DIR, existed=True),
+                "/var/tmp/acme-cache": Entry("file", FILE, size=1 << 20),
+                "/var/lib/dpkg/backdoor": Entry("file", FILE),
+                "/var/lib/dpkg/info/perl.list": Entry("file", FILE),
+                "/var/tmp/lab-staging/acme.deb": Entry("file", FILE),
+                "/etc/perl": Entry("dir", DIR), "/etc/perl/Config.pm": Entry("file", FILE),
+                "/opt/acme": Entry("dir", DIR), "/opt/acme/bin": Entry("dir", DIR)},
+               {41: "sleep 3000"})
+    bad, info = findings.leftovers(before, after, owners({"/opt/acme/bin": "acme"},
+                                                         {"/etc/perl/Config.pm": "perl", "/etc/perl": "perl"}))
+    assert bad == ["/opt/acme (created by a script during the install)",
+                   "/var/lib/dpkg/backdoor (created by a script during the install)",
+                   "/var/tmp/acme-cache (created by a script during the install)"]
+    assert info == ["2 path(s) of OS package perl, still installed (e.g. /etc/perl)"]
+
+
+def test_persistence_and_replaced_binaries():
+    after = fs({"/etc/cron.d/acme-sync": Entry("file", FILE),
+                "/etc/cron.d/logrotate": Entry("file", FILE),
+                "/usr/lib/systemd/system/acme.service": Entry("file", FILE),
+                "/usr/bin/dpkg": Entry("file", stat.S_IFREG | 0o755, existed=True),
+                "/usr/bin/openssl": Entry("file", stat.S_IFREG | 0o755, existed=True)})
+    bad, info = findings.persistence(fs({}), after, owners({"/usr/lib/systemd/system/acme.service": "acme"},
+                                                           {"/etc/cron.d/logrotate": "logrotate",
+                                                            "/usr/bin/openssl": "openssl"}))
+    assert "/etc/cron.d/acme-sync (created by a script during the install)" in bad
+    assert "/usr/bin/dpkg: a file of the OS image, replaced or changed by a script during the install" in bad
+    assert len(bad) == 2
+    assert "/usr/lib/systemd/system/acme.service (in the product's package acme)" in info
+
+
+def test_new_accounts():
+    before = b"root:x:0:0:root:/root:/bin/bash\n"
+    after = before + b"toor:x:0:0::/root:/bin/sh\nacme:x:999:999::/var/lib/acme:/usr/sbin/nologin\n" \
+                     b"acme2:x:998:998::/home/acme2:/bin/sh\n"
+    shadow = b"root:*:1::::::\ntoor:$6$s$h:1::::::\nacme:!:1::::::\nacme2:$6$s$hash:1::::::\n"
+    bad, info = findings.accounts(before, after, shadow)
+    assert bad == ["account acme2 (uid 998): a new account with a password set, shell /bin/sh",
+                   "account toor: a new account with uid 0 (root's powers)"]
+    assert info == ["account acme (uid 999, shell /usr/sbin/nologin, no password)"]
+
+
+def test_created_collapses_and_skips_the_labs_paths():
+    before = fs({})
+    after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE), "/tmp/.lab-sh-1/out": Entry("file", FILE),
+                "/usr/bin/gone": Entry("deleted", 0)})
+    assert created(before, after) == ["/opt/x", "/opt/x/a"]
+    assert collapse(created(before, after)) == ["/opt/x"]
+
+
+def test_os_package_files_read_from_the_downloaded_debs(tmp_path):
+    deb = build_deb({"/usr/bin/cpan": b"#!/usr/bin/perl\n", "/etc/perl/Config.pm": b"1;\n"},
+                    {"Package": "perl-ish", "Version": "1", "Architecture": "all"}, tmp_path)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(deb, arcname=f"archives/{deb.name}")
+    assert archive_packages(buf.getvalue()) == {"/usr/bin/cpan": "perl-ish", "/etc/perl/Config.pm": "perl-ish"}
+
+
+def test_reading_the_targets_files_never_follows_a_link_out(tmp_path):
+    root = tmp_path / "merged"
+    (root / "etc").mkdir(parents=True)
+    secret = tmp_path / "host-secret"
+    secret.write_text("host only")
+    (root / "etc" / "passwd").symlink_to(secret)
+    (root / "var").symlink_to(tmp_path)
+    (root / "etc" / "group").write_text("root:x:0:\n")
+    assert read_in_root(str(root), "/etc/passwd", 100) is None
+    assert read_in_root(str(root), "/var/host-secret", 100) is None
+    assert read_in_root(str(root), "/etc/../../host-secret", 100) is None
+    assert read_in_root(str(root), "/etc/group", 100) == b"root:x:0:\n"
