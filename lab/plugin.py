@@ -16,6 +16,7 @@ import pytest
 
 from lab.errors import NotApplicable
 from lab.report import allure_worker
+from lab.suite import registry
 from lab.suite.outcome import classify
 from lab.suite.session import LabSession, WorkerOptions
 from lab.transport.base import redact
@@ -25,10 +26,6 @@ STARTED = pytest.StashKey[float]()
 PHASES = pytest.StashKey[list]()
 LAST = pytest.StashKey[bool]()
 
-# Suites run in this order on a target; the uninstall checks of `install` come last of all.
-ORDER = ["test_install.py", "test_package.py", "test_security.py", "test_database.py", "test_footprint.py",
-         "test_service.py", "test_vendor.py", "test_uninstall.py"]
-ALWAYS = {"install.package"}  # everything else needs the product installed
 
 
 def pytest_addoption(parser):
@@ -42,7 +39,7 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "check(id, required=True): the stable dotted id of a check")
+    config.addinivalue_line("markers", "check(id): the stable dotted id of a check (lab.suite.registry says the rest)")
     if not config.getoption("--lab-target", default=None):
         return
     # A run started in the background (SIGINT ignored, as under nohup or a service manager) hands
@@ -58,10 +55,10 @@ def pytest_configure(config):
 
 
 def check_id(item) -> tuple[str, bool]:
+    """(id, required): the id from the test's marker, how it counts from the registry."""
     marker = item.get_closest_marker("check")
-    if marker is None:
-        return f"vendor.{item.name}", True
-    return marker.args[0], marker.kwargs.get("required", True)
+    cid = marker.args[0] if marker is not None else f"vendor.{item.name}"
+    return cid, registry.check(cid).required
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -70,16 +67,11 @@ def pytest_collection_modifyitems(session, config, items):
         return
     if lab.opts.suites:
         keep = [i for i in items if check_id(i)[0].split(".")[0] in lab.opts.suites
-                or check_id(i)[0] in ALWAYS]
+                or not registry.check(check_id(i)[0]).needs_install]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
 
-    def rank(item) -> float:
-        if check_id(item)[0] == "service.stop":  # the vendor's tests talk to the running service first
-            return ORDER.index("test_vendor.py") + 0.5
-        name = Path(str(item.fspath)).name
-        return ORDER.index(name) if name in ORDER else ORDER.index("test_vendor.py")
-    items.sort(key=rank)
+    items.sort(key=lambda item: registry.rank(check_id(item)[0], Path(str(item.fspath)).name))
     allure_worker.label_items(items, lab, check_id)
 
 

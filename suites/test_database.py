@@ -73,7 +73,7 @@ def test_no_construct_the_stacks_products_lack(lab):
     assert not found, "\n".join(found)
 
 
-@pytest.mark.check("database.dialect_advisories", required=False)
+@pytest.mark.check("database.dialect_advisories")
 def test_constructs_that_differ(lab):
     found = findings(lab, "advisory")
     assert not found, "advisory: " + "\n".join(found)

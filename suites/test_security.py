@@ -66,7 +66,7 @@ def test_no_planted_jobs_accounts_or_replaced_binaries(lab, target, installed):
     lab.note("no planted job, account or replaced binary" + (f"; {findings.head(info)}" if info else ""))
 
 
-@pytest.mark.check("security.daemons", required=False)
+@pytest.mark.check("security.daemons")
 def test_no_daemon_left_running_by_the_install(lab, installed):
     before, after = states(lab)
     running = findings.processes_line(new_processes(before, after))
@@ -74,7 +74,7 @@ def test_no_daemon_left_running_by_the_install(lab, installed):
                          f"{findings.head(running)}\n{findings.listing(running)}")
 
 
-@pytest.mark.check("security.elf_hardening", required=False)
+@pytest.mark.check("security.elf_hardening")
 def test_elf_hardening(lab, deployment):
     elves = [e for e in deployment.elves() if e.elf_type in ("ET_EXEC", "ET_DYN")]
     if not elves:
@@ -96,7 +96,7 @@ def test_elf_hardening(lab, deployment):
     lab.note(f"{len(elves)} ELF file(s): PIE, full RELRO, NX and stack protector everywhere")
 
 
-@pytest.mark.check("security.outside_prefix", required=False)
+@pytest.mark.check("security.outside_prefix")
 def test_tarball_stays_in_its_prefix(lab, installed):
     prefixes = installed.prefixes()
     if not prefixes:

@@ -3,6 +3,8 @@ that fails the session if any container outlives the tests."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -51,26 +53,56 @@ def bookworm(inventory, built):
 
 
 def _lab_containers() -> set[str]:
+    """Lab containers whose owner is this session or gone: another session's live containers
+    (several test sessions may share a machine) are none of ours."""
     try:
         from lab.engine import LABEL_RUN, client
+        from lab.provision.container import LABEL_PID
+        from lab.provision.gc import alive
 
-        return {c.name for c in client().containers.list(all=True, filters={"label": LABEL_RUN})}
+        mine = str(os.getpid())
+        return {c.name for c in client().containers.list(all=True, filters={"label": LABEL_RUN})
+                if c.labels.get(LABEL_PID) == mine or not alive(c.labels.get(LABEL_PID, ""))}
     except Exception:
         return set()
 
 
+def _reports_tree() -> dict[str, tuple[int, int]]:
+    """The lab's own reports/ (catalogue, runs, site, history): name -> (size, mtime)."""
+    reports = ROOT / "reports"
+    if not reports.exists():
+        return {}
+    return {str(p.relative_to(reports)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in reports.rglob("*") if p.is_file()}
+
+
 def pytest_sessionstart(session):
     session.config._lab_before = _lab_containers()
+    session.config._reports_before = _reports_tree()
+    # Tests sign with a key of their own, never the lab's (subprocesses inherit it).
+    key_dir = Path(tempfile.mkdtemp(prefix="lab-test-key-"))
+    os.environ["LAB_SIGNING_KEY"] = str(key_dir / "signing-key.pem")
+
+
+def _say(session, text: str, **markup) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(text, **markup)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """No container may outlive the tests: a teardown hole fails the session."""
+    """No container may outlive the tests, and the lab's own reports/ is never written: either
+    fails the session."""
+    changed = sorted(set(_reports_tree().items()) ^ set(getattr(session.config, "_reports_before", {}).items()))
+    if changed:
+        _say(session, f"the tests changed the lab's own reports/: {', '.join(sorted({c[0] for c in changed})[:10])}",
+             red=True)
+        session.exitstatus = 1
     left = _lab_containers() - getattr(session.config, "_lab_before", set())
     if left:
         from lab.engine import client
 
-        session.config.get_terminal_reporter().write_line(
-            f"LEAK: containers left behind by the tests: {', '.join(sorted(left))}", red=True)
+        _say(session, f"LEAK: containers left behind by the tests: {', '.join(sorted(left))}", red=True)
         for name in left:
             client().containers.get(name).remove(force=True)
         session.exitstatus = 1

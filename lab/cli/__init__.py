@@ -5,19 +5,16 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from lab.cli.console import EXIT_BAD_INPUT, EXIT_BROKEN, err, out
 from lab.errors import InfrastructureError, InputError, LabError
-
-EXIT_BAD_INPUT = 2
-EXIT_BROKEN = 3
-
-err = Console(stderr=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Adaptation Lab: certify vendor software on OS, CPU and database targets.")
+
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN", "app", "err", "main", "out"]
 
 
 def _register() -> None:
@@ -40,13 +37,13 @@ def main() -> None:
         rc = app(standalone_mode=False)  # a typer.Exit inside comes back as its code
         sys.exit(rc if isinstance(rc, int) else 0)
     except InputError as exc:
-        err.print(f"[red]error:[/] {escape(exc.render())}", highlight=False)
+        err.print(f"[red]error:[/] {escape(exc.render())}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
     except InfrastructureError as exc:
-        err.print(f"[magenta]broken:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[magenta]broken:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(EXIT_BROKEN)
     except LabError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")

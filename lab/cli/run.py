@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from lab.cli import err, out
+from lab.cli.console import err, out
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
 from lab.inventory import load_inventory

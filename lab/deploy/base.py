@@ -15,7 +15,7 @@ from pathlib import Path
 from lab.deploy.contents import Contents
 from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.facts import Facts
-from lab.provision.target import Provisioned
+from lab.provision.base import Provisioned
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 

@@ -8,7 +8,7 @@ import re
 from lab.deploy.base import DEB_ARCH, MIRROR_TROUBLE, Batch, Installer, Staged, download, names, paths, q, run_step
 from lab.errors import InfrastructureError, ProductFailure
 from lab.facts import Facts
-from lab.provision.target import Provisioned
+from lab.provision.base import Provisioned
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 

@@ -13,7 +13,7 @@ from lab.deploy.base import Batch, Installer, Staged
 from lab.deploy.contents import read_contents
 from lab.deploy.select import choose_installer
 from lab.errors import NotApplicable
-from lab.provision.target import Provisioned
+from lab.provision.base import Provisioned
 from lab.submission.load import LoadedSubmission
 from lab.transport.base import CommandResult
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lab.deploy.base import Batch, Installer, q, run_step
 from lab.errors import ProductFailure
 from lab.facts import Facts
-from lab.provision.target import Provisioned
+from lab.provision.base import Provisioned
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 

@@ -126,7 +126,7 @@ def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str
 
 
 def processes_line(processes: dict[int, str]) -> list[str]:
-    return [f"pid {pid}: {cmd or '?'}" for pid, cmd in sorted(processes.items())]
+    return [cmd or f"pid {pid}" for pid, cmd in sorted(processes.items())]
 
 
 def merge(*groups: list[str]) -> list[str]:

@@ -66,6 +66,17 @@ def read_in_root(root: str, path: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def _pid_inside(pid: int) -> str:
+    """The pid the target itself sees (the last of NSpid), which is what its logs name."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return line.split()[-1]
+    except OSError:
+        pass
+    return "?"
+
+
 class OverlayObserver(Observer):
     trusted = True
 
@@ -159,7 +170,7 @@ class OverlayObserver(Observer):
                 continue
             if self._lab_command(pid, inside):
                 continue
-            out[pid] = cmd.strip()[:300]
+            out[pid] = f"{cmd.strip()[:300]} (pid {_pid_inside(pid)} in the target)"
         return out
 
     def _lab_command(self, pid: int, inside: set[int]) -> bool:

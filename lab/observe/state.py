@@ -101,9 +101,10 @@ def collapse(paths: list[str]) -> list[str]:
 
 
 def created(before: FsState, after: FsState) -> list[str]:
-    """Paths present after that were not before (the lab's and the package manager's own excluded)."""
+    """Paths present after that were neither there before nor in the image (the lab's and the
+    package manager's own excluded)."""
     return sorted(p for p in after.present() - before.present()
-                  if not is_lab_own(p) and not is_package_manager_own(p))
+                  if not after.entries[p].existed and not is_lab_own(p) and not is_package_manager_own(p))
 
 
 def changed(before: FsState, after: FsState) -> dict[str, Entry]:

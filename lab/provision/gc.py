@@ -8,7 +8,8 @@ from lab.engine import LABEL_RUN, client
 from lab.provision.container import LABEL_PID, remove_container
 
 
-def _alive(pid: str) -> bool:
+def alive(pid: str) -> bool:
+    """Whether the process that started a container still runs (its label ``lab.pid``)."""
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):
@@ -23,7 +24,7 @@ def collect(run_id: str | None = None, *, everything: bool = False) -> list[str]
     flt = {"label": f"{LABEL_RUN}={run_id}"} if run_id else {"label": LABEL_RUN}
     removed = []
     for c in client().containers.list(all=True, filters=flt):
-        if run_id or everything or not _alive(c.labels.get(LABEL_PID, "")):
+        if run_id or everything or not alive(c.labels.get(LABEL_PID, "")):
             remove_container(c)
             removed.append(c.name)
     return removed

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from lab import __version__
-from lab.run.plan import SUITES
+from lab.suite.registry import suite_names
 
 
 def categories() -> list[dict]:
@@ -17,7 +17,7 @@ def categories() -> list[dict]:
              "messageRegex": "(?s)advisory:.*"}]
     for status, name in (("failed", "Product incompatibility"), ("broken", "Lab infrastructure")):
         cats += [{"name": f"{name}: {suite}", "matchedStatuses": [status],
-                  "traceRegex": f"(?s).*suites/test_{suite}\\.py.*"} for suite in SUITES]
+                  "traceRegex": f"(?s).*suites/test_{suite}\\.py.*"} for suite in suite_names()]
         cats.append({"name": name, "matchedStatuses": [status]})
     return cats
 

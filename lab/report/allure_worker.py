@@ -14,12 +14,11 @@ import allure
 import pytest
 
 from lab.images.host import host_arch
+from lab.suite import registry
 from lab.transport.base import CommandResult
 
 LABEL = "allure_label"
 STEP_OUTPUT = 4000
-SEVERITY = {"install": "blocker", "package": "critical", "service": "critical", "vendor": "critical",
-            "security": "normal", "footprint": "trivial"}
 
 
 def _label(item, name: str, value: str) -> None:
@@ -31,7 +30,7 @@ def label_items(items, lab, check_id) -> None:
     product = lab.submission.model.product
     emulated = spec.facts.arch != host_arch()
     for item in items:
-        cid, required = check_id(item)
+        cid, _required = check_id(item)
         suite = cid.split(".")[0]
         _label(item, "parentSuite", spec.name)
         _label(item, "suite", suite)
@@ -39,7 +38,8 @@ def label_items(items, lab, check_id) -> None:
         _label(item, "epic", f"{product.name} {product.version}")
         _label(item, "feature", suite)
         _label(item, "story", cid)
-        _label(item, "severity", SEVERITY.get(suite, "normal") if required else "minor")
+        _label(item, "severity", registry.severity(cid))
+        _label(item, "characteristic", registry.characteristic(cid))
         if getattr(item, "obj", None) is not None:  # the title allure-pytest reads at setup
             item.obj.__allure_display_name__ = f"{cid} on {spec.name}"
         for tag in (spec.facts.arch, f"{spec.facts.os_id}-{spec.facts.os_version}",

@@ -9,9 +9,7 @@ from lab.errors import InputError
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 from lab.submission.load import LoadedSubmission
-
-SUITES_DIR = Path(__file__).resolve().parent.parent.parent / "suites"
-SUITES = ["install", "package", "security", "database", "footprint", "service", "vendor"]
+from lab.suite.registry import suite_names
 
 
 @dataclass(frozen=True)
@@ -49,15 +47,10 @@ def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str]
 
 
 def choose_suites(names: list[str] | None) -> list[str]:
+    known = suite_names()
     if not names:
-        return list(SUITES)
-    unknown = [n for n in names if n not in SUITES]
+        return known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise InputError("--suites", [f"no suite named {n!r} (known: {', '.join(SUITES)})" for n in unknown])
+        raise InputError("--suites", [f"no suite named {n!r} (known: {', '.join(known)})" for n in unknown])
     return names
-
-
-def suite_files() -> list[str]:
-    from lab.plugin import ORDER
-
-    return [str(SUITES_DIR / f) for f in ORDER if (SUITES_DIR / f).exists()]

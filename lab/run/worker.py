@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.run.plan import SUITES_DIR, Plan, suite_files
+from lab.run.plan import Plan
+from lab.suite.registry import suite_files, suites_dir
 
 
 @dataclass
@@ -33,8 +34,9 @@ def start_worker(plan: Plan, target: str, inventory: Path, submission: Path) -> 
     logs = plan.out / "logs" / target
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "pytest.log"
-    cmd = [sys.executable, "-m", "pytest", *suite_files(), "-c", str(SUITES_DIR / "pytest.ini"),
-           "--rootdir", str(SUITES_DIR), "-v", "--tb=short", "-p", "no:randomly", "-p", "no:pytest11.testinfra",
+    folder = suites_dir()
+    cmd = [sys.executable, "-m", "pytest", *suite_files(), "-c", str(folder / "pytest.ini"),
+           "--rootdir", str(folder), "-v", "--tb=short", "-p", "no:randomly", "-p", "no:pytest11.testinfra",
            "-p", "no:timeout",
            f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
            f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",

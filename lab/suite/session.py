@@ -15,7 +15,8 @@ from pathlib import Path
 from lab.deploy.deployment import Deployment
 from lab.inventory.load import LoadedInventory, load_inventory
 from lab.observe.owners import Owners, dpkg_lookup
-from lab.provision.target import Provisioned, provision
+from lab.provision.base import Provisioned
+from lab.provision.target import provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
 from lab.submission.load import LoadedSubmission, load_submission

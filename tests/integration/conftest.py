@@ -48,6 +48,8 @@ def lab_run(tmp_path, built):
     def run(submission, *args, inventory=None) -> RunResult:
         out = tmp_path / f"run{next(counter)}"
         cmd = [sys.executable, "-m", "lab", "run", str(submission), "--output", str(out), "--no-report", *args]
+        if "--catalogue" not in args:  # never the lab's own catalogue
+            cmd += ["--catalogue", f"sqlite:///{tmp_path / 'catalogue.db'}"]
         if inventory:
             cmd += ["--inventory", str(inventory)]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=900)

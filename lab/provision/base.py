@@ -1,0 +1,79 @@
+"""What every provisioning backend hands out: a ``Provisioned`` target, and the ``Provider``
+contract a backend keeps (after testinfra's backends and tmt's provision plugins).
+
+A provider is registered by name in ``lab.provision.registry``; the inventory's ``backend``
+field picks it. Example::
+
+    with provider.provision(target, run_id, lab) as p:
+        p.transport.run("uname -m")
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from lab.facts import Facts
+from lab.inventory.model import LabSettings, Target
+from lab.observe.state import Observer
+from lab.transport.base import Transport
+
+
+@dataclass
+class Provisioned:
+    target: Target
+    transport: Transport
+    facts: Facts
+    handle: object = None  # the container, for backends that have one
+    run_id: str = ""
+    lab: LabSettings | None = None
+    # Where the lab downloads what the OS repositories provide; None: the target itself.
+    twin: Callable[[Provisioned], AbstractContextManager[Transport]] | None = None
+    _observer: Observer | None = None
+
+    @contextlib.contextmanager
+    def downloader(self) -> Iterator[Transport]:
+        """Where the lab downloads what the OS repositories provide, in the target's own state.
+
+        A board has its own network: the target itself. A container never gets one; a twin from the
+        same image, on the fetch bridge, downloads instead, and the installer copies the files over.
+        No vendor code runs in the twin: it only resolves and downloads packages.
+        """
+        if self.twin is None:
+            yield self.transport
+            return
+        with self.twin(self) as transport:
+            yield transport
+
+    def observer(self) -> Observer:
+        """How the lab sees the target's files and processes: from the host for a container (its
+        writable layer, out of the vendor's reach), through the target's own tools for a board.
+        Made once, before the install, so the processes already running are the baseline."""
+        if self._observer is None:
+            if self.handle is not None:
+                from lab.errors import InfrastructureError
+                from lab.observe.overlay import OverlayObserver
+
+                self.handle.reload()
+                try:
+                    self._observer = OverlayObserver(self.handle)
+                    return self._observer
+                except InfrastructureError:  # another storage driver: the target's own tools, said so
+                    pass
+            from lab.observe.remote import RemoteObserver
+
+            self._observer = RemoteObserver(self.transport)
+        return self._observer
+
+
+class Provider(abc.ABC):
+    """One backend: makes a target usable for the length of a ``with`` block and tears it down
+    in ``finally`` (so also on errors and Ctrl-C)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def provision(self, target: Target, run_id: str, lab: LabSettings) -> AbstractContextManager[Provisioned]: ...

@@ -1,0 +1,70 @@
+"""A dishonest vendor against a real run (issue 16): planted backdoors, markup in its strings,
+limits beyond the lab's, a disk filled. Each gets the product's verdict, never a certificate."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.packages import MANIFEST, backdoor_deb, tarball
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+T = "debian12-x86_64"
+
+
+def test_a_planted_setuid_shell_removed_by_postrm_still_fails(tmp_path, lab_run):
+    run = lab_run(backdoor_deb(tmp_path / "sub"), "--targets", T, "--suites", "install,security")
+    assert run.proc.returncode == 1, run.proc.stdout
+    check = lambda cid: run.check(T, cid)  # noqa: E731
+    assert check("install.package")["outcome"] == "passed"
+    setuid = check("security.setuid")
+    assert setuid["outcome"] == "failed"
+    assert "/usr/local/bin/.sh (created by a script during the install) mode 4755" in setuid["message"]
+    ww = check("security.world_writable")
+    assert ww["outcome"] == "failed" and "/etc/acme-open" in ww["message"]
+    system = check("security.system_files")
+    assert system["outcome"] == "failed"
+    assert "/etc/cron.d/acme-sync (created by a script" in system["message"]
+    assert "account toor: a new account with uid 0" in system["message"]
+    daemons = check("security.daemons")
+    assert daemons["outcome"] == "failed" and "sleep 3000" in daemons["message"]
+    left = check("install.leftovers")
+    assert left["outcome"] == "failed"
+    for path in ("/var/lib/dpkg/backdoor", "/var/tmp/acme-cache", "/etc/cron.d/acme-sync"):
+        assert path in left["message"]
+    assert "sleep 3000" in left["message"]  # the daemon outlived the purge
+    assert not (run.out / "certificates").exists() or not list((run.out / "certificates").iterdir())
+
+
+def test_an_install_that_fills_the_disk_quota_is_stopped_and_failed(tmp_path, lab_run):
+    inventory = tmp_path / "targets.toml"
+    inventory.write_text((ROOT / "targets.toml").read_text().replace(
+        "limits = { install_timeout = 300, command_timeout = 120 }",
+        'limits = { install_timeout = 300, command_timeout = 120, disk_quota = "64m" }'))
+    sub = tarball(tmp_path / "sub", "filler", "#!/bin/sh\nhead -c 2000000000 /dev/zero > /var/tmp/fill\n")
+    run = lab_run(sub, "--targets", T, "--suites", "install", inventory=inventory)
+    assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr
+    install = run.check(T, "install.package")
+    assert install["outcome"] == "failed"
+    assert "above its disk quota of 64.0 MiB ([lab.limits] disk_quota)" in install["message"]
+    assert install["duration_s"] < 120
+
+
+def test_markup_in_vendor_strings_is_printed_literally_and_the_run_is_recorded(tmp_path, lab_run):
+    sub = tarball(tmp_path / "sub", "markup", "#!/bin/sh\nexit 0\n")
+    manifest = sub / "submission.toml"
+    manifest.write_text(manifest.read_text().replace('version = "1.0"', 'version = "1[/bogus]"')
+                        .replace('vendor = "Test Vendor"', 'vendor = "[/hide]Evil [bold]Corp"'))
+    validate = subprocess.run([sys.executable, "-m", "lab", "validate", str(sub)], capture_output=True, text=True)
+    assert validate.returncode == 0, validate.stderr
+    assert "markup 1[/bogus] by [/hide]Evil [bold]Corp" in validate.stdout
+    run = lab_run(sub, "--targets", T, "--suites", "install")
+    assert run.proc.returncode == 0, run.proc.stdout + run.proc.stderr
+    assert "markup 1[/bogus] on debian12-x86_64" in run.proc.stdout
+    assert run.verdicts["submission"]["version"] == "1[/bogus]"
+    db = sqlite3.connect(run.out.parent / "catalogue.db")
+    assert db.execute("select version from product_versions").fetchall() == [("1[/bogus]",)]
