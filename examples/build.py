@@ -7,6 +7,10 @@
 - acme-ledger: a product with a PostgreSQL schema, claimed for both database families.
 - acme-calc:   an architecture-independent script whose dependency (bc) comes from each target's
                own repositories: it passes on every default target, arm64 included.
+- debian-memcached: a real server from Debian 12 with a supervised service and the vendor's tests
+               talking to it; its dependency perl stays installed after purge (the OS's, not the product's).
+- debian-curl: a library and its program (libcurl4 + curl) at the release's current version,
+               installed as one transaction.
 """
 
 from __future__ import annotations
@@ -52,6 +56,22 @@ def arm64_hello() -> None:
     download_deb("lab/debian12-aarch64", "hello", HERE / "arm64-hello")
 
 
+def fixed_name(found: Path, name: str) -> Path:
+    """A downloaded package under the name its submission.toml gives (versions move on)."""
+    target = found.with_name(name)
+    found.replace(target)
+    return target
+
+
+def debian_memcached() -> None:
+    fixed_name(download_deb("lab/debian12-x86_64", "memcached", HERE / "debian-memcached"), "memcached.deb")
+
+
+def debian_curl() -> None:
+    for package in ("curl", "libcurl4"):
+        fixed_name(download_deb("lab/debian12-x86_64", package, HERE / "debian-curl"), f"{package}.deb")
+
+
 def acme_web() -> None:
     out = HERE / "acme-web"
     binary = compile_c(out / "src/acme-web.c", out / "build/acme-web")
@@ -69,7 +89,9 @@ EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
             "acme-ledger": (acme_ledger, "acme-ledger_2.0.0_all.deb"),
             "trixie-hello": (trixie_hello, "hello_*.deb"),
             "arm64-hello": (arm64_hello, "hello_*_arm64.deb"),
-            "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz")}
+            "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz"),
+            "debian-memcached": (debian_memcached, "memcached.deb"),
+            "debian-curl": (debian_curl, "libcurl4.deb")}
 
 
 def main() -> None:

@@ -13,11 +13,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 
-# e_machine as pyelftools names it, for each `uname -m`.
-MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "i686": "EM_386", "armv7l": "EM_ARM",
-            "loongarch64": "EM_LOONGARCH", "riscv64": "EM_RISCV", "ppc64le": "EM_PPC64",
-            "mips64": "EM_MIPS", "s390x": "EM_S390"}
-ARCH_OF_MACHINE = {v: k for k, v in MACHINES.items()}
+from lab.arch import from_elf
 
 DF_BIND_NOW, DF_1_NOW = 0x8, 0x1
 
@@ -41,7 +37,7 @@ class ElfInfo:
 
     @property
     def arch(self) -> str:
-        return ARCH_OF_MACHINE.get(self.machine, self.machine)
+        return from_elf(self.machine) or self.machine
 
 
 def is_elf(data: bytes) -> bool:

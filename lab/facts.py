@@ -21,6 +21,10 @@ echo "kernel=$(uname -r)"
 echo "glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed 's/^glibc //')"
 for m in apt-get dpkg dnf yum rpm; do command -v $m >/dev/null 2>&1 && echo "has=$m"; done
 sed -n 's/^\(ID\|VERSION_ID\|PRETTY_NAME\|ID_LIKE\|VERSION_CODENAME\)=/os_\1=/p' /etc/os-release
+echo "snapshot=$(cat /etc/lab-image-snapshot 2>/dev/null)"
+echo "memory_max=$(cat /sys/fs/cgroup/memory.max 2>/dev/null)"
+echo "pids_max=$(cat /sys/fs/cgroup/pids.max 2>/dev/null)"
+echo "cpu_max=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null)"
 """
 
 
@@ -39,6 +43,10 @@ class Facts(BaseModel):
     db_server: str | None = None
     db_version: str | None = None
     db_profiles: str | None = None
+    snapshot: str | None = None      # when the image's packages were brought up to date (updates, security)
+    memory_limit: str | None = None  # the limits the target really runs under, read from its cgroup
+    pids_limit: str | None = None
+    cpu_limit: str | None = None
 
     def summary(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.model_dump().items() if v not in (None, "")}
@@ -72,8 +80,29 @@ def parse_probe(text: str) -> Facts:
         os_version=version, os_name=values.get("os_PRETTY_NAME", ""),
         os_like=values.get("os_ID_LIKE", ""), codename=values.get("os_VERSION_CODENAME", ""),
         package_manager=_package_manager(has), kernel=values.get("kernel", ""),
-        glibc=values.get("glibc") or None,
+        glibc=values.get("glibc") or None, snapshot=values.get("snapshot") or None,
+        memory_limit=_memory(values.get("memory_max", "")), pids_limit=_limit(values.get("pids_max", "")),
+        cpu_limit=_cpus(values.get("cpu_max", "")),
     )
+
+
+def _limit(value: str) -> str | None:
+    return None if not value or value == "max" else value
+
+
+def _memory(value: str) -> str | None:
+    if not value.isdigit():
+        return None
+    n = int(value)
+    return f"{n >> 30} GiB" if n % (1 << 30) == 0 else f"{n >> 20} MiB"
+
+
+def _cpus(value: str) -> str | None:
+    """cgroup v2 ``cpu.max``: ``quota period`` in microseconds, or ``max``."""
+    parts = value.split()
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    return f"{int(parts[0]) / int(parts[1]):g}"
 
 
 def gather(transport: Transport, target: Target) -> Facts:
@@ -92,4 +121,8 @@ def gather(transport: Transport, target: Target) -> Facts:
     if facts.os_id.lower() != declared.os_id.lower():
         raise InfrastructureError(
             f"{target.name}: the inventory declares {declared.os_id} but the target is {facts.os_id}")
+    if facts.os_version != declared.os_version and not facts.os_version.startswith(declared.os_version + "."):
+        raise InfrastructureError(
+            f"{target.name}: the inventory declares os_version {declared.os_version} but the target is "
+            f"{facts.os_id} {facts.os_version} ({facts.os_name or facts.codename})")
     return facts

@@ -20,8 +20,6 @@ from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
 STAGE = "/var/tmp/lab-staging"
-DEB_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "armv7l": "armhf",
-            "loongarch64": "loong64", "riscv64": "riscv64", "ppc64le": "ppc64el", "s390x": "s390x"}
 # What a package manager prints when the lab's mirror, not the package, is at fault.
 MIRROR_TROUBLE = ("Failed to fetch", "Temporary failure resolving", "Could not resolve",
                   "Unable to fetch some archives", "Cannot download", "Curl error")
@@ -90,21 +88,32 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str) -> Command
     return result
 
 
-def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float) -> tuple[CommandResult, bytes]:
-    """Run ``command`` where the lab may download, then bring ``cache`` over to the target.
+@dataclass
+class Downloaded:
+    result: CommandResult
+    archive: bytes = b""   # the downloaded folder as a tar (empty when the target downloads itself)
+    offers: str = ""       # on failure: what the target's repositories offer of each unmet package
 
-    Returns the result and the downloaded folder as a tar (empty when the target downloads for
-    itself), which the lab reads to know which files the OS's own packages brought."""
-    archive = b""
+
+def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float,
+             also: tuple[str, ...] = (), explain=None) -> Downloaded:
+    """Run ``command`` where the lab may download, then bring ``cache`` (and the folders in
+    ``also``, e.g. fresh package lists) over to the target. On failure, ``explain(dl, result)``
+    may ask the repositories what they offer instead, while the downloader is still there."""
     with p.downloader() as dl:
         if dl is not p.transport:
             for staged in batch:
                 dl.put_file(str(staged.local), staged.target_path)
         result = dl.run(command, timeout=timeout)
-        if result.ok and dl is not p.transport:
+        if not result.ok:
+            return Downloaded(result, offers=explain(dl, result) if explain else "")
+        archive = b""
+        if dl is not p.transport:
             archive = dl.get_tar(cache)
             p.transport.put_tar(Path(cache).parent.as_posix(), archive)
-    return result, archive
+            for folder in also:
+                p.transport.put_tar(Path(folder).parent.as_posix(), dl.get_tar(folder))
+    return Downloaded(result, archive)
 
 
 def q(value: str) -> str:

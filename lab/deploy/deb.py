@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from lab.deploy.base import DEB_ARCH, MIRROR_TROUBLE, Batch, Installer, Staged, download, names, paths, q, run_step
+from lab.arch import deb_name
+from lab.deploy.base import MIRROR_TROUBLE, Batch, Installer, Staged, download, names, paths, q, run_step
 from lab.errors import InfrastructureError, ProductFailure
 from lab.facts import Facts
 from lab.provision.base import Provisioned
@@ -13,6 +14,26 @@ from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends"
+# Package lists older than a day are refreshed by the downloader (and copied to the target), so a
+# target resolves against its release as it is today, not as it was when the image was built.
+REFRESH = ("{ find /var/lib/apt/lists -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
+           "|| apt-get -q update >/dev/null; }")
+UNMET = re.compile(r"Depends: ([a-z0-9][a-z0-9.+-]*)(?::\w+)? \(")
+
+
+def _offers(dl, result: CommandResult) -> str:
+    """What the target's repositories have of each package an unmet dependency names:
+    ``libfoo 1.6-2.1+deb12u2``, so a vendor sees the version the target offers."""
+    names = sorted(set(UNMET.findall(result.stdout + result.stderr)))[:10]
+    if not names:
+        return ""
+    out = dl.run("apt-cache madison " + " ".join(q(n) for n in names) + " 2>/dev/null; true").stdout
+    have: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        cols = [c.strip() for c in line.split("|")]
+        if len(cols) >= 2 and cols[1] not in have.get(cols[0], []):
+            have.setdefault(cols[0], []).append(cols[1])
+    return "; ".join(f"{n} {', '.join(have[n])}" if n in have else f"no {n}" for n in names)
 
 
 class DebInstaller(Installer):
@@ -27,7 +48,7 @@ class DebInstaller(Installer):
 
     def _check_arch(self, p: Provisioned, staged: Staged) -> None:
         arch = staged.contents.control.get("Architecture", "")
-        want = DEB_ARCH.get(p.facts.arch, p.facts.arch)
+        want = deb_name(p.facts.arch)
         if arch not in ("all", want):
             raise ProductFailure(f"{staged.name} is built for {arch}; {p.target.name} is {want} "
                                  f"({p.facts.arch})")
@@ -35,8 +56,10 @@ class DebInstaller(Installer):
     def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
         for staged in batch:
             self._check_arch(p, staged)
-        result, self.dependency_archive = download(p, batch, f"{APT} install --download-only {paths(batch)}",
-                                                   "/var/cache/apt/archives", timeout)
+        got = download(p, batch, f"{REFRESH} && {APT} install --download-only {paths(batch)}",
+                       "/var/cache/apt/archives", timeout, also=("/var/lib/apt/lists",), explain=_offers)
+        self.dependency_archive = got.archive
+        result = got.result
         if result.ok:
             return
         text = result.stdout + result.stderr
@@ -46,6 +69,8 @@ class DebInstaller(Installer):
         unmet = [line.strip() for line in text.splitlines()
                  if re.search(r"Depends:|Conflicts:|Breaks:|PreDepends:", line)]
         why = "\n".join(unmet) if unmet else result.evidence()
+        if got.offers:
+            why += f"\n{p.target.name} offers: {got.offers}"
         raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name} "
                              f"({p.facts.os_name or p.facts.os_id}): {why}")
 

@@ -30,8 +30,9 @@ class RpmInstaller(Installer):
         return p.facts.package_manager
 
     def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
-        result, self.dependency_archive = download(
-            p, batch, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}", DEPS, timeout)
+        got = download(p, batch, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}",
+                       DEPS, timeout)
+        self.dependency_archive, result = got.archive, got.result
         if not result.ok:
             raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name}:\n{result.evidence()}")
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from docker.errors import BuildError, ImageNotFound
 
+from lab.arch import from_deb
 from lab.engine import LABEL_RECIPE, LABEL_TARGET, client
 from lab.errors import InfrastructureError, InputError
-from lab.images.host import DEB_TO_UNAME, apt_mirror, require_binfmt
-from lab.images.recipe import Recipe, dockerfile_path, packages_arg, recipe_for
+from lab.images.host import apt_mirror, require_binfmt, security_mirror
+from lab.images.recipe import Recipe, dockerfile_path, packages_arg, recipe_for, sources_arg
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 
@@ -36,7 +37,7 @@ def current_recipe(image: str) -> str | None:
 
 def _debootstrap(recipe: Recipe, mirror: str, workdir: Path, say: Say) -> None:
     boot = recipe.target.docker.debootstrap
-    require_binfmt(DEB_TO_UNAME.get(boot.arch, boot.arch))
+    require_binfmt(from_deb(boot.arch))
     rootfs = workdir / "rootfs"
     cmd = ["debootstrap", f"--variant={boot.variant}", f"--arch={boot.arch}",
            f"--components={','.join(boot.components)}", boot.suite, str(rootfs), mirror]
@@ -95,7 +96,9 @@ def build_target(inv: LoadedInventory, target: Target, *, force: bool = False,
         if force or not _has_image(recipe.rootfs_image):
             with tempfile.TemporaryDirectory(prefix="lab-rootfs-") as tmp:
                 _debootstrap(recipe, mirror, Path(tmp), say)
-        build_layer(recipe, recipe.rootfs_image, {"PACKAGES": packages_arg(recipe)}, say)
+        build_layer(recipe, recipe.rootfs_image, {"PACKAGES": packages_arg(recipe),
+                                                  "SOURCES": sources_arg(recipe, mirror, security_mirror(mirror))},
+                    say)
     else:
         base_target = inv.model.get(target.docker.dockerfile.base)
         build_target(inv, base_target, mirror=mirror, say=say)

@@ -9,8 +9,6 @@ from debian.deb822 import Deb822
 
 from lab.errors import InfrastructureError
 
-DEB_TO_UNAME = {"amd64": "x86_64", "arm64": "aarch64", "loong64": "loongarch64",
-                "riscv64": "riscv64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le"}
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 
 
@@ -27,6 +25,22 @@ def apt_mirror(etc: Path = Path("/etc/apt")) -> str:
             if parts[:1] == ["deb"] and "security" not in line:
                 return next(p for p in parts[1:] if "://" in p)
     raise InfrastructureError("no Debian mirror in /etc/apt sources; give one with --mirror or [lab].mirror")
+
+
+def security_mirror(mirror: str, etc: Path = Path("/etc/apt")) -> str:
+    """Where the release's security updates come from: the machine's own security source, else
+    the mirror's ``-security`` twin (``.../debian`` -> ``.../debian-security``)."""
+    for src in sorted((etc / "sources.list.d").glob("*.sources")):
+        for para in Deb822.iter_paragraphs(src.read_text()):
+            if "URIs" in para and "security" in para["URIs"]:
+                return para["URIs"].split()[0]
+    legacy = etc / "sources.list"
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            parts = line.split()
+            if parts[:1] == ["deb"] and "security" in line:
+                return next(p for p in parts[1:] if "://" in p)
+    return mirror.rstrip("/") + "-security"
 
 
 def host_arch() -> str:

@@ -13,13 +13,19 @@ from lab.inventory.model import Target
 # Tools the suites rely on inside every target; apt lists stay so dependencies can be resolved later.
 TOOLS = ["procps", "iproute2", "ca-certificates", "coreutils", "findutils"]
 
+# A target stands for a maintained installation: the release with its updates and security
+# suites, brought up to date when the image is built; the date is kept for the facts.
 TOOLS_DOCKERFILE = """\
 ARG BASE
 FROM ${BASE}
 ARG PACKAGES
-RUN apt-get update \\
+ARG SOURCES
+RUN printf '%b' "${SOURCES}" > /etc/apt/sources.list \\
+ && apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get -y --no-install-recommends upgrade \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${PACKAGES} \\
- && apt-get clean
+ && apt-get clean \\
+ && date -u +%Y-%m-%dT%H:%M:%SZ > /etc/lab-image-snapshot
 CMD ["sleep", "infinity"]
 """
 
@@ -37,7 +43,10 @@ class Recipe:
 
     @property
     def rootfs_image(self) -> str:
-        return f"{self.image}-rootfs:{self.digest[:12]}"
+        """The debootstrapped rootfs, named by what debootstrap alone depends on."""
+        boot = self.target.docker.debootstrap
+        key = _sha("rootfs", boot.suite, boot.arch, boot.variant, ",".join(boot.components)) if boot else self.digest
+        return f"{self.image}-rootfs:{key[:12]}"
 
 
 def _sha(*parts: str) -> str:
@@ -68,6 +77,17 @@ def recipe_for(inv: LoadedInventory, target: Target) -> Recipe | None:
 def packages_arg(recipe: Recipe) -> str:
     boot = recipe.target.docker.debootstrap
     return " ".join(sorted({*TOOLS, *boot.packages}))
+
+
+def sources_arg(recipe: Recipe, mirror: str, security: str) -> str:
+    """apt's sources for the image: the release, and its updates and security suites unless the
+    inventory turns them off (``debootstrap.updates = false``: a frozen release)."""
+    boot = recipe.target.docker.debootstrap
+    parts = " ".join(boot.components)
+    lines = [f"deb {mirror} {boot.suite} {parts}"]
+    if boot.updates:
+        lines += [f"deb {mirror} {boot.suite}-updates {parts}", f"deb {security} {boot.suite}-security {parts}"]
+    return "\\n".join(lines) + "\\n"
 
 
 def dockerfile_path(inv: LoadedInventory, target: Target) -> Path:

@@ -114,6 +114,8 @@ class Debootstrap(Strict):
     arch: str = "amd64"
     variant: str = "minbase"
     components: list[str] = ["main"]
+    updates: bool = Field(True, description="the release's -updates and -security suites too (a maintained "
+                                            "installation); false freezes the image at the release")
     packages: list[str] = Field(default_factory=list, description="extra packages in the tools layer")
 
 

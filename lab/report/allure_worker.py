@@ -15,10 +15,10 @@ import pytest
 
 from lab.images.host import host_arch
 from lab.suite import registry
+from lab.text import trim
 from lab.transport.base import CommandResult
 
 LABEL = "allure_label"
-STEP_OUTPUT = 4000
 
 
 def _label(item, name: str, value: str) -> None:
@@ -55,20 +55,13 @@ def begin_check(item, lab, check_id: str) -> None:
                       allure.attachment_type.JSON)
 
 
-def _trim(text: str) -> str:
-    if len(text) <= STEP_OUTPUT:
-        return text
-    return f"{text[:STEP_OUTPUT // 4]}\n[... {len(text) - STEP_OUTPUT} characters trimmed: see the command log ...]\n" \
-           f"{text[-3 * STEP_OUTPUT // 4:]}"
-
-
 def command_step(result: CommandResult) -> None:
     title = f"$ {result.command.splitlines()[0][:150]} -> exit {result.exit_status} ({result.duration_s:.2f} s)"
     with allure.step(title):
         if result.stdout:
-            allure.attach(_trim(result.stdout), "stdout", allure.attachment_type.TEXT)
+            allure.attach(trim(result.stdout), "stdout", allure.attachment_type.TEXT)
         if result.stderr:
-            allure.attach(_trim(result.stderr), "stderr", allure.attachment_type.TEXT)
+            allure.attach(trim(result.stderr), "stderr", allure.attachment_type.TEXT)
 
 
 def command_log_line(result: CommandResult) -> str:

@@ -5,12 +5,38 @@ Fields named in the contract are public and never renamed; fields may be added.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-Outcome = Literal["passed", "failed", "broken", "skipped"]
 SCHEMA_VERSION = 1
+
+
+class Outcome(StrEnum):
+    """A check's outcome and a target's verdict. *failed* is the product's fault, *broken* the
+    lab's, *skipped* not applicable here (with the reason)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    BROKEN = "broken"
+    SKIPPED = "skipped"
+
+    @property
+    def severity(self) -> int:
+        return {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}[self.value]
+
+    @property
+    def whose_fault(self) -> str:
+        return {"failed": "the product's fault", "broken": "the lab's fault"}.get(self.value, "")
+
+    @classmethod
+    def reduce(cls, outcomes: Iterable[str]) -> Outcome:
+        """The worst of them: failed > broken > passed; none, or all skipped, is skipped."""
+        found = [cls(o) for o in outcomes]
+        if not found or all(o is cls.SKIPPED for o in found):
+            return cls.SKIPPED
+        return max(found, key=lambda o: o.severity)
 
 
 class Evidence(BaseModel):
@@ -67,15 +93,9 @@ class Verdicts(BaseModel):
         return self.model_dump_json(by_alias=True, indent=2)
 
 
-SEVERITY: dict[str, int] = {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}
-
-
 def reduce(checks: list[Check]) -> Outcome:
     """The target's verdict: the worst of its required checks; all skipped (or none) is skipped."""
-    outcomes = [c.outcome for c in checks if c.required]
-    if not outcomes or all(o == "skipped" for o in outcomes):
-        return "skipped"
-    return max(outcomes, key=SEVERITY.__getitem__)
+    return Outcome.reduce(c.outcome for c in checks if c.required)
 
 
 def reason_of(checks: list[Check], verdict: Outcome) -> str:

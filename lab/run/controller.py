@@ -15,7 +15,7 @@ from lab import __version__
 from lab.inventory.load import LoadedInventory
 from lab.provision.gc import collect
 from lab.report.allure_meta import write_meta
-from lab.results.model import ArtifactRef, Check, SubmissionRef, TargetResult, Verdicts
+from lab.results.model import ArtifactRef, Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.results.write import write_atomic
 from lab.run.plan import Plan
 from lab.run.progress import TargetProgress
@@ -139,12 +139,8 @@ def _stop_workers(running: dict[str, Worker]) -> None:
 
 def exit_code(verdicts: Verdicts) -> int:
     """CONTRACT: 1 if a target failed, else 3 if one is broken, else 0."""
-    outcomes = {t.verdict for t in verdicts.targets.values()}
-    if "failed" in outcomes:
-        return 1
-    if "broken" in outcomes:
-        return 3
-    return 0
+    worst = Outcome.reduce(t.verdict for t in verdicts.targets.values())
+    return {Outcome.FAILED: 1, Outcome.BROKEN: 3}.get(worst, 0)
 
 
 def default_out(run_id: str) -> Path:

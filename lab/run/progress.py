@@ -8,7 +8,9 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-COLOURS = {"passed": "green", "failed": "red", "broken": "magenta", "skipped": "yellow"}
+from lab.results.model import Outcome
+
+COLOURS = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.BROKEN: "magenta", Outcome.SKIPPED: "yellow"}
 
 
 def colour(outcome: str) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-from lab.elf import MACHINES, version_definitions
+from lab.arch import elf_machine
 from lab.elf import parse as parse_elf
+from lab.elf import version_definitions
 from lab.transport.base import Transport
 
 LINE = re.compile(r"^\s*(\S+) \(([^)]*)\) => (\S+)$")
@@ -48,7 +49,7 @@ class TargetLibraries:
                 except (FileNotFoundError, IsADirectoryError):
                     continue
                 info = parse_elf(real, data)
-                if info and info.machine == MACHINES.get(self.arch):
+                if info and info.machine == elf_machine(self.arch):
                     self._defs[soname] = version_definitions(data)
                     break
         return self._defs[soname]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from lab.errors import LabError, NotApplicable
-
-TRIM = 4000
+from lab.text import trim
 
 
 def first_message(exc: BaseException) -> str:
@@ -12,7 +11,7 @@ def first_message(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, AssertionError) and "\nassert " in text:
         text = text.split("\nassert ", 1)[0]
-    return text.strip()[:TRIM]
+    return trim(text.strip(), where="the check's evidence")
 
 
 def classify(exc: BaseException | None, skip_reason: str = "") -> tuple[str, str]:

@@ -21,10 +21,10 @@ from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
 from lab.submission.load import LoadedSubmission, load_submission
 from lab.suite.state import RunState
+from lab.text import trim
 from lab.transport.base import CommandResult, redact
 
 EVIDENCE_KEEP = 12
-OUTPUT_TRIM = 3000
 
 
 @dataclass
@@ -118,19 +118,19 @@ class LabSession:
 
     def end_check(self, check_id: str, outcome: str, message: str, duration: float, required: bool) -> None:
         evidence = [Evidence(command=c.command[:2000], exit_status=c.exit_status,
-                             output=_trim((c.stdout + c.stderr).strip()), duration_s=round(c.duration_s, 3))
+                             output=trim((c.stdout + c.stderr).strip()), duration_s=round(c.duration_s, 3))
                     for c in self._commands[-EVIDENCE_KEEP:]]
         message = message or getattr(self, "_note", "")
         if self.provisioned is not None:
             message = redact(message, self.provisioned.transport.secrets)
-        self.checks.append(Check(id=check_id, outcome=outcome, message=message,
+        self.checks.append(Check(id=check_id, outcome=outcome, message=trim(message),
                                  duration_s=round(duration, 3), required=required, evidence=evidence))
         self.event("check", id=check_id, outcome=outcome)
         self._commands.clear()
 
     def add_check(self, check_id: str, outcome: str, message: str, duration: float) -> None:
         """A check found inside another one (each of the vendor's own tests)."""
-        self.checks.append(Check(id=check_id, outcome=outcome, message=message[:4000], duration_s=duration))
+        self.checks.append(Check(id=check_id, outcome=outcome, message=trim(message), duration_s=duration))
         self.event("check", id=check_id, outcome=outcome)
 
     def event(self, kind: str, **data) -> None:
@@ -149,9 +149,3 @@ class LabSession:
         write_atomic(path, result.model_dump_json(indent=2))
         self.event("finished", verdict=result.verdict)
         return path
-
-
-def _trim(text: str) -> str:
-    if len(text) <= OUTPUT_TRIM:
-        return text
-    return text[: OUTPUT_TRIM // 3] + "\n[... trimmed ...]\n" + text[-2 * OUTPUT_TRIM // 3:]

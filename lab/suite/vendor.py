@@ -1,31 +1,66 @@
 """Running the vendor's own tests in the sandboxed runner, answering its ``host.run`` requests
-on the real target. The vendor's Python never runs on the lab's host."""
+on the real target. The vendor's Python never runs on the lab's host.
+
+Whose fault: the runner image missing, its container not starting or removed from outside, or the
+target's transport lost are the lab's (``InfrastructureError``: *broken*). Once the vendor's code
+runs in the runner, everything the runner does is the product's: a run past its total time, a
+runner that dies before it says ``done``, a line the protocol refuses (``lab.suite.vendor_protocol``)
+or an exit status that says the tests could not run raise ``VendorTestsFailed`` (*failed*), naming
+what happened and ending with what the runner printed (the tail of its pytest.log, redacted).
+"""
 
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import io
 import json
+import os
+import selectors
+import subprocess
 import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.errors import CommandTimeout, InfrastructureError
+from docker.errors import APIError, NotFound
+
+from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.provision.container import remove_container, start_container
+from lab.suite.vendor_protocol import LineReader, ProtocolViolation, RunnerProtocol, VendorResult, shown
 from lab.transport.base import redact
 from lab.transport.docker import DockerTransport, ExecChannel
 
+__all__ = ["VendorResult", "VendorRun", "VendorTestsFailed", "run_vendor_tests"]
+
 RUNNER_SCRIPT = Path(__file__).with_name("vendor_runner.py")
+LOG = "/work/pytest.log"
+LOG_KEEP = 1 << 20  # bytes of the runner's log kept in vendor-tests.log (its end)
+LOG_READ_MAX = 256 << 20  # a log larger than this is not read at all
+TAIL_CHARS = 1500  # of the log's end quoted in a failure message
+TAIL_LINES = 25
 
 
 @dataclass
-class VendorResult:
-    name: str
-    outcome: str  # passed | failed | skipped
-    message: str
-    duration_s: float
+class VendorRun:
+    """A run that kept the protocol to its end: a check per test that reported, pytest's exit."""
+
+    results: list[VendorResult]
+    collected: int
+    exit: int
+
+
+class VendorTestsFailed(ProductFailure):
+    """The vendor's test run failed as a whole (hung, died, broke the protocol, could not run).
+
+    ``results`` holds the tests that did report, and the one that was running as *failed*, so the
+    vendor sees which test it was.
+    """
+
+    def __init__(self, message: str, results: list[VendorResult]):
+        super().__init__(message)
+        self.results = results
 
 
 def _tests_tar(root: Path, paths: list[str]) -> bytes:
@@ -37,6 +72,7 @@ def _tests_tar(root: Path, paths: list[str]) -> bytes:
 
 
 def _answer(target_transport, command: str, timeout: float) -> dict:
+    """Run one of the vendor's commands on the target. A lost target raises (the lab's fault)."""
     try:
         r = target_transport.run(command, timeout=timeout)
         rc, out, err = r.exit_status, r.stdout_bytes, r.stderr_bytes
@@ -45,9 +81,166 @@ def _answer(target_transport, command: str, timeout: float) -> dict:
     return {"rc": rc, "out": base64.b64encode(out).decode(), "err": base64.b64encode(err).decode()}
 
 
+class _PastDeadline(Exception):
+    """Internal: the run went past its total time."""
+
+
+def _send(channel: ExecChannel, data: bytes, deadline: float) -> None:
+    """Write an answer to the runner's stdin without ever blocking past the deadline.
+
+    A hostile runner may ask and never read its answers; a blocking write would then hang the
+    controller forever. A runner already gone is not an error here: its EOF says so next.
+    """
+    fd = channel.proc.stdin.fileno()
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_WRITE)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _PastDeadline
+            if not sel.select(min(left, 1.0)):
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+
+def _converse(channel: ExecChannel, protocol: RunnerProtocol, target_transport, command_timeout: float,
+              deadline: float) -> bool:
+    """Read, check and answer the runner's lines until ``done``: True, or False at EOF.
+
+    Raises ``ProtocolViolation`` on a refused line and ``_PastDeadline`` past the deadline.
+    """
+    reader = LineReader()
+    while not protocol.done:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _PastDeadline
+        try:
+            chunk = channel.recv(min(1.0, left))
+        except TimeoutError:
+            continue
+        if not chunk:
+            return False
+        for line in reader.feed(chunk):
+            command = protocol.accept(line, time.monotonic())
+            if command is not None:
+                timeout = max(1.0, min(command_timeout, deadline - time.monotonic()))
+                _send(channel, json.dumps(_answer(target_transport, command, timeout)).encode() + b"\n",
+                      deadline)
+    return True
+
+
+def _removed(container) -> bool:
+    """Whether the runner's container was removed, or is being removed, from outside the run.
+
+    The vendor's code can stop its container (it is root there) but never remove it: only the
+    lab or an operator can, so a runner that ended that way is the lab's failure, not the product's.
+    """
+    try:
+        container.reload()
+    except NotFound:
+        return True
+    except APIError as exc:
+        return "removal in progress" in str(exc).lower()
+    return container.status in ("removing", "dead")
+
+
+def _ended(channel: ExecChannel) -> str:
+    """How the runner ended, as far as its ``docker exec`` client tells."""
+    try:
+        rc = channel.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return "the vendor-test runner closed its channel to the lab before it was done"
+    how = f"killed by signal {rc - 128}" if rc > 128 else f"exit status {rc}"
+    diag = channel.diagnose()
+    return f"the vendor-test runner ended before it was done ({how})" + (f": {diag}" if diag else "")
+
+
+class _Chunks(io.RawIOBase):
+    """A generator of byte chunks as a readable stream, for ``tarfile``'s stream mode."""
+
+    def __init__(self, chunks):
+        self._it = iter(chunks)
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._left:
+            nxt = next(self._it, None)
+            if nxt is None:
+                return 0
+            self._left = nxt
+        n = min(len(b), len(self._left))
+        b[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n
+
+
+def _runner_log(container) -> str:
+    """The end of the runner's pytest.log, at most ``LOG_KEEP`` bytes of it.
+
+    Read through Docker's archive API, which runs nothing in the container (the vendor's code had
+    root there and may have replaced any program) and works on a stopped one; streamed, so a log
+    of any size costs at most ``LOG_KEEP`` bytes of memory here.
+    """
+    try:
+        stream, stat = container.get_archive(LOG, chunk_size=65536)
+    except NotFound:
+        return "(the runner left no pytest.log)"
+    except APIError as exc:
+        return f"(the runner's pytest.log could not be read: {exc.explanation})"
+    try:
+        size = int(stat.get("size") or 0)
+        if size > LOG_READ_MAX:
+            return f"(the runner's pytest.log is {size} bytes, too large to read)"
+        kept: collections.deque[bytes] = collections.deque()
+        held = total = 0
+        with tarfile.open(fileobj=_Chunks(stream), mode="r|") as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                return "(the runner's pytest.log is not a regular file)"
+            fh = tar.extractfile(member)
+            while chunk := fh.read(65536):
+                kept.append(chunk)
+                held += len(chunk)
+                total += len(chunk)
+                while held - len(kept[0]) >= LOG_KEEP:
+                    held -= len(kept.popleft())
+    except (tarfile.TarError, OSError) as exc:  # requests' stream errors are OSErrors too
+        return f"(the runner's pytest.log could not be read: {exc})"
+    finally:
+        with contextlib.suppress(Exception):
+            stream.close()
+    data = b"".join(kept)[-LOG_KEEP:]
+    text = data.decode("utf-8", "replace")
+    if total > len(data):
+        text = f"[... the first {total - len(data)} bytes cut ...]\n" + text
+    return text
+
+
+def _tail(text: str) -> str:
+    lines = text.rstrip().splitlines()[-TAIL_LINES:]
+    tail = "\n".join(lines)
+    return tail if len(tail) <= TAIL_CHARS else "..." + tail[-TAIL_CHARS:]
+
+
 def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_transport,
                      command_timeout: float, total_timeout: float, log: Path,
-                     env: dict[str, str] | None = None) -> list[VendorResult]:
+                     env: dict[str, str] | None = None) -> VendorRun:
+    """Run the submission's tests in a fresh runner container against ``target_transport``.
+
+    Returns the run when the runner kept the protocol to its end; raises ``VendorTestsFailed``
+    (the product's fault) or ``InfrastructureError`` (the lab's) otherwise. The runner's log,
+    redacted and bounded, is written to ``log`` either way.
+    """
     from lab.images.runner import IMAGE, runner_target
 
     spec = runner_target(inv)
@@ -55,36 +248,47 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
         container = start_container(spec, run_id, inv.model.lab, role="vendor-runner")
     except InfrastructureError as exc:
         raise InfrastructureError(f"{exc} (build it with `lab images build`; {IMAGE} runs vendor tests)") from None
+    secrets = target_transport.secrets
     runner = DockerTransport("vendor-runner", container.id)
+    protocol = RunnerProtocol(secrets)
     channel = None
     try:
         runner.put_tar("/work", _tests_tar(root, paths))
         runner.put_bytes(RUNNER_SCRIPT.read_bytes(), "/lab/vendor_runner.py")
-        channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py",
+        channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py", "--rootdir=/work/sub",
                                                   *[f"/work/sub/{p}" for p in paths]), env=env)
-        deadline = time.monotonic() + total_timeout
-        buf = b""
-        while True:
-            while b"\n" not in buf:
-                if time.monotonic() > deadline:
-                    raise InfrastructureError(f"the vendor tests did not finish within {total_timeout:g} s")
-                try:
-                    chunk = channel.recv(1.0)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    raise InfrastructureError(f"the vendor-test runner ended early: {channel.diagnose()}")
-                buf += chunk
-            line, _, buf = buf.partition(b"\n")
-            message = json.loads(line)
-            if "done" in message:
-                break
-            channel.send(json.dumps(_answer(target_transport, message["run"], command_timeout)).encode() + b"\n")
-        with contextlib.suppress(FileNotFoundError):
-            text = runner.get_bytes("/work/pytest.log").decode("utf-8", "replace")
-            log.write_text(redact(text, target_transport.secrets))
-        return [VendorResult(r["nodeid"].split("::")[-1], "failed" if r["outcome"] == "failed" else r["outcome"],
-                             redact(r["message"], target_transport.secrets), r["duration_s"]) for r in message["done"]]
+        reason = None
+        try:
+            if not _converse(channel, protocol, target_transport, command_timeout,
+                             time.monotonic() + total_timeout):
+                reason = _ended(channel)
+                if _removed(container):
+                    raise InfrastructureError("the vendor-test runner's container was removed from outside the run")
+                if protocol.ids is None and channel.diagnose():
+                    # Nothing came at all and docker itself complained: the runner never started.
+                    raise InfrastructureError(f"the vendor-test runner could not start: {channel.diagnose()}")
+        except _PastDeadline:
+            reason = f"the vendor tests did not finish within {total_timeout:g} s"
+        except ProtocolViolation as exc:
+            reason = f"the vendor-test runner sent a line the lab refuses: {exc}"
+        if reason is None:
+            reason = protocol.exit_problem()
+        ended = time.monotonic()
+        channel.close()  # the docker exec client; the runner itself goes with its container
+        channel = None
+        text = redact(_runner_log(container), secrets)
+        log.write_text(text)
+        if reason is None:
+            return VendorRun(list(protocol.results.values()), protocol.collected, protocol.exit)
+        reason = redact(reason, secrets)
+        context = []
+        if protocol.running:
+            context.append(f"vendor test {shown(protocol.running[0], secrets)} was running")
+        if protocol.not_run():
+            context.append(f"{protocol.not_run()} collected test(s) did not run")
+        message = reason + (f" ({'; '.join(context)})" if context else "")
+        message += "\n\nthe runner printed (end of pytest.log):\n" + (_tail(text) or "(nothing)")
+        raise VendorTestsFailed(message, protocol.partial(reason, ended))
     finally:
         if channel:
             channel.close()

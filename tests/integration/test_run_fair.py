@@ -1,0 +1,101 @@
+"""Fair verdicts (issues 9 and 17): what the lab or the OS did is never held against the product,
+and a real incompatibility still fails, naming what is missing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from examples.make import build_deb
+from tests.conftest import ROOT
+from tests.integration.packages import MANIFEST, tarball
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+T = "debian12-x86_64"
+
+
+def pair(folder, needs: str):
+    """A server and its tools, the server needing an exact version of the tools that no Debian
+    archive has: only installing both together works."""
+    tools = build_deb({"/usr/bin/acme-tools": b"#!/bin/sh\necho tools\n"},
+                      {"Package": "acme-tools", "Version": "1.0-lab1", "Architecture": "all"}, folder)
+    server = build_deb({"/usr/sbin/acme-server": b"#!/bin/sh\nacme-tools\n"},
+                       {"Package": "acme-server", "Version": "1.0-lab1", "Architecture": "all",
+                        "Depends": f"acme-tools (= {needs}), bc"}, folder)
+    (folder / "submission.toml").write_text(MANIFEST.format(name="acme-server")
+                                            + f'[[artifacts]]\npath = "{server.name}"\n'
+                                            + f'[[artifacts]]\npath = "{tools.name}"\n')
+    return folder
+
+
+def test_two_packages_with_an_exact_inner_dependency_install_together(tmp_path, lab_run):
+    run = lab_run(pair(tmp_path / "sub", "1.0-lab1"), "--targets", "debian12-x86_64,debian13-x86_64",
+                  "--suites", "install")
+    assert run.proc.returncode == 0, run.proc.stdout
+    for target in ("debian12-x86_64", "debian13-x86_64"):
+        install = run.check(target, "install.package")
+        assert install["outcome"] == "passed", install["message"]
+        assert run.check(target, "install.leftovers")["outcome"] == "passed"
+
+
+def test_a_real_incompatibility_still_fails_naming_the_dependency(tmp_path, lab_run):
+    run = lab_run(pair(tmp_path / "sub", "2.0"), "--targets", T, "--suites", "install")
+    assert run.proc.returncode == 1, run.proc.stdout
+    install = run.check(T, "install.package")
+    assert install["outcome"] == "failed"
+    assert "acme-tools (= 2.0)" in install["message"]
+    assert f"{T} offers: " in install["message"]
+
+
+def test_a_real_debian_server_with_vendor_tests_against_its_service_passes(examples, lab_run):
+    run = lab_run(examples / "debian-memcached", "--targets", T)
+    assert run.proc.returncode == 0, json.dumps(run.target(T), indent=1)[:3000]
+    checks = {c["id"]: c for c in run.target(T)["checks"]}
+    assert checks["vendor.tests"]["outcome"] == "passed"
+    assert checks["service.ready"]["outcome"] == "passed"
+    assert [c for c in checks if c.startswith("vendor.") and c != "vendor.tests"]
+    # perl came with the server and stays installed: shown as the OS's, not a leftover of the product
+    assert "OS package perl" in checks["install.leftovers"]["message"] or \
+        "perl" not in checks["install.leftovers"]["message"]
+
+
+def test_a_library_and_its_program_at_the_current_version_pass(examples, lab_run):
+    run = lab_run(examples / "debian-curl", "--targets", T)
+    assert run.proc.returncode == 0, json.dumps(run.target(T), indent=1)[:3000]
+    assert run.target(T)["facts"].get("snapshot")  # the image's update date is in the facts
+
+
+def test_a_background_run_stops_on_sigterm_with_its_workers(tmp_path):
+    sub = tarball(tmp_path / "sub", "sleepy", "#!/bin/sh\nsleep 600\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "lab", "run", str(sub), "--targets", T, "--output", str(out), "--no-report",
+           "--catalogue", f"sqlite:///{tmp_path / 'c.db'}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((out / "logs").glob("*/commands.log")):
+        time.sleep(1)
+    time.sleep(5)  # the install is under way
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=150)
+    assert time.monotonic() - stopped < 60
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert verdicts["interrupted"] is True
+    assert verdicts["targets"][T]["verdict"] == "broken"
+
+
+def test_declared_facts_that_contradict_the_target_make_it_broken(tmp_path, lab_run):
+    inventory = tmp_path / "targets.toml"
+    text = (ROOT / "targets.toml").read_text()
+    inventory.write_text(text.replace('os_id = "debian", os_version = "13"', 'os_id = "debian", os_version = "12"'))
+    sub = tarball(tmp_path / "sub", "plain", "#!/bin/sh\nexit 0\n")
+    run = lab_run(sub, "--targets", "debian13-x86_64", "--suites", "install", inventory=inventory)
+    assert run.proc.returncode == 3
+    reason = run.target("debian13-x86_64")["reason"]
+    assert "declares os_version 12 but the target is debian 13" in reason
