@@ -22,25 +22,30 @@ _MESSAGES = {
 }
 
 
-def dotted(loc: tuple) -> str:
-    """``("targets", 0, "imagee")`` -> ``targets[0].imagee``."""
+def dotted(loc: tuple, data: object = None) -> str:
+    """``("targets", 0, "imagee")`` -> ``targets[0].imagee``, or ``targets[debian12-x86_64].imagee``
+    when the list's item has a name (an engineer finds a target by its name, not its position)."""
     out = ""
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
+            item = data[part] if isinstance(data, list) and part < len(data) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            out += f"[{name}]" if isinstance(name, str) and name and len(name) < 80 else f"[{part}]"
+            data = item
         elif str(part).startswith(("function-", "tagged-union")):
             continue
         else:
+            data = data.get(part) if isinstance(data, dict) else None
             out += ("." if out else "") + str(part)
     return out or "(top level)"
 
 
-def problems_of(error: ValidationError) -> list[str]:
+def problems_of(error: ValidationError, data: object = None) -> list[str]:
     problems = []
     for e in error.errors():
         msg = _MESSAGES.get(e["type"], e["msg"])
         msg = msg.removeprefix("Value error, ")
-        problems.append(f"{dotted(e['loc'])}: {msg}")
+        problems.append(f"{dotted(e['loc'], data)}: {msg}")
     return problems
 
 
@@ -60,8 +65,5 @@ def parse_model(model: type[M], data: dict, source: str, context: dict | None = 
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise InputError(source, problems_of(exc)) from None
+        raise InputError(source, problems_of(exc, data)) from None
 
-
-def load_model(model: type[M], path: Path, context: dict | None = None) -> M:
-    return parse_model(model, read_toml(path), str(path), context)

@@ -62,7 +62,8 @@ def test_target_selection():
     assert [t.name for t in choose_targets(inv, Sub(tags=["db"]), None)] == ["debian12-postgresql",
                                                                              "debian12-mariadb"]
     assert [t.name for t in choose_targets(inv, Sub(), ["openeuler2203-x86_64"])] == ["openeuler2203-x86_64"]
-    with pytest.raises(InputError, match="no target named 'debian12-amd64'"):
+    with pytest.raises(InputError, match=r"no target named 'debian12-amd64' in targets.toml; did you mean "
+                                         "debian12-x86_64"):
         choose_targets(inv, Sub(targets=["debian12-amd64"]), None)
 
 

@@ -54,8 +54,8 @@ def test_valid_minimal_inventory_gets_defaults(tmp_path):
 
 def test_unknown_key_is_named_with_its_path(tmp_path):
     assert problems(tmp_path, GOOD.replace('image = "lab/t1"', 'imagee = "lab/t1"')) == [
-        "targets[0].docker.image: field required",
-        "targets[0].docker.imagee: unknown key",
+        "targets[t1].docker.image: field required",
+        "targets[t1].docker.imagee: unknown key",
     ]
 
 
@@ -67,14 +67,14 @@ backend = "podman"
 facts = { os_family = "debian", os_id = "debian", os_version = "12", arch = "sparc" }
 """
     found = problems(tmp_path, text)
-    assert "targets[1].name: must match [a-z0-9][a-z0-9._-]*" in found
-    assert any(p.startswith("targets[1].backend: Input should be 'docker' or 'ssh'") for p in found)
-    assert any(p.startswith("targets[1].facts.arch:") for p in found)
+    assert "targets[Bad Name].name: must match [a-z0-9][a-z0-9._-]*" in found
+    assert any(p.startswith("targets[Bad Name].backend: Input should be 'docker' or 'ssh'") for p in found)
+    assert any(p.startswith("targets[Bad Name].facts.arch:") for p in found)
 
 
 def test_backend_needs_its_table(tmp_path):
     found = problems(tmp_path, GOOD.replace('backend = "docker"', 'backend = "ssh"'))
-    assert found == ["targets[0]: backend = 'ssh' needs a [targets.ssh] table"]
+    assert found == ["targets[t1]: backend = 'ssh' needs a [targets.ssh] table"]
 
 
 def test_bad_limits_and_two_recipes(tmp_path):
@@ -83,8 +83,8 @@ def test_bad_limits_and_two_recipes(tmp_path):
         'debootstrap = { suite = "bookworm" }, dockerfile = { path = "x", base = "t1" }, '
         'limits = { memory = "lots", pids = 0 } }')
     found = problems(tmp_path, text)
-    assert "targets[0].docker.limits.memory: must look like 512m or 2g" in found
-    assert "targets[0].docker.limits.pids: Input should be greater than 0" in found
+    assert "targets[t1].docker.limits.memory: must look like 512m or 2g" in found
+    assert "targets[t1].docker.limits.pids: Input should be greater than 0" in found
 
 
 def test_duplicate_names_and_dangling_base(tmp_path):
@@ -112,6 +112,6 @@ def test_cli_invalid_inventory_exits_2_with_every_error_and_no_traceback(tmp_pat
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
-    for needle in ("targets[0].docker.imagee: unknown key", "targets[0].facts.os_version: field required",
-                   "targets[0].docker.image: field required", str(path)):
+    for needle in ("targets[t1].docker.imagee: unknown key", "targets[t1].facts.os_version: field required",
+                   "targets[t1].docker.image: field required", str(path)):
         assert needle in proc.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from lab.cli import out
+from lab.cli.console import out
 from lab.cli.options import Inventory, split_names
 from lab.inventory import load_inventory
 from lab.provision import simulated

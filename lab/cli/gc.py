@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import out
+from lab.cli.console import out
 from lab.provision.gc import collect
 
 

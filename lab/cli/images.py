@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
-from lab.cli import out
+from lab.cli.console import out
 from lab.cli.options import Inventory, split_names
 from lab.errors import InfrastructureError
 from lab.images.build import build_target
@@ -22,11 +23,15 @@ def build(
     force: bool = typer.Option(False, "--force", help="rebuild even when the recipe is unchanged"),
     mirror: str = typer.Option(None, "--mirror", help="Debian mirror URI (default: apt sources)"),
 ) -> None:
+    """Build each target's image from Debian's archive (debootstrap, then the tools layer), and the
+    vendor-test runner; an unchanged recipe is not rebuilt. An emulated debootstrap takes minutes."""
     inv = load_inventory(inventory)
     failed = []
+    started = time.monotonic()
     for target in inv.select(split_names(names)):
         def say(msg: str, name: str = target.name) -> None:
-            out.print(f"[cyan]{name}[/]: {msg}", highlight=False)
+            elapsed = int(time.monotonic() - started)
+            out.print(f"[dim]{elapsed // 60:02d}:{elapsed % 60:02d}[/] [cyan]{name}[/]: {msg}", highlight=False)
         try:
             if target.backend == "ssh":  # a board: only a simulated one has an image (target's + sshd)
                 if target.ssh.simulated_from:

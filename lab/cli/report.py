@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from lab.cli import out
+from lab.cli.console import out
 from lab.report.render import render
 
 

@@ -20,7 +20,7 @@ from docker.errors import BuildError, ImageNotFound
 from lab.arch import from_deb
 from lab.engine import LABEL_RECIPE, LABEL_TARGET, client
 from lab.errors import InfrastructureError, InputError
-from lab.images.host import apt_mirror, require_binfmt, security_mirror
+from lab.images.host import apt_mirror, host_arch, require_binfmt, security_mirror
 from lab.images.recipe import Recipe, dockerfile_path, packages_arg, recipe_for, sources_arg
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
@@ -41,7 +41,9 @@ def _debootstrap(recipe: Recipe, mirror: str, workdir: Path, say: Say) -> None:
     rootfs = workdir / "rootfs"
     cmd = ["debootstrap", f"--variant={boot.variant}", f"--arch={boot.arch}",
            f"--components={','.join(boot.components)}", boot.suite, str(rootfs), mirror]
-    say(f"debootstrap {boot.suite}/{boot.arch} from {mirror}")
+    emulated = from_deb(boot.arch) != host_arch()
+    say(f"debootstrap {boot.suite}/{boot.arch} from {mirror} (usually "
+        f"{'3 to 5 minutes: every binary runs under qemu' if emulated else 'about a minute'})")
     log = workdir / "debootstrap.log"
     with log.open("wb") as fh:
         proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, check=False)

@@ -34,8 +34,7 @@ def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str]
         return inv.model.enabled
     known = {t.name: t for t in inv.model.targets}
     manifest = str(sub.root / "submission.toml")
-    unknown = [f"claims.targets[{i}]: no target named {n!r} in {inv.path.name}"
-               for i, n in enumerate(claims.targets) if n not in known]
+    unknown = [f"claims.targets[{i}]: {inv.unknown(n)}" for i, n in enumerate(claims.targets) if n not in known]
     if unknown:
         raise InputError(manifest, unknown)
     chosen = [known[n] for n in claims.targets]
