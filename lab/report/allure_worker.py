@@ -8,7 +8,11 @@ code and duration, and its output attached (trimmed; the whole command log is at
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
+import uuid
+from pathlib import Path
 
 import allure
 import pytest
@@ -67,3 +71,30 @@ def command_step(result: CommandResult) -> None:
 def command_log_line(result: CommandResult) -> str:
     return (f"$ {result.command}\n[exit {result.exit_status}, {result.duration_s:.3f} s]\n"
             f"{result.stdout}{result.stderr}\n")
+
+
+STATUS = {"passed": "passed", "failed": "failed", "broken": "broken", "skipped": "skipped"}
+
+
+def nested_result(results: Path, lab, check_id: str, outcome: str, message: str, duration_s: float) -> None:
+    """A check found inside another (each of the vendor's own tests) as an Allure result of its
+    own, so the report lists every one of them beside the suite's checks."""
+    spec = lab.target_spec
+    product = lab.submission.model.product
+    stop = int(time.time() * 1000)
+    start = stop - int(max(0.0, duration_s) * 1000)
+    suite = check_id.split(".")[0]
+    labels = {"parentSuite": spec.name, "suite": suite, "subSuite": check_id,
+              "epic": f"{product.name} {product.version}", "feature": suite, "story": check_id,
+              "severity": registry.severity(check_id), "characteristic": registry.characteristic(check_id),
+              "host": spec.name}
+    result = {
+        "uuid": str(uuid.uuid4()), "historyId": hashlib.md5(f"{spec.name}:{check_id}".encode()).hexdigest(),  # noqa: S324
+        "name": f"{check_id} on {spec.name}", "fullName": f"{spec.name}:{check_id}",
+        "status": STATUS.get(outcome, "unknown"), "stage": "finished", "start": start, "stop": stop,
+        "statusDetails": {"message": message} if message else {},
+        "labels": [{"name": k, "value": v} for k, v in labels.items()],
+        "parameters": [{"name": "target", "value": spec.name}],
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))

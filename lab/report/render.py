@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lab.errors import InfrastructureError, InputError
 from lab.report.allure_meta import report_config
+from lab.results.model import Verdicts
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ANALYTICS = [re.compile(r'\s*<script[^>]*src="https://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
@@ -40,21 +41,26 @@ def strip_analytics(html: str) -> str:
     return html
 
 
-def render(run_dir: Path, history_dir: Path | None = None) -> Path:
+def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | None = None) -> Path:
+    """The report of a run; ``verdicts`` from memory when the caller has them (``lab run``), else
+    read from the folder (``lab report DIR``)."""
     run_dir = Path(run_dir)
     results = run_dir / "allure-results"
-    verdicts = run_dir / "verdicts.json"
-    if not results.is_dir() or not verdicts.exists():
+    path = run_dir / "verdicts.json"
+    if not results.is_dir() or (verdicts is None and not path.exists()):
         raise InputError(str(run_dir), ["not a run folder: it needs verdicts.json and allure-results/"])
-    data = json.loads(verdicts.read_text())
-    product, version, run_id = data["submission"]["name"], data["submission"]["version"], data["run"]
+    if verdicts is None:
+        verdicts = Verdicts.model_validate_json(path.read_text())
+    product, version, run_id = verdicts.submission.name, verdicts.submission.version, verdicts.run
+    # The first line a reader sees: each target's verdict, not a pass percentage.
+    outcome = ", ".join(f"{name} {r.verdict.upper()}" for name, r in verdicts.targets.items())
     history_dir = Path(history_dir or Path("reports") / "history")
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
     config = run_dir / ".allurerc.json"
     config.write_text(json.dumps(report_config(), indent=2))
     cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),
-           "--report-name", f"{product} {version}: run {run_id}", "--history-path",
+           "--report-name", f"{product} {version}: {outcome} (run {run_id})", "--history-path",
            str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     index = out / "index.html"

@@ -32,7 +32,7 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
         from lab.report.render import render
 
         try:
-            done.report = render(plan.out, history or inv.root / "reports" / "history")
+            done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts)
         except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
             done.report_error = str(exc)
     from lab.catalogue.db import open_for

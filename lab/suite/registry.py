@@ -56,8 +56,8 @@ SUITES: list[Suite] = [
     Suite("package", "test_package.py", "critical", ADAPTABILITY),
     Suite("security", "test_security.py", "normal", SECURITY),
     Suite("database", "test_database.py", "critical", INTEROPERABILITY),
+    Suite("service", "test_service.py", "critical", RELIABILITY),  # first to start it: service.ready holds its evidence
     Suite("footprint", "test_footprint.py", "trivial", PERFORMANCE),
-    Suite("service", "test_service.py", "critical", RELIABILITY),
     Suite("vendor", "test_vendor.py", "critical", FUNCTIONAL),
 ]
 FILES = [s.file for s in SUITES] + ["test_uninstall.py"]

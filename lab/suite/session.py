@@ -130,7 +130,10 @@ class LabSession:
 
     def add_check(self, check_id: str, outcome: str, message: str, duration: float) -> None:
         """A check found inside another one (each of the vendor's own tests)."""
+        from lab.report.allure_worker import nested_result
+
         self.checks.append(Check(id=check_id, outcome=outcome, message=trim(message), duration_s=duration))
+        nested_result(self.opts.out / "allure-results", self, check_id, outcome, trim(message), duration)
         self.event("check", id=check_id, outcome=outcome)
 
     def event(self, kind: str, **data) -> None:
