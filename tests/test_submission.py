@@ -121,8 +121,8 @@ def test_unsafe_tar_is_refused_whole_and_writes_nothing(tmp_path):
     before = _leftover_dirs()
     found = problems(archive)
     assert found == ["/etc/cron.d/evil: absolute path", "a/../../up: '..' component",
-                     "escape: link to '../../etc/passwd' points outside the submission",
-                     "dev: device or FIFO file"]
+                     "escape: symbolic link (links are not accepted)",
+                     "dev: device file (only files and folders are accepted)"]
     assert _leftover_dirs() == before
     assert not (tmp_path / "up").exists()
 
@@ -145,3 +145,64 @@ def test_cli_validate_exit_codes_and_no_traceback(folder, tmp_path):
     gone = subprocess.run([sys.executable, "-m", "lab", "validate", str(tmp_path / "nope")],
                           capture_output=True, text=True)
     assert gone.returncode == 2 and "no such file or folder" in gone.stderr
+
+
+def _validate(path, *extra, cwd=None):
+    return subprocess.run([sys.executable, "-m", "lab", "validate", str(path), *extra], capture_output=True,
+                          text=True, cwd=cwd, check=False)
+
+
+def test_hostile_manifest_strings_exit_2_naming_each_field(folder):
+    """A 100,000-character name, a 1 MB version, a shell line as an env key, a port as a string."""
+    (folder / "submission.toml").write_text(
+        MANIFEST.replace('name = "acme-hello"', f'name = "{"a" * 100_000}"')
+                .replace('version = "1.2.0"', f'version = "{"1" * 1_000_000}"')
+        + '[service]\ncommand = "x"\nports = ["80"]\nenv = { "X=1 $(touch /tmp/p) Y" = "v" }\n')
+    r = _validate(folder)
+    assert r.returncode == 2 and "Traceback" not in r.stdout + r.stderr
+    said = " ".join(r.stderr.split())
+    for field in ("product.name:", "product.version:", "service.ports[0]:", "service.env:"):
+        assert field in said
+    assert len(r.stderr) < 10_000  # the problems name the fields; they do not echo a megabyte back
+    assert not os.path.exists("/tmp/p")
+
+
+def test_markup_in_vendor_strings_prints_literally(folder):
+    (folder / "submission.toml").write_text(MANIFEST.replace('version = "1.2.0"', 'version = "1[/bogus]"')
+                                            .replace('vendor = "ACME"', 'vendor = "[bold red]ACME"'))
+    r = _validate(folder)
+    assert r.returncode == 0, r.stderr
+    assert "valid: acme-hello 1[/bogus] by [bold red]ACME" in r.stdout
+
+
+def test_submission_limits_above_the_labs_maxima(folder, tmp_path):
+    (folder / "submission.toml").write_text(MANIFEST + "[limits]\ninstall_timeout = 5000\n")
+    assert problems(folder) == [f"{folder / 'submission.toml'}: limits.install_timeout: 5000 s is above this "
+                                "lab's maximum of 3600 s ([lab.limits] max_install_timeout)"]
+    from lab.inventory.model import Limits
+
+    assert load_submission(folder, Limits(max_install_timeout=6000)).model.limits.install_timeout == 5000
+    inventory = tmp_path / "inv.toml"
+    inventory.write_text("targets = []\n[lab.limits]\nmax_install_timeout = 6000\n")
+    assert _validate(folder, "--inventory", str(inventory)).returncode == 0
+
+
+def test_links_in_a_folder_submission_are_refused_not_followed(folder, tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "secret.deb").write_bytes(b"not the vendor's")
+    (folder / "acme-hello_1.2.0_amd64.deb").unlink()
+    (folder / "acme-hello_1.2.0_amd64.deb").symlink_to(outside / "secret.deb")
+    (folder / "pkg").symlink_to(outside)
+    (folder / "tests").mkdir()
+    (folder / "tests" / "conftest.py").symlink_to("/etc/passwd")
+    (folder / "submission.toml").write_text(MANIFEST + '[[artifacts]]\npath = "pkg/secret.deb"\n'
+                                            '[tests]\npaths = ["tests"]\n')
+    manifest = folder / "submission.toml"
+    assert problems(folder) == [
+        f"{manifest}: artifacts[0].path: acme-hello_1.2.0_amd64.deb: symbolic link (links are not accepted)",
+        f"{manifest}: artifacts[1].path: pkg: symbolic link (links are not accepted)",
+        f"{manifest}: tests.paths[0]: tests/conftest.py: symbolic link (links are not accepted)"]
+    (folder / "submission.toml").unlink()
+    (folder / "submission.toml").symlink_to(outside / "secret.deb")
+    assert problems(folder) == ["symbolic link (links are not accepted)"]

@@ -38,7 +38,8 @@ class Deployment:
             except NotApplicable as exc:
                 self.not_applicable.append(str(exc))
                 continue
-            staged = Staged(art, local, read_contents(art, local))
+            lab = self.target.lab
+            staged = Staged(art, local, read_contents(art, local, lab.limits if lab else None))
             if installer.transactional and installer.format in by_format:
                 installer = by_format[installer.format][0]
                 by_format[installer.format][1].append(staged)

@@ -7,11 +7,14 @@ files it names, their checksums, the archive's safety. All problems are reported
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from lab.errors import InputError
+from lab.inventory.model import Limits
 from lab.submission.model import Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
@@ -44,28 +47,57 @@ class LoadedSubmission:
             self._tmp = None
 
 
-def _inside(root: Path, relative: str) -> Path | None:
-    """The resolved file, or None if it (through links) leaves the submission."""
-    p = (root / relative).resolve()
-    return p if p.is_relative_to(root.resolve()) else None
+LINK = "symbolic link (links are not accepted)"
+
+
+def _link_along(root: Path, relative: str) -> str | None:
+    """The first part of ``relative`` (under ``root``) that is a symbolic link, else None.
+
+    Each component is ``lstat``-ed rather than the whole path resolved: a vendor's folder may hold a
+    link to anywhere, and resolving it would read or hash a file outside the submission.
+    """
+    p = root
+    for part in PurePosixPath(relative).parts:
+        p = p / part
+        try:
+            if stat.S_ISLNK(os.lstat(p).st_mode):
+                return str(p.relative_to(root))
+        except OSError:
+            return None  # missing: the caller says "not found"
+    return None
+
+
+def _links_below(root: Path, relative: str, most: int) -> list[str]:
+    """Symbolic links inside the folder ``relative`` (looking at ``most`` entries at the most)."""
+    found, seen = [], 0
+    for top, dirs, files in os.walk(root / relative):
+        for name in dirs + files:
+            seen += 1
+            if seen > most:
+                return found
+            if os.path.islink(os.path.join(top, name)):
+                found.append(os.path.relpath(os.path.join(top, name), root))
+    return found
 
 
 def _find_root(folder: Path) -> Path:
-    if (folder / MANIFEST).exists():
+    if (folder / MANIFEST).exists() or (folder / MANIFEST).is_symlink():
         return folder
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / MANIFEST).exists():
+    if len(entries) == 1 and not entries[0].is_symlink() and entries[0].is_dir() \
+            and (entries[0] / MANIFEST).exists():
         return entries[0]
     return folder
 
 
-def _check_files(model: Submission, root: Path, manifest: str) -> tuple[list[str], dict[str, str]]:
+def _check_files(model: Submission, root: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:
     problems, digests = [], {}
     for i, art in enumerate(model.artifacts):
-        p = _inside(root, art.path)
-        if p is None:
-            problems.append(f"artifacts[{i}].path: {art.path} points outside the submission")
+        link = _link_along(root, art.path)
+        if link is not None:
+            problems.append(f"artifacts[{i}].path: {link}: {LINK}")
             continue
+        p = root / art.path
         if not p.is_file():
             problems.append(f"artifacts[{i}].path: {art.path} not found in the submission")
             continue
@@ -78,36 +110,51 @@ def _check_files(model: Submission, root: Path, manifest: str) -> tuple[list[str
     if model.tests:
         optional += [(f"tests.paths[{i}]", p) for i, p in enumerate(model.tests.paths)]
     for where, rel in optional:
-        if rel and (_inside(root, rel) is None or not (root / rel).exists()):
+        if not rel:
+            continue
+        link = _link_along(root, rel)
+        if link is not None:
+            problems.append(f"{where}: {link}: {LINK}")
+        elif not (root / rel).exists():
             problems.append(f"{where}: {rel} not found in the submission")
-    return [f"{manifest}: {p}" for p in problems], digests
+        elif (root / rel).is_dir():
+            problems += [f"{where}: {inner}: {LINK}" for inner in _links_below(root, rel, limits.archive_max_members)]
+    return problems, digests
 
 
-def load_submission(source: Path | str) -> LoadedSubmission:
-    """Parse and check a submission folder or ``.tar.gz``/``.zip``; raises ``InputError``."""
+def load_submission(source: Path | str, limits: Limits | None = None) -> LoadedSubmission:
+    """Parse and check a submission folder or ``.tar.gz``/``.zip``; raises ``InputError``.
+
+    ``limits`` are the lab's (``[lab.limits]`` of the inventory; default ``Limits()``): they cap
+    what an archive may unpack to and what the manifest's own ``[limits]`` may ask for.
+    """
     source = Path(source)
+    limits = limits or Limits()
     if not source.exists():
         raise InputError(str(source), ["no such file or folder"])
     tmp = None
     if is_archive(source):
-        tmp = tempfile.TemporaryDirectory(prefix="lab-submission-")
+        tmp = tempfile.TemporaryDirectory(prefix="lab-submission-")  # 0700: nobody else reaches inside
         try:
-            unpack(source, Path(tmp.name))
-        except InputError:
+            unpack(source, Path(tmp.name) / "files", limits)
+        except BaseException:
             tmp.cleanup()
             raise
-        root = _find_root(Path(tmp.name))
+        root = _find_root(Path(tmp.name) / "files")
     elif source.is_dir():
         root = _find_root(source)
     else:
         raise InputError(str(source), ["not a folder, .tar.gz or .zip"])
     manifest = root / MANIFEST
     try:
+        if manifest.is_symlink():
+            raise InputError(str(manifest), [LINK])
         model = parse_model(Submission, read_toml(manifest), str(manifest))
-        problems, digests = _check_files(model, root, str(manifest))
+        problems, digests = _check_files(model, root, limits)
+        problems += model.limits.problems(limits)
         if problems:
-            raise InputError(str(source), problems)
-    except InputError:
+            raise InputError(str(source), [f"{manifest}: {p}" for p in problems])
+    except BaseException:
         if tmp:
             tmp.cleanup()
         raise

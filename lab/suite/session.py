@@ -51,7 +51,7 @@ class LabSession:
 
     def __post_init__(self) -> None:
         self.inventory = load_inventory(self.opts.inventory)
-        self.submission = load_submission(self.opts.submission)
+        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits)
         self.target_spec = self.inventory.model.get(self.opts.target)
         self.logs = self.opts.out / "logs" / self.opts.target
         self.logs.mkdir(parents=True, exist_ok=True)
