@@ -1,5 +1,6 @@
-"""Limits a vendor sets are finite and capped by the lab's maxima: exit 2 naming the field and the
-maximum, before anything runs (issue 16 case 7)."""
+"""`lab validate` and `lab run` as a vendor meets them: limits finite and capped by the lab's maxima
+(exit 2 naming the field and the maximum, before anything runs), claims checked against the
+inventory with near matches, patterns printed literally (issues 16 and 17)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,24 @@ def test_limits_beyond_the_labs_maxima_are_refused(tmp_path, limits, said):
         proc = subprocess.run([sys.executable, "-m", "lab", *cmd], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert said in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_validate_checks_the_claims_and_prints_patterns_literally(tmp_path):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "a.tar.gz").write_bytes(b"")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="Bad_Name") + '[[artifacts]]\npath = "a.tar.gz"\n'
+                                         'prefix = "/opt/a"\n[service]\ncommand = "x"\nports = ["80"]\n'
+                                         '[claims]\ntargets = ["debian12-amd64"]\n')
+    proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(sub)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 2
+    assert "product.name: must match [a-z0-9][a-z0-9.+_-]*" in proc.stderr
+    assert "service.ports[0]: Input should be a valid integer" in proc.stderr
+    (sub / "submission.toml").write_text(MANIFEST.format(name="fine") + '[[artifacts]]\npath = "a.tar.gz"\n'
+                                         'prefix = "/opt/a"\n[claims]\ntargets = ["debian12-amd64"]\n')
+    proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(sub)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 2
+    assert "claims.targets[0]: no target named 'debian12-amd64' in targets.toml; did you mean debian12-x86_64?" \
+        in proc.stderr

@@ -15,7 +15,9 @@ from lab.cli.console import EXIT_BAD_INPUT, err, out
 from lab.cli.options import Inventory
 from lab.errors import InputError
 from lab.inventory import load_inventory
+from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Limits
+from lab.run.plan import choose_targets
 from lab.submission import load_submission
 
 DEFAULT_INVENTORY = Path("targets.toml")
@@ -25,25 +27,35 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
              inventory: Path = Inventory) -> None:
     """Check a submission (manifest, files, checksums, archive safety) against the lab's limits; exit 0 or 2."""
     try:
-        limits = _limits(inventory)
-        sub = load_submission(submission, limits)
+        inv = _inventory(inventory)
+        sub = load_submission(submission, inv.model.lab.limits if inv else Limits())
     except InputError as exc:
         err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     try:
+        targets = []
+        if inv is not None:  # the claims name targets of this lab, or the vendor learns it now
+            try:
+                targets = choose_targets(inv, sub, None)
+            except InputError as exc:
+                err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
         p = sub.model.product
         out.print(f"[green]valid[/]: {safe(p.name)} {safe(p.version)} by {safe(p.vendor)}", highlight=False)
         for art in sub.model.artifacts:
             out.print(f"  {safe(art.path)}  ({art.format})  sha256 {sub.sha256[art.path]}", highlight=False)
+        if targets:
+            out.print(f"  targets: {', '.join(t.name for t in targets)}", highlight=False)
     finally:
         sub.cleanup()
 
 
-def _limits(inventory: Path) -> Limits:
-    """The inventory's ``[lab.limits]``; the defaults when the default ``targets.toml`` is not here."""
+def _inventory(inventory: Path) -> LoadedInventory | None:
+    """The lab's inventory (its limits, its targets); None when the default ``targets.toml`` is not
+    here (a vendor checking a submission away from the lab: the default limits apply)."""
     if inventory == DEFAULT_INVENTORY and not inventory.exists():
-        return Limits()
-    return load_inventory(inventory).model.lab.limits
+        return None
+    return load_inventory(inventory)
 
 
 def safe(text: str) -> str:
