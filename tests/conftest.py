@@ -108,5 +108,26 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+@pytest.fixture(scope="session")
+def engines():
+    """A real PostgreSQL cluster and RabbitMQ node of the tests' own (loopback, free ports, a
+    temporary state folder), for the service's integration tests; stopped and removed at the end."""
+    import shutil
+
+    from lab.centre.engines import Postgres, Rabbit, free_port
+
+    base = Path(tempfile.mkdtemp(prefix="lab-engines-"))
+    base.chmod(0o755)  # PostgreSQL runs as its own user and must reach its folder
+    pg, rabbit = Postgres(base / "postgresql", free_port()), Rabbit(base / "rabbitmq", free_port())
+    try:
+        pg.start()
+        rabbit.start()
+        yield pg, rabbit
+    finally:
+        pg.stop()
+        rabbit.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files from the code")

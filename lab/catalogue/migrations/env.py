@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+import lab.centre.models  # noqa: F401 - the service's tables share the catalogue's metadata
 from lab.catalogue.models import Base
 
 config = context.config
