@@ -8,6 +8,7 @@ commands it ran.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -32,7 +33,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("lab", "Adaptation Lab")
     group.addoption("--lab-target", help="name of the inventory target to run the suites on")
     group.addoption("--lab-inventory", default="targets.toml", help="the lab's inventory file")
-    group.addoption("--lab-submission", help="the submission folder or archive")
+    group.addoption("--lab-submission", help="the submission folder (unpacked and checked by the controller)")
+    group.addoption("--lab-digests", default="{}", help="JSON: artifact path -> sha256, as the controller computed")
     group.addoption("--lab-run", help="run id (labels the target's container)")
     group.addoption("--lab-out", help="the run's output folder")
     group.addoption("--lab-suites", help="comma-separated suites to run (default: all)")
@@ -48,6 +50,7 @@ def pytest_configure(config):
     opts = WorkerOptions(
         target=config.getoption("--lab-target"), inventory=Path(config.getoption("--lab-inventory")),
         submission=Path(config.getoption("--lab-submission")), run_id=config.getoption("--lab-run"),
+        digests=json.loads(config.getoption("--lab-digests") or "{}"),
         out=Path(config.getoption("--lab-out")),
         suites=[s for s in (config.getoption("--lab-suites") or "").split(",") if s] or None,
     )

@@ -102,3 +102,20 @@ def test_exit_codes(verdicts, code):
     v = Verdicts(run="r", submission=SubmissionRef(name="n", version="1", vendor="v", artifacts=[]),
                  targets={f"t{i}": TargetResult(verdict=o) for i, o in enumerate(verdicts)})
     assert exit_code(v) == code
+
+
+def test_a_run_hashes_each_artifact_once_for_any_number_of_targets(tmp_path, monkeypatch):
+    """The controller unpacks and hashes; each worker gets its folder and digests (issue 9)."""
+    import lab.submission.load as load
+    from lab.submission import load_submission
+
+    (tmp_path / "a.tar.gz").write_bytes(b"x" * 1000)
+    (tmp_path / "submission.toml").write_text('schema = 1\n[product]\nname = "p"\nversion = "1"\nvendor = "v"\n'
+                                             '[[artifacts]]\npath = "a.tar.gz"\nprefix = "/opt/p"\n')
+    calls = []
+    real = load.sha256_file
+    monkeypatch.setattr(load, "sha256_file", lambda p: calls.append(p) or real(p))
+    controller = load_submission(tmp_path)
+    workers = [load_submission(controller.root, digests=controller.sha256) for _ in range(3)]
+    assert len(calls) == 1
+    assert all(w.sha256 == controller.sha256 for w in workers)

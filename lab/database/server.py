@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from lab.database.sqlfile import Statement
 from lab.deploy.base import q
-from lab.errors import InfrastructureError, InputError
+from lab.errors import InfrastructureError
 from lab.inventory.model import DatabaseSpec
 from lab.transport.base import Transport
 
@@ -157,8 +157,9 @@ class ExternalServer(DatabaseServer):
         check_allowed(ext.host, allowed_networks)  # the same rule as boards: loopback unless configured
         password = os.environ.get(ext.admin_password_env)
         if password is None:
-            raise InputError("targets.toml", [f"database.external.admin_password_env: ${ext.admin_password_env} "
-                                              "is not set"])
+            # The lab's configuration, found while provisioning: the target is broken, said with its field.
+            raise InfrastructureError(f"database.external.admin_password_env: ${ext.admin_password_env} is not "
+                                      "set in the lab's environment")
         self.admin_password = password
         self.engine = None
 

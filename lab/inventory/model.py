@@ -187,6 +187,12 @@ class DatabaseSpec(Strict):
     profiles: list[str] = Field(default_factory=list, description="files in lab/db_profiles/ checked statically")
     external: ExternalDatabase | None = None
 
+    @model_validator(mode="after")
+    def _external(self) -> DatabaseSpec:
+        if self.external and self.engine != "postgresql":
+            raise ValueError("external: only postgresql servers can be external so far")
+        return self
+
     @field_validator("profiles")
     @classmethod
     def _profiles(cls, v: list[str]) -> list[str]:

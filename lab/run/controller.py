@@ -65,7 +65,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         while queue or running:
             while queue and len(running) < max(1, jobs):
                 name = queue.pop(0)
-                running[name] = start_worker(plan, name, inv.path, sub.source.resolve())
+                running[name] = start_worker(plan, name, inv.path, sub.root, sub.sha256)
             for name, w in list(running.items()):
                 if w.proc.poll() is not None:
                     finished[name] = running.pop(name)

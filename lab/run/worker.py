@@ -6,6 +6,7 @@ them run truly in parallel, and gives each its own pytest and Allure state.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -30,7 +31,10 @@ class Worker:
             return ""
 
 
-def start_worker(plan: Plan, target: str, inventory: Path, submission: Path) -> Worker:
+def start_worker(plan: Plan, target: str, inventory: Path, submission: Path,
+                 digests: dict[str, str] | None = None) -> Worker:
+    """``submission``: the controller's checked, unpacked folder (never the archive again), with the
+    artifacts' ``digests`` it computed, so no worker unpacks or hashes what the controller did."""
     logs = plan.out / "logs" / target
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "pytest.log"
@@ -39,6 +43,7 @@ def start_worker(plan: Plan, target: str, inventory: Path, submission: Path) -> 
            "--rootdir", str(folder), "-v", "--tb=short", "-p", "no:randomly", "-p", "no:pytest11.testinfra",
            "-p", "no:timeout",
            f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
+           f"--lab-digests={json.dumps(digests or {})}",
            f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",
            f"--alluredir={plan.out / 'allure-results'}"]
     with log.open("wb") as fh:

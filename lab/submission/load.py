@@ -90,7 +90,8 @@ def _find_root(folder: Path) -> Path:
     return folder
 
 
-def _check_files(model: Submission, root: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:
+def _check_files(model: Submission, root: Path, limits: Limits,
+                 known: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     problems, digests = [], {}
     for i, art in enumerate(model.artifacts):
         link = _link_along(root, art.path)
@@ -101,7 +102,7 @@ def _check_files(model: Submission, root: Path, limits: Limits) -> tuple[list[st
         if not p.is_file():
             problems.append(f"artifacts[{i}].path: {art.path} not found in the submission")
             continue
-        digests[art.path] = sha256_file(p)
+        digests[art.path] = known[art.path] if known and art.path in known else sha256_file(p)
         if art.sha256 and art.sha256 != digests[art.path]:
             problems.append(f"artifacts[{i}].sha256: mismatch: {art.path} has {digests[art.path]}")
     optional = []
@@ -122,11 +123,14 @@ def _check_files(model: Submission, root: Path, limits: Limits) -> tuple[list[st
     return problems, digests
 
 
-def load_submission(source: Path | str, limits: Limits | None = None) -> LoadedSubmission:
+def load_submission(source: Path | str, limits: Limits | None = None,
+                    digests: dict[str, str] | None = None) -> LoadedSubmission:
     """Parse and check a submission folder or ``.tar.gz``/``.zip``; raises ``InputError``.
 
     ``limits`` are the lab's (``[lab.limits]`` of the inventory; default ``Limits()``): they cap
     what an archive may unpack to and what the manifest's own ``[limits]`` may ask for.
+    ``digests``: the artifacts' sha256 as the controller already computed them, for a worker that
+    receives the controller's unpacked folder (a run hashes each artifact once, not once per target).
     """
     source = Path(source)
     limits = limits or Limits()
@@ -150,7 +154,7 @@ def load_submission(source: Path | str, limits: Limits | None = None) -> LoadedS
         if manifest.is_symlink():
             raise InputError(str(manifest), [LINK])
         model = parse_model(Submission, read_toml(manifest), str(manifest))
-        problems, digests = _check_files(model, root, limits)
+        problems, digests = _check_files(model, root, limits, digests)
         problems += model.limits.problems(limits)
         if problems:
             raise InputError(str(source), [f"{manifest}: {p}" for p in problems])

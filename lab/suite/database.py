@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.database.server import Credentials, DatabaseServer, ExternalServer, InTargetServer
-from lab.errors import InputError, NotApplicable
+from lab.errors import NotApplicable
 
 
 def start_database(lab) -> tuple[DatabaseServer, Credentials]:
@@ -22,9 +22,6 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
                             f"{', '.join(claim.engines)}")
     p = lab.provision()
     if spec.external:
-        if spec.engine != "postgresql":
-            raise InputError(str(lab.inventory.path), [f"targets.{target.name}.database.external: only "
-                                                       "postgresql servers can be external so far"])
         server: DatabaseServer = ExternalServer(spec, lab.inventory.model.lab.allowed_networks)
     else:
         server = InTargetServer(spec, p.transport)

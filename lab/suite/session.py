@@ -35,6 +35,7 @@ class WorkerOptions:
     run_id: str
     out: Path
     suites: list[str] | None = None
+    digests: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class LabSession:
 
     def __post_init__(self) -> None:
         self.inventory = load_inventory(self.opts.inventory)
-        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits)
+        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits, self.opts.digests)
         self.target_spec = self.inventory.model.get(self.opts.target)
         self.logs = self.opts.out / "logs" / self.opts.target
         self.logs.mkdir(parents=True, exist_ok=True)
