@@ -1,7 +1,9 @@
 """Suite `vendor`: the submission's own pytest/testinfra tests, with `host` bound to the target.
 
 They run in the lab's sandboxed runner container, not on the lab's host; each of them becomes a
-check `vendor.<test name>` of its own.
+check `vendor.<file>::<test>` of its own, timed by the lab. `vendor.tests` is the lab's own
+verdict on the run: it fails when a vendor test fails, and when the run as a whole does (it hangs,
+the runner dies, or it sends a line the lab refuses; see `lab.suite.vendor_protocol`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,12 @@ import pytest
 
 from lab.errors import NotApplicable
 from lab.suite.database import database_env
-from lab.suite.vendor import run_vendor_tests
+from lab.suite.vendor import VendorTestsFailed, run_vendor_tests
+
+
+def _record(lab, results) -> None:
+    for r in results:
+        lab.add_check(r.check_id, r.outcome, r.message, r.duration_s)
 
 
 @pytest.mark.check("vendor.tests")
@@ -19,14 +26,18 @@ def test_the_vendors_own_tests_pass(lab, target, installed):
     if spec is None:
         raise NotApplicable("the submission has no [tests]")
     limits = lab.limits()
-    results = run_vendor_tests(lab.inventory, lab.opts.run_id, lab.submission.root, spec.paths, target.transport,
+    try:
+        run = run_vendor_tests(lab.inventory, lab.opts.run_id, lab.submission.root, spec.paths, target.transport,
                                limits["command_timeout"], limits["install_timeout"], lab.logs / "vendor-tests.log",
                                env=database_env(lab))
-    if not results:
+    except VendorTestsFailed as exc:
+        _record(lab, exc.results)
+        raise
+    if not run.collected:
         raise NotApplicable(f"no tests were collected from {', '.join(spec.paths)}")
-    for r in results:
-        lab.add_check(f"vendor.{r.name}", r.outcome, r.message, r.duration_s)
-    failed = [f"{r.name}: {r.message.strip().splitlines()[0] if r.message.strip() else 'failed'}"
-              for r in results if r.outcome == "failed"]
-    assert not failed, f"{len(failed)} of {len(results)} vendor test(s) failed:\n" + "\n".join(failed)
-    lab.note(f"{len(results)} vendor test(s) passed")
+    _record(lab, run.results)
+    failed = [f"{r.check_id}: {r.message.strip().splitlines()[0] if r.message.strip() else 'failed'}"
+              for r in run.results if r.outcome == "failed"]
+    assert not failed, f"{len(failed)} of {len(run.results)} vendor test(s) failed:\n" + "\n".join(failed)
+    skipped = sum(r.outcome == "skipped" for r in run.results)
+    lab.note(f"{len(run.results) - skipped} vendor test(s) passed" + (f", {skipped} skipped" if skipped else ""))

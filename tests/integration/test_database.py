@@ -73,7 +73,7 @@ def test_the_service_gets_the_database_and_the_password_is_redacted(stacks, lab_
     assert run.check(PG, "service.ready")["outcome"] == "passed"
     log = (run.out / f"logs/{PG}/service.log").read_text()
     assert re.search(r"db=lab_[0-9a-f]{8} user=lab_[0-9a-f]{8} pw=\*{8}$", log.splitlines()[0]), log
-    assert "pw=********" in run.check(PG, "vendor.test_leaks_the_password")["message"]
+    assert "pw=********" in run.check(PG, "vendor.tests/test_pw.py::test_leaks_the_password")["message"]
     # Wherever a password is handed over (client env, service env, CREATE ROLE), the mask follows.
     handed = re.compile(r"(PGPASSWORD=|MYSQL_PWD=|DB_PASSWORD=|PASSWORD ')([\\'\"]*)(.{8})")
     seen = 0
