@@ -52,3 +52,15 @@ def cells(dom: str) -> dict[tuple[str, str], str]:
 
 def json_of(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def columns(dom: str) -> dict[str, str]:
+    """target -> the matrix's column header HTML, in page order."""
+    return dict(re.findall(r'<th class="target" data-target="([^"]+)">([\s\S]*?)</th>', dom))
+
+
+def text_of(fragment: str) -> str:
+    """What a reader sees of some HTML: tags dropped, entities decoded, spaces squeezed."""
+    import html
+
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", fragment))).strip()

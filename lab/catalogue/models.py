@@ -5,17 +5,45 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from lab.submission.model import LINE, SHORT
+
+# The columns hold what a submission may say (lab.submission.model bounds it) and no more.
+NAME_MAX = SHORT      # product name
+VERSION_MAX = SHORT   # product version
+VENDOR_MAX = LINE     # vendor
+RUN_ID_MAX = 200      # "20261129-120301-" + the product name
+TARGET_MAX = 200
+CERTIFICATE_ID_MAX = RUN_ID_MAX + 1 + TARGET_MAX
+HARNESS_MAX = 40      # the harness version; started and finished are ISO times of the same size
+
 
 class Base(DeclarativeBase):
     pass
 
 
 class Product(Base):
+    """A product belongs to one vendor: runs by another vendor are refused until it is transferred."""
+
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    vendor: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    vendor: Mapped[str] = mapped_column(String(VENDOR_MAX))
     versions: Mapped[list[ProductVersion]] = relationship(back_populates="product")
+    transfers: Mapped[list[ProductTransfer]] = relationship(back_populates="product",
+                                                            order_by="ProductTransfer.id")
+
+
+class ProductTransfer(Base):
+    """A lab engineer gave a product to another vendor (``lab catalogue transfer``)."""
+
+    __tablename__ = "product_transfers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    from_vendor: Mapped[str] = mapped_column(String(VENDOR_MAX))
+    to_vendor: Mapped[str] = mapped_column(String(VENDOR_MAX))
+    at: Mapped[str] = mapped_column(String(40))
+    by: Mapped[str] = mapped_column(String(200), default="")
+    product: Mapped[Product] = relationship(back_populates="transfers")
 
 
 class ProductVersion(Base):
@@ -23,20 +51,21 @@ class ProductVersion(Base):
     __table_args__ = (UniqueConstraint("product_id", "version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    version: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(VERSION_MAX))
     product: Mapped[Product] = relationship(back_populates="versions")
     runs: Mapped[list[Run]] = relationship(back_populates="version")
 
 
 class Run(Base):
     __tablename__ = "runs"
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    id: Mapped[str] = mapped_column(String(RUN_ID_MAX), primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("product_versions.id"))
-    started: Mapped[str] = mapped_column(String(40))
-    finished: Mapped[str] = mapped_column(String(40))
-    harness: Mapped[str] = mapped_column(String(40))
+    started: Mapped[str] = mapped_column(String(HARNESS_MAX))
+    finished: Mapped[str] = mapped_column(String(HARNESS_MAX))
+    harness: Mapped[str] = mapped_column(String(HARNESS_MAX))
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     folder: Mapped[str] = mapped_column(Text)
+    vendor: Mapped[str | None] = mapped_column(String(VENDOR_MAX))  # who submitted it (the owner then)
     version: Mapped[ProductVersion] = relationship(back_populates="runs")
     artifacts: Mapped[list[Artifact]] = relationship(cascade="all, delete-orphan")
     results: Mapped[list[Result]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -48,6 +77,7 @@ class Artifact(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
+    arch: Mapped[str | None] = mapped_column(String(SHORT))  # as stated, else as its file name says
 
 
 class Result(Base):
@@ -56,7 +86,7 @@ class Result(Base):
     __tablename__ = "results"
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
-    target: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(TARGET_MAX))
     verdict: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -70,7 +100,7 @@ class CheckRow(Base):
     __tablename__ = "checks"
     id: Mapped[int] = mapped_column(primary_key=True)
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
-    check_id: Mapped[str] = mapped_column(String(200))
+    check_id: Mapped[str] = mapped_column(Text)  # a vendor's test names it: unbounded
     outcome: Mapped[str] = mapped_column(String(20))
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -79,7 +109,7 @@ class CheckRow(Base):
 
 class Certificate(Base):
     __tablename__ = "certificates"
-    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    id: Mapped[str] = mapped_column(String(CERTIFICATE_ID_MAX), primary_key=True)  # RUN/TARGET
     result_id: Mapped[int] = mapped_column(ForeignKey("results.id"))
     key_id: Mapped[str] = mapped_column(String(80))
     issued: Mapped[str] = mapped_column(String(40))

@@ -88,10 +88,12 @@ def arch_words(arch: str | None) -> str:
     return uname if uname == arch else f"{uname} ({arch})"
 
 
-def _formats_for(package_manager: str | None) -> set[str]:
-    if package_manager in ("apt", "dpkg"):
+def _formats_for(package_manager: str | None, os_family: str | None = None) -> set[str]:
+    """The artifact formats a system installs: by the package manager found there, else by the OS
+    family the inventory declares, else any."""
+    if package_manager in ("apt", "dpkg") or (not package_manager and os_family == "debian"):
         return {"deb", "tar"}
-    if package_manager in ("dnf", "yum", "rpm"):
+    if package_manager in ("dnf", "yum", "rpm") or (not package_manager and os_family in ("rhel", "suse")):
         return {"rpm", "tar"}
     return {"deb", "rpm", "tar"}
 
@@ -101,9 +103,11 @@ def _format_of(path: str) -> str:
     return "deb" if name.endswith(".deb") else "rpm" if name.endswith(".rpm") else "tar"
 
 
-def tested_arches(result: Result) -> list[str]:
-    """The architectures of the artifacts a target could install (by its package manager)."""
-    formats = _formats_for(result.facts.get("package_manager"))
+def arches_tested(result: Result, spec=None) -> list[str]:
+    """The architectures of the artifacts a target installs (by its package manager, else by the
+    inventory's OS family): none when no artifact suits it."""
+    declared = spec.facts.os_family if spec is not None else None
+    formats = _formats_for(result.facts.get("package_manager"), declared)
     arches = []
     for a in result.run.artifacts:
         if _format_of(a.path) in formats:
@@ -152,9 +156,9 @@ def _copy_evidence(result: Result, site: Path) -> dict:
     return links
 
 
-def _cell(target: str, result: Result, site: Path) -> dict:
+def _cell(target: str, result: Result, site: Path, spec=None) -> dict:
     why = plain_reason(result.reason) if result.verdict != "passed" else ""
-    arches = tested_arches(result)
+    arches = arches_tested(result, spec)
     return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": result.run.id,
             "facts": result.facts, "facts_words": facts_in_words(result.facts),
             "why": why, "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
@@ -205,7 +209,7 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
             cells = {}
             for target, result in sorted(latest.items()):
                 by_target.setdefault(target, []).append(result)
-                cells[target] = _cell(target, result, site)
+                cells[target] = _cell(target, result, site, (inventory or {}).get(target))
             product = version.product
             row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
                    "version": version.version, "cells": cells,

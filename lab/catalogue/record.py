@@ -1,52 +1,242 @@
-"""Recording a finished run in the catalogue (again, if it was recorded before: idempotent)."""
+"""Recording a finished run in the catalogue (again, if it was recorded before: idempotent).
+
+A product belongs to the vendor that first recorded it. A run of the same product by another
+vendor is refused (``InputError`` naming both) until a lab engineer transfers the product
+(``transfer_product``, ``lab catalogue transfer``); a run id recorded for one product, version
+and vendor is never taken over by another. ``check_owner`` says the same before a run starts, so
+``lab run`` can refuse a hijack before any target is touched.
+"""
 
 from __future__ import annotations
 
+import getpass
 import json
-from pathlib import Path
+import re
+import shlex
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from lab.catalogue.models import Artifact, Certificate, CheckRow, Product, ProductVersion, Result, Run
-from lab.errors import InputError
+from lab.catalogue.models import (
+    HARNESS_MAX,
+    RUN_ID_MAX,
+    TARGET_MAX,
+    VENDOR_MAX,
+    Artifact,
+    Certificate,
+    CheckRow,
+    Product,
+    ProductTransfer,
+    ProductVersion,
+    Result,
+    Run,
+)
+from lab.certs.certificate import parse, read
+from lab.errors import InfrastructureError, InputError
+from lab.inventory.model import NAME as TARGET_NAME
 from lab.results.model import Verdicts
+from lab.submission.model import Product as ProductManifest
+from lab.validation import problems_of
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# Architectures as package file names spell them: name_version_ARCH.deb, name-version.ARCH.rpm,
+# or a token of a tarball's name (acme-web-1.0.0-x86_64.tar.gz).
+KNOWN_ARCHES = ("x86_64", "amd64", "aarch64", "arm64", "loongarch64", "loong64", "riscv64", "mips64el",
+                "mips64", "sw_64", "i386", "i686", "armhf", "ppc64el", "ppc64le", "s390x", "noarch", "all")
+_DEB = re.compile(r"_([a-z0-9]+)\.deb$")
+_RPM = re.compile(r"\.([a-z0-9_]+)\.rpm$")
+_TOKEN = re.compile(r"(?:^|[-_.])(" + "|".join(sorted(KNOWN_ARCHES, key=len, reverse=True)) + r")(?=[-_.]|$)")
+
+
+def artifact_arch(path: str, stated: str | None = None) -> str | None:
+    """The architecture an artifact is built for: as the vendor stated it, else as its file name says."""
+    if stated:
+        return stated
+    name = PurePosixPath(path).name.lower()
+    for pattern in (_DEB, _RPM):
+        m = pattern.search(name)
+        if m and m.group(1) in KNOWN_ARCHES:
+            return m.group(1)
+    m = _TOKEN.search(name)
+    return m.group(1) if m else None
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _not_owner(product: str, owner: str, vendor: str) -> str:
+    return (f"product.vendor: {product} belongs to {_quoted(owner)} in this lab's catalogue, not to "
+            f"{_quoted(vendor)}; if it has changed hands, a lab engineer records that first with: "
+            f"lab catalogue transfer {product} --to {shlex.quote(vendor)}")
+
+
+def check_owner(engine: Engine, product: str, vendor: str, source: str = "submission") -> None:
+    """Refuse (``InputError``) a run of ``product`` by ``vendor`` when the catalogue gives the product
+    to another vendor. A product the catalogue does not know yet is anyone's: its first run claims it.
+
+    ``lab run`` calls this before it touches a target, so a hijack attempt exits 2 having run nothing.
+    """
+    try:
+        with Session(engine) as s:
+            owner = s.scalar(select(Product.vendor).where(Product.name == product))
+    except SQLAlchemyError as exc:
+        raise InfrastructureError(f"the catalogue cannot be read: {exc}") from None
+    if owner is not None and owner != vendor:
+        raise InputError(source, [_not_owner(product, owner, vendor)])
+
+
+def _load(run_dir: Path) -> tuple[Verdicts, str]:
+    path = Path(run_dir) / "verdicts.json"
+    if not path.is_file():
+        raise InputError(str(run_dir), ["not a run folder: no verdicts.json"])
+    try:
+        return Verdicts.model_validate_json(path.read_bytes()), str(path)
+    except ValidationError as exc:
+        raise InputError(str(path), problems_of(exc)[:20]) from None
+
+
+def _problems(v: Verdicts) -> list[str]:
+    """What the catalogue will not store: the submission's own bounds, and sane ids and names."""
+    sub = v.submission
+    problems = []
+    try:
+        ProductManifest.model_validate({"name": sub.name, "version": sub.version, "vendor": sub.vendor})
+    except ValidationError as exc:
+        problems += [f"submission.{p}" for p in problems_of(exc)]
+    if len(v.run) > RUN_ID_MAX or not RUN_ID.fullmatch(v.run):
+        problems.append(f"run: must match {RUN_ID.pattern}, at most {RUN_ID_MAX} characters")
+    for field in ("harness", "started", "finished"):
+        if len(getattr(v, field)) > HARNESS_MAX:
+            problems.append(f"{field}: at most {HARNESS_MAX} characters")
+    for i, a in enumerate(sub.artifacts):
+        if not SHA256.fullmatch(a.sha256):
+            problems.append(f"submission.artifacts[{i}].sha256: must be 64 lowercase hexadecimal digits")
+    problems += [f"targets.{name[:60]}: a target name must match {TARGET_NAME.pattern}, at most {TARGET_MAX}"
+                 for name in v.targets if len(name) > TARGET_MAX or not TARGET_NAME.match(name)]
+    return problems
+
+
+def _certificates(run_dir: Path, v: Verdicts) -> dict[str, dict]:
+    """Each target's certificate, checked for shape and for belonging to this very run."""
+    found = {}
+    for name in v.targets:
+        path = Path(run_dir) / "certificates" / f"{name}.json"
+        if not path.exists():
+            continue
+        doc = parse(read(path), str(path))
+        c = doc.certificate
+        mine = (c.id == f"{v.run}/{name}" and c.product.name == v.submission.name
+                and c.product.version == v.submission.version and c.vendor == v.submission.vendor
+                and c.target.name == name)
+        if not mine:
+            raise InputError(str(path), [f"certificate.id: {c.id} is not the certificate of {v.run} on {name} "
+                                         f"for {v.submission.name} {v.submission.version}"])
+        found[name] = doc.raw
+    return found
+
+
+def _refuse_foreign_run(s: Session, v: Verdicts, source: str) -> None:
+    old = s.get(Run, v.run)
+    if old is None:
+        return
+    sub = v.submission
+    was = (old.version.product.name, old.version.version, old.vendor or old.version.product.vendor)
+    if was != (sub.name, sub.version, sub.vendor):
+        raise InputError(source, [f"run: {v.run} is already recorded for {was[0]} {was[1]} by {_quoted(was[2])}; "
+                                  f"a run id is not reused for {sub.name} {sub.version} by {_quoted(sub.vendor)}"])
+
+
+def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str) -> None:
+    sub = v.submission
+    _refuse_foreign_run(s, v, source)
+    product = s.scalar(select(Product).where(Product.name == sub.name))
+    if product is None:
+        product = Product(name=sub.name, vendor=sub.vendor)
+        s.add(product)
+    elif product.vendor != sub.vendor:
+        raise InputError(source, [_not_owner(sub.name, product.vendor, sub.vendor)])
+    version = s.scalar(select(ProductVersion).where(ProductVersion.product == product,
+                                                    ProductVersion.version == sub.version))
+    if version is None:
+        version = ProductVersion(product=product, version=sub.version)
+        s.add(version)
+    old = s.get(Run, v.run)
+    if old is not None:
+        s.delete(old)
+        s.flush()
+    run = Run(id=v.run, version=version, started=v.started, finished=v.finished, harness=v.harness,
+              interrupted=v.interrupted, folder=str(Path(run_dir).resolve()), vendor=sub.vendor,
+              artifacts=[Artifact(path=a.path, sha256=a.sha256, arch=artifact_arch(a.path, getattr(a, "arch", None)))
+                         for a in sub.artifacts])
+    s.add(run)
+    for name, r in v.targets.items():
+        result = Result(run=run, target=name, verdict=r.verdict, reason=r.reason, facts=r.facts,
+                        metrics=r.metrics,
+                        checks=[CheckRow(check_id=c.id, outcome=c.outcome, required=c.required,
+                                         message=c.message, duration_s=c.duration_s) for c in r.checks])
+        doc = certs.get(name)
+        if doc is not None:
+            c = doc["certificate"]
+            result.certificate = Certificate(id=c["id"], key_id=doc["signature"]["key_id"], issued=c["issued"],
+                                             expires=c["expires"], document=doc)
+        s.add(result)
 
 
 def record_run(engine: Engine, run_dir: Path) -> str:
-    path = Path(run_dir) / "verdicts.json"
-    if not path.exists():
-        raise InputError(str(run_dir), ["not a run folder: no verdicts.json"])
-    v = Verdicts.model_validate_json(path.read_text())
-    with Session(engine) as s, s.begin():
-        product = s.scalar(select(Product).where(Product.name == v.submission.name))
-        if product is None:
-            product = Product(name=v.submission.name, vendor=v.submission.vendor)
-            s.add(product)
-        product.vendor = v.submission.vendor
-        version = s.scalar(select(ProductVersion).where(ProductVersion.product == product,
-                                                        ProductVersion.version == v.submission.version))
-        if version is None:
-            version = ProductVersion(product=product, version=v.submission.version)
-            s.add(version)
-        old = s.get(Run, v.run)
-        if old is not None:
-            s.delete(old)
-            s.flush()
-        run = Run(id=v.run, version=version, started=v.started, finished=v.finished, harness=v.harness,
-                  interrupted=v.interrupted, folder=str(Path(run_dir).resolve()),
-                  artifacts=[Artifact(path=a.path, sha256=a.sha256) for a in v.submission.artifacts])
-        s.add(run)
-        for name, r in v.targets.items():
-            result = Result(run=run, target=name, verdict=r.verdict, reason=r.reason, facts=r.facts,
-                            metrics=r.metrics,
-                            checks=[CheckRow(check_id=c.id, outcome=c.outcome, required=c.required,
-                                             message=c.message, duration_s=c.duration_s) for c in r.checks])
-            cert_path = Path(run_dir) / "certificates" / f"{name}.json"
-            if cert_path.exists():
-                doc = json.loads(cert_path.read_text())
-                c = doc["certificate"]
-                result.certificate = Certificate(id=c["id"], key_id=doc["signature"]["key_id"], issued=c["issued"],
-                                                 expires=c["expires"], document=doc)
-            s.add(result)
+    """Record the run in ``run_dir``; ``InputError`` when its vendor does not own the product, when
+    its run id belongs to another product, version or vendor, or when the folder is malformed."""
+    v, source = _load(run_dir)
+    problems = _problems(v)
+    if problems:
+        raise InputError(source, problems)
+    certs = _certificates(run_dir, v)
+    try:
+        _in_one_transaction(engine, v, run_dir, certs, source)
+    except IntegrityError:  # another recording created the same product meanwhile: judge again
+        try:
+            _in_one_transaction(engine, v, run_dir, certs, source)
+        except IntegrityError as exc:
+            raise InfrastructureError(f"the catalogue refused run {v.run}: {exc.orig}") from None
     return v.run
+
+
+def _in_one_transaction(engine: Engine, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str) -> None:
+    with Session(engine) as s, s.begin():
+        _record(s, v, run_dir, certs, source)
+
+
+def _vendor_problems(vendor: str) -> list[str]:
+    if not vendor or len(vendor) > VENDOR_MAX or not vendor.isprintable():
+        return [f"--to: a vendor is 1 to {VENDOR_MAX} characters of printable text on one line"]
+    return []
+
+
+def transfer_product(engine: Engine, product: str, to_vendor: str, by: str | None = None,
+                     now: datetime | None = None) -> ProductTransfer:
+    """Give ``product`` to ``to_vendor`` (a lab engineer's decision) and record who from, who to, when,
+    and by whom. Its later runs must come from ``to_vendor``; the earlier ones stay as they were."""
+    problems = _vendor_problems(to_vendor)
+    if problems:
+        raise InputError(product, problems)
+    if by is None:
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):
+            by = ""
+    at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    with Session(engine, expire_on_commit=False) as s, s.begin():
+        row = s.scalar(select(Product).where(Product.name == product))
+        if row is None:
+            raise InputError(product, ["no such product in the catalogue (a product is recorded by its first run)"])
+        if row.vendor == to_vendor:
+            raise InputError(product, [f"--to: it already belongs to {_quoted(to_vendor)}"])
+        transfer = ProductTransfer(product=row, from_vendor=row.vendor, to_vendor=to_vendor, at=at, by=by[:200])
+        row.vendor = to_vendor
+        s.add(transfer)
+    return transfer

@@ -1,12 +1,67 @@
-"""Certificates for people: an HTML page beside the signed JSON (which alone is authoritative)."""
+"""Certificates for people: an HTML page beside the signed JSON (which alone is authoritative).
+
+Every template is rendered with autoescape on, whatever its name: every string in a certificate
+or the catalogue may come from a vendor.
+"""
 
 from __future__ import annotations
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
-ENV = Environment(loader=PackageLoader("lab", "templates"), autoescape=select_autoescape(default=True))
+ENV = Environment(loader=PackageLoader("lab", "templates"), autoescape=True)
+
+# How a buyer checks a certificate without the lab: OpenSSL 3 and python3's standard library, in a
+# folder holding certificate.json, the lab's lab-signing-key.pub.pem and the file received.
+# docs/buyers.md and the keys page show exactly this; tests run it.
+OPENSSL_RECIPE = r"""# 1. the key's fingerprint: "ed25519:" + these 16 digits must be the key id on the lab's keys page
+openssl pkey -pubin -in lab-signing-key.pub.pem -outform DER | tail -c 32 | sha256sum | cut -c1-16
+# 2. the signed bytes (the "certificate" object: keys sorted, no spaces, UTF-8) and the signature
+python3 - certificate.json <<'EOF'
+import base64, json, sys
+cert = json.load(open(sys.argv[1], encoding="utf-8"))
+content = json.dumps(cert["certificate"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+open("content.bin", "wb").write(content.encode("utf-8"))
+open("signature.bin", "wb").write(base64.b64decode(cert["signature"]["value"]))
+print("signed by key", cert["signature"]["key_id"], "; expires", cert["certificate"]["expires"])
+for artifact in cert["certificate"]["artifacts"]:
+    print(artifact["sha256"], artifact["path"])
+EOF
+# 3. the signature: "Signature Verified Successfully" and exit 0, else the certificate was altered
+openssl pkeyutl -verify -pubin -inkey lab-signing-key.pub.pem -rawin -in content.bin -sigfile signature.bin
+# 4. your file: its sha256 must be one of the certified ones printed in step 2
+sha256sum acme-hello_1.2.0_amd64.deb"""
+
+PYTHON_RECIPE = r"""import base64, hashlib, json
+from datetime import datetime, timezone
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+cert = json.load(open("certificate.json", encoding="utf-8"))
+key = load_pem_public_key(open("lab-signing-key.pub.pem", "rb").read())
+content = json.dumps(cert["certificate"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+key.verify(base64.b64decode(cert["signature"]["value"]), content.encode("utf-8"))  # InvalidSignature: altered
+assert datetime.fromisoformat(cert["certificate"]["expires"]) > datetime.now(timezone.utc), "expired"
+digest = hashlib.sha256(open("acme-hello_1.2.0_amd64.deb", "rb").read()).hexdigest()
+assert digest in {a["sha256"] for a in cert["certificate"]["artifacts"]}, "not a certified artifact"
+print("valid:", cert["certificate"]["id"])"""
 
 
-def certificate_html(cert: dict, json_name: str, root: str = "") -> str:
+def yes_no(value: object) -> str:
+    """A fact as a buyer reads it: ``yes``/``no`` for booleans (also ``"True"``), nothing for none."""
+    if value is None or value == "" or value == "None":
+        return ""
+    if value is True or value in ("True", "true"):
+        return "yes"
+    if value is False or value in ("False", "false"):
+        return "no"
+    return str(value)
+
+
+ENV.filters["yes_no"] = yes_no
+
+
+def certificate_html(cert: dict, json_name: str, root: str | None = None) -> str:
+    """The page beside ``json_name``; ``root`` is the way to the site's top when it is on the site
+    (then the page has the site's header), ``None`` in a run folder."""
     return ENV.get_template("certificate.html.j2").render(
-        c=cert["certificate"], s=cert["signature"], json_name=json_name, lab=cert["certificate"]["lab"], root=root)
+        c=cert["certificate"], s=cert["signature"], json_name=json_name, lab=cert["certificate"].get("lab", ""),
+        root=root)

@@ -1,4 +1,4 @@
-"""``lab catalogue publish`` and ``lab catalogue record``."""
+"""``lab catalogue publish``, ``lab catalogue record`` and ``lab catalogue transfer``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import typer
 
 from lab.catalogue.db import open_for
 from lab.catalogue.publish import publish
-from lab.catalogue.record import record_run
+from lab.catalogue.record import record_run, transfer_product
 from lab.certs.keys import key_path
-from lab.cli import out
+from lab.cli.certificate import say, shown, visible_errors
 from lab.cli.options import Inventory
 from lab.inventory import load_inventory
 
@@ -22,16 +22,31 @@ Catalogue = typer.Option(None, "--catalogue", help="SQLAlchemy URL (default: SQL
 def publish_cmd(out_dir: Path = typer.Option(Path("reports/site"), "--out", help="where the site is written"),
                 catalogue: str = Catalogue, inventory: Path = Inventory) -> None:
     """Render the buyers' site: the matrix, product pages, certificates, reports, matrix.json."""
-    inv = load_inventory(inventory)
-    site = publish(open_for(inv, catalogue), out_dir, inv.model.lab.name, key_path(inv.model.lab.signing_key))
-    out.print(f"site: {site}", highlight=False)
+    with visible_errors():
+        inv = load_inventory(inventory)
+        site = publish(open_for(inv, catalogue), out_dir, inv.model.lab.name, key_path(inv.model.lab.signing_key),
+                       targets=inv.model.targets)
+    say(f"site: {shown(site)}")
 
 
 @app.command("record")
 def record_cmd(runs: list[Path] = typer.Argument(..., help="run folders (with verdicts.json)"),
                catalogue: str = Catalogue, inventory: Path = Inventory) -> None:
     """Record finished runs (lab run does this itself; this is for runs made elsewhere)."""
-    inv = load_inventory(inventory)
-    engine = open_for(inv, catalogue)
-    for run in runs:
-        out.print(f"recorded {record_run(engine, run)}", highlight=False)
+    with visible_errors():
+        inv = load_inventory(inventory)
+        engine = open_for(inv, catalogue)
+        for run in runs:
+            say(f"recorded {shown(record_run(engine, run))}")
+
+
+@app.command("transfer")
+def transfer_cmd(product: str = typer.Argument(..., help="the product's name, as in the catalogue"),
+                 to: str = typer.Option(..., "--to", help="the vendor that owns it from now on"),
+                 catalogue: str = Catalogue, inventory: Path = Inventory) -> None:
+    """Give a product to another vendor: from now on only its runs are recorded (the transfer is kept)."""
+    with visible_errors():
+        inv = load_inventory(inventory)
+        t = transfer_product(open_for(inv, catalogue), product, to)
+    say(f"{shown(product)}: transferred from {shown(t.from_vendor)} to {shown(t.to_vendor)} at {shown(t.at)}"
+        + (f" by {shown(t.by)}" if t.by else ""))

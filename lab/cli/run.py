@@ -61,6 +61,11 @@ def run(
         if dry_run:
             out.print_json(data=plan.describe())
             return
+        if previous is None:  # a product belongs to its vendor: refused before any target is touched
+            from lab.catalogue.db import open_for
+            from lab.catalogue.record import check_owner
+
+            check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission))
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:

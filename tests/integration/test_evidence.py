@@ -4,13 +4,17 @@ after real runs, and the certificates they link to."""
 from __future__ import annotations
 
 import base64
+import html
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.browser import cells, json_of, render
+from lab.catalogue.publish import plain_reason
+from lab.certs.keys import key_id, load_or_create
+from tests.browser import cells, columns, json_of, render, text_of
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -19,21 +23,27 @@ DOCS_IMAGES = ROOT / "docs/images"
 
 @pytest.fixture(scope="module")
 def published(examples, tmp_path_factory):
-    """Two example submissions run for real (one with a failed and a broken target), then published."""
+    """Two example submissions run for real (one with a failed and a broken target), then published.
+    Everything goes to a temporary folder: the catalogue, the reports' history, the signing key."""
     tmp = tmp_path_factory.mktemp("evidence")
     db = f"sqlite:///{tmp / 'catalogue.db'}"
+    env = os.environ | {"LAB_SIGNING_KEY": str(tmp / "key" / "signing-key.pem")}
     runs = {}
     for name, targets in (("trixie-hello", "debian12-x86_64,debian13-x86_64,openeuler2203-x86_64"),
                           ("acme-hello", "debian12-x86_64,debian13-x86_64")):
         out = tmp / name
         proc = subprocess.run([sys.executable, "-m", "lab", "run", str(examples / name), "--targets", targets,
-                               "--output", str(out), "--catalogue", db], capture_output=True, text=True, cwd=ROOT)
+                               "--output", str(out), "--catalogue", db, "--no-report"],
+                              capture_output=True, text=True, cwd=ROOT, env=env)
         assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-        assert "report: " in proc.stdout, proc.stdout
+        # the report separately: `lab run` keeps its history under the inventory's reports/
+        proc = subprocess.run([sys.executable, "-m", "lab", "report", str(out), "--history", str(tmp / "history")],
+                              capture_output=True, text=True, cwd=ROOT, env=env)
+        assert "report: " in proc.stdout, proc.stdout + proc.stderr
         runs[name] = out
     site = tmp / "site"
     proc = subprocess.run([sys.executable, "-m", "lab", "catalogue", "publish", "--out", str(site), "--catalogue", db],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr
     return runs, site
 
@@ -41,7 +51,7 @@ def published(examples, tmp_path_factory):
 def test_the_matrix_shows_both_runs_with_colours_and_working_links(published, request):
     _runs, site = published
     shot = (DOCS_IMAGES if request.config.getoption("--update-golden") else site) / "matrix.png"
-    dom, outside = render(site / "index.html", screenshot=shot, size="1300,420")
+    dom, outside = render(site / "index.html", screenshot=shot, size="1400,800")
     assert outside == set()
     found = cells(dom)
     assert "failed" in found[("gnu-hello", "debian12-x86_64")]
@@ -58,6 +68,62 @@ def test_the_matrix_shows_both_runs_with_colours_and_working_links(published, re
         assert has_certificate == ("passed" in cell), (product, target)
     matrix = json_of(site / "matrix.json")
     assert {p["name"] for p in matrix["products"]} == {"gnu-hello", "acme-hello"}
+    for product in matrix["products"]:
+        for result in product["results"].values():
+            if result["verdict"] == "passed":
+                assert result["certificate"].endswith(".json") and json_of(site / result["certificate"])["signature"]
+
+
+def test_columns_say_what_each_target_stands_for(published, inventory):
+    _, site = published
+    dom, _ = render(site / "index.html")
+    heads = columns(dom)
+    assert list(heads) == [t.name for t in inventory.model.targets if t.name in heads]  # the inventory's order
+    assert set(heads) == {"debian12-x86_64", "debian13-x86_64", "openeuler2203-x86_64"}
+    for name, head in heads.items():
+        words = text_of(head)
+        assert inventory.model.get(name).description in words, (name, words)
+        assert "CPU: x86_64, emulated: no" in words, (name, words)
+        assert not re.search(r"\b(False|True|None)\b", words), words
+
+
+def test_a_failed_or_broken_cell_says_why_and_whose_fault_in_the_page(published):
+    _, site = published
+    # what the cell shows, its attributes (the tooltip) left out
+    found = {k: text_of(v.split(">", 1)[1]) for k, v in cells(render(site / "index.html")[0]).items()}
+    results = next(p for p in json_of(site / "matrix.json")["products"] if p["name"] == "gnu-hello")["results"]
+    failed = found[("gnu-hello", "debian12-x86_64")]
+    reason = results["debian12-x86_64"]["reason"]
+    assert "2.38" in reason and reason.startswith("install.package: ")
+    assert "the product's fault" in failed and plain_reason(reason)[:80] in failed, (reason, failed)
+    assert plain_reason(reason).startswith("Installing the package (install.package): ")
+    assert "artifact: x86_64 (amd64)" in failed
+    broken = found[("gnu-hello", "openeuler2203-x86_64")]
+    reason = results["openeuler2203-x86_64"]["reason"]
+    assert reason and "the lab's fault" in broken and plain_reason(reason)[:60] in broken, (reason, broken)
+    assert "artifact: x86_64 (amd64)" in found[("acme-hello", "debian13-x86_64")]
+    product, _ = render(site / "products/gnu-hello.html")
+    assert "emulated: no" in text_of(product) and not re.search(r"\b(False|True|None)\b", text_of(product))
+
+
+def test_the_certificate_page_links_its_signed_json_and_the_keys_page_explains(published):
+    _, site = published
+    page = next((site / "certificates").glob("*acme-hello/debian12-x86_64.html"))
+    dom, outside = render(page)
+    assert outside == set()
+    link = re.search(r'<a class="signed-json" href="([^"]+)"', dom).group(1)
+    signed = json_of(page.parent / link)
+    assert signed["certificate"]["product"]["name"] == "acme-hello"
+    keys_link = re.search(r'<a class="keys" href="([^"]+)"', render(site / "index.html")[0]).group(1)
+    assert keys_link == "keys/index.html"  # a page, not a folder listing
+    keys, outside = render(site / keys_link)
+    assert outside == set()
+    words = text_of(keys)
+    assert signed["signature"]["key_id"] in words and "BEGIN PUBLIC KEY" in words
+    assert "openssl pkeyutl -verify -pubin -inkey lab-signing-key.pub.pem -rawin" in words
+    pem = (site / "keys/lab-signing-key.pub.pem").read_text()
+    assert pem.strip() in html.unescape(keys)
+    assert signed["signature"]["key_id"] == key_id(load_or_create(site.parent / "key/signing-key.pem").public_key())
 
 
 def test_a_linked_certificate_verifies_against_the_published_key(published, examples):
