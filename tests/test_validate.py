@@ -50,3 +50,26 @@ def test_validate_checks_the_claims_and_prints_patterns_literally(tmp_path):
     assert proc.returncode == 2
     assert "claims.targets[0]: no target named 'debian12-amd64' in targets.toml; did you mean debian12-x86_64?" \
         in proc.stderr
+
+
+def test_lab_run_refuses_another_vendors_product_before_touching_a_target(tmp_path):
+    """Issue 16 case 5: Mallory's run of ACME's product never starts, and the error names both vendors."""
+    from lab.catalogue.db import open_catalogue
+    from lab.catalogue.record import check_owner, record_run
+    from tests.test_catalogue import write_run
+
+    db = f"sqlite:///{tmp_path / 'catalogue.db'}"
+    check_owner(open_catalogue(db), "acme", "ACME Software Co., Ltd.")  # unknown yet: anyone's
+    record_run(open_catalogue(db), write_run(tmp_path, "r1", {"debian12-x86_64": "passed"},
+                                             vendor="ACME Software Co., Ltd."))
+    sub = tmp_path / "mallory"
+    sub.mkdir()
+    (sub / "acme.tar.gz").write_bytes(b"")
+    (sub / "submission.toml").write_text('schema = 1\n[product]\nname = "acme"\nversion = "0.9.0"\n'
+                                         'vendor = "Mallory Inc"\n[[artifacts]]\npath = "acme.tar.gz"\n'
+                                         'prefix = "/opt/acme"\n')
+    proc = subprocess.run([sys.executable, "-m", "lab", "run", str(sub), "--catalogue", db, "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "ACME Software Co., Ltd." in proc.stderr and "Mallory Inc" in proc.stderr
+    assert not (tmp_path / "out").exists()
