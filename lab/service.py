@@ -6,10 +6,11 @@ output in a log; the lab kills, restarts and stops it by process group.
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from dataclasses import dataclass
 
-from lab.deploy.base import q
 from lab.errors import ProductFailure
 from lab.submission.model import Service
 from lab.transport.base import Transport
@@ -17,6 +18,8 @@ from lab.transport.base import Transport
 HOME = "/var/tmp/lab-service"
 LOG = f"{HOME}/service.log"
 PIDFILE = f"{HOME}/pid"
+ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+q = shlex.quote
 
 
 @dataclass
@@ -35,6 +38,11 @@ class Supervisor:
         self.starts = 0
 
     def _launch_command(self) -> str:
+        # The submission model checks the keys already; checked again where they meet a shell.
+        bad = [k for k, v in self.env.items() if not ENV_KEY.fullmatch(k) or "\0" in v]
+        if bad:
+            raise ProductFailure("service.env: keys must match [A-Za-z_][A-Za-z0-9_]* and values hold no NUL: "
+                                 + ", ".join(repr(k[:40]) for k in bad))
         env = " ".join(f"{k}={q(v)}" for k, v in self.env.items())
         drop = ""
         if self.spec.user != "root":

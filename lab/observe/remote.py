@@ -63,6 +63,7 @@ class RemoteObserver(Observer):
         return FsState(parse_find(listing), processes, 0, False, trusted=False)
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
+        limit = min(limit, self.t.output_max_bytes)  # beyond it the transport would cut the file
         r = self.t.run(f"test -f {shlex.quote(path)} && ! test -L {shlex.quote(path)} && "
                        f"head -c {int(limit)} {shlex.quote(path)}")
         return r.stdout_bytes if r.ok else None

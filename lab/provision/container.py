@@ -88,6 +88,23 @@ def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "
     return container
 
 
+def written_bytes(container) -> int:
+    """What the container wrote beyond its image: docker's ``SizeRw`` (its writable layer).
+
+    overlay2 on ext4 cannot cap that layer (``--storage-opt size`` needs xfs with project quotas),
+    so the lab measures it and fails a run that wrote more than ``[lab.limits] disk_quota``. No
+    tmpfs on /tmp or /var/tmp instead: it would be charged to the container's memory limit (the
+    staged packages in /var/tmp/lab-staging can be gigabytes, the service's home is there too),
+    while the product could still write anywhere else; and writes there would be invisible here.
+    Docker walks the layer to answer, so this costs about as much as ``du`` on it.
+    """
+    cid = getattr(container, "id", container)
+    found = client().api.containers(all=True, filters={"id": cid}, size=True)  # GET /containers/json?size=1
+    if not found:
+        raise InfrastructureError(f"container {cid[:12]} is gone: cannot measure what it wrote")
+    return int(found[0].get("SizeRw") or 0)
+
+
 def remove_container(container) -> None:
     try:
         container.remove(force=True, v=True)

@@ -33,6 +33,7 @@ class DockerProvider(Provider):
         container = start_container(target, run_id, lab)
         transport = DockerTransport(target.name, container.id)
         transport.default_timeout = lab.limits.command_timeout
+        transport.output_max_bytes = lab.limits.output_max_bytes
         try:
             yield Provisioned(target, transport, gather(transport, target), container, run_id, lab,
                               twin=twin_downloader)

@@ -3,7 +3,8 @@
 ``run()`` takes one shell command line and returns a ``CommandResult`` with the exit code and
 both outputs as bytes. Quoting is the caller's (``shlex.quote`` or testinfra's ``%s`` args).
 Observers see every command, so the evidence of a verdict (command, exit code, output) can be
-recorded without the suites doing anything.
+recorded without the suites doing anything. Each output is capped at ``output_max_bytes`` per
+stream, inside the target: a longer one comes back as its head and tail with the cut stated.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class CommandResult:
 
 Observer = Callable[[CommandResult], None]
 MASK = "********"
+OUTPUT_MAX_BYTES = 1 << 20  # the default of [lab.limits] output_max_bytes
 
 
 def redact(text: str, secrets: set[str]) -> str:
@@ -67,6 +69,8 @@ class Transport(abc.ABC):
     def __init__(self, name: str):
         self.name = name
         self.default_timeout: float = 120.0
+        # Per command and stream; provisioning sets it from [lab.limits] output_max_bytes.
+        self.output_max_bytes: int = OUTPUT_MAX_BYTES
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
         self.secrets: set[str] = set()  # never shown to observers (evidence, logs, reports)

@@ -6,6 +6,7 @@ import contextlib
 import io
 import os
 import selectors
+import shlex
 import subprocess
 import tarfile
 import tempfile
@@ -69,7 +70,7 @@ class DockerTransport(Transport):
 
     def _run(self, command: str, timeout: float) -> CommandResult:
         try:
-            return self.shells.run(command, timeout)
+            return self.shells.run(command, timeout, self.output_max_bytes)
         except ConnectionLost as exc:
             raise ConnectionLost(f"{exc}{self._state()}") from None
 
@@ -88,6 +89,11 @@ class DockerTransport(Transport):
         except NotFound:
             raise ConnectionLost(f"connection to {self.name} lost (container is gone)") from None
 
+    def _mkdir(self, folder: str) -> None:
+        r = self.run(f"mkdir -p -- {shlex.quote(folder)}")
+        if not r.ok:
+            raise InfrastructureError(f"{self.name}: cannot create {folder}:\n{r.evidence()}")
+
     def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None:
         p = PurePosixPath(path)
         buf = io.BytesIO()
@@ -95,7 +101,7 @@ class DockerTransport(Transport):
             info = tarfile.TarInfo(p.name)
             info.size, info.mode, info.mtime = len(data), mode, int(time.time())
             tar.addfile(info, io.BytesIO(data))
-        self.run(f"mkdir -p '{p.parent}'")
+        self._mkdir(str(p.parent))
         try:
             self._container().put_archive(str(p.parent), buf.getvalue())
         except APIError as exc:
@@ -117,7 +123,7 @@ class DockerTransport(Transport):
             return tar.extractfile(member).read()
 
     def put_tar(self, folder: str, data: bytes) -> None:
-        self.run(f"mkdir -p '{folder}'")
+        self._mkdir(folder)
         try:
             self._container().put_archive(folder, data)
         except APIError as exc:

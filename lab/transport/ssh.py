@@ -16,9 +16,11 @@ import ipaddress
 import os
 import secrets
 import select
+import shlex
 import socket
 import time
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 
 import paramiko
 
@@ -153,9 +155,15 @@ class SshChannel(Channel):
         return self.chan.recv(65536)
 
     def diagnose(self) -> str:
+        """The exit code, and what the login left on stderr (``sudo: a password is required``...)."""
+        why = ""
         if self.chan.exit_status_ready():
-            return f"the shell exited with {self.chan.recv_exit_status()}"
-        return ""
+            why = f"the shell exited with {self.chan.recv_exit_status()}"
+        with contextlib.suppress(OSError, paramiko.SSHException):
+            if self.chan.recv_stderr_ready():
+                said = self.chan.recv_stderr(4096).decode(errors="replace").strip()[-500:]
+                why = f"{why}: {said}" if why else said
+        return why
 
     def close(self) -> None:
         self.chan.close()
@@ -180,7 +188,7 @@ class SshTransport(Transport):
         if self.lost:  # once lost, every later check is broken at once, not after a timeout each
             raise ConnectionLost(self.lost)
         try:
-            return self.shells.run(command, timeout)
+            return self.shells.run(command, timeout, self.output_max_bytes)
         except ConnectionLost as exc:
             self.lost = str(exc)
             raise
@@ -200,15 +208,16 @@ class SshTransport(Transport):
         spool = self._spool()
         with self._sftp() as sftp:
             sftp.putfo(io.BytesIO(data), spool)
-        r = self.run(f"mkdir -p '{self.parent(path)}' && mv {spool} '{path}' && chmod {mode:o} '{path}' && "
-                     f"chown root:root '{path}'")
+        p, folder = shlex.quote(path), shlex.quote(self.parent(path))
+        r = self.run(f"mkdir -p -- {folder} && mv -- {spool} {p} && chmod {mode:o} -- {p} && chown root:root -- {p}")
         if not r.ok:
             raise InfrastructureError(f"{self.name}: cannot write {path}:\n{r.evidence()}")
 
-    def _fetch(self, path: str, make_spool: str) -> bytes:
-        """Run ``make_spool`` (which writes ``{spool}``) as root, then read the spool over SFTP."""
+    def _fetch(self, path: str, make_spool: Callable[[str], str]) -> bytes:
+        """Run ``make_spool(spool)`` (a command that writes the spool) as root, then read the spool
+        over SFTP."""
         spool = self._spool()
-        if not self.run(f"{make_spool.format(spool=spool)} && chmod 644 {spool}").ok:
+        if not self.run(f"{make_spool(spool)} && chmod 644 {spool}").ok:
             raise FileNotFoundError(f"{self.name}:{path}")
         try:
             with self._sftp() as sftp:
@@ -219,16 +228,19 @@ class SshTransport(Transport):
             self.run(f"rm -f {spool}")
 
     def get_bytes(self, path: str) -> bytes:
-        return self._fetch(path, f"test -f '{path}' && cp '{path}' {{spool}}")
+        p = shlex.quote(path)
+        return self._fetch(path, lambda spool: f"test -f {p} && cp -- {p} {spool}")
 
     def get_tar(self, path: str) -> bytes:
-        return self._fetch(path, f"tar -C '{self.parent(path)}' -cf {{spool}} \"$(basename '{path}')\"")
+        folder, name = shlex.quote(self.parent(path)), shlex.quote(PurePosixPath(path).name)
+        return self._fetch(path, lambda spool: f"tar -C {folder} -cf {spool} -- {name}")
 
     def put_tar(self, folder: str, data: bytes) -> None:
         spool = self._spool()
         with self._sftp() as sftp:
             sftp.putfo(io.BytesIO(data), spool)
-        r = self.run(f"mkdir -p '{folder}' && tar -C '{folder}' -xf {spool}; rc=$?; rm -f {spool}; exit $rc")
+        f = shlex.quote(folder)
+        r = self.run(f"mkdir -p -- {f} && tar -C {f} -xf {spool}; rc=$?; rm -f {spool}; exit $rc")
         if not r.ok:
             raise InfrastructureError(f"{self.name}: cannot unpack into {folder}:\n{r.evidence()}")
 

@@ -10,6 +10,7 @@ import pytest
 from lab.engine import LABEL_RUN, client
 from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError
 from lab.provision import provision
+from lab.provision.container import written_bytes
 from lab.runid import new_run_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -69,6 +70,29 @@ def test_hardening_no_network_limits_and_capabilities(bookworm):
     status = t.run("grep CapEff /proc/self/status").stdout.split()[1]
     assert int(status, 16) & (1 << 21) == 0  # CAP_SYS_ADMIN is dropped
     assert t.run("mount -t tmpfs x /mnt").exit_status != 0
+    attrs = client().containers.get(bookworm.handle.id).attrs
+    assert attrs["Mounts"] == [] and not attrs["HostConfig"].get("Binds")  # no host path
+    assert attrs["HostConfig"]["MemorySwap"] == attrs["HostConfig"]["Memory"]  # no swap
+    assert t.run("test -e /var/run/docker.sock || test -e /run/docker.sock").exit_status == 1
+    assert t.run("grep NoNewPrivs /proc/self/status").stdout.split() == ["NoNewPrivs:", "1"]
+
+
+def test_a_command_printing_32_mib_comes_back_capped_with_the_cut_stated(bookworm):
+    t = bookworm.transport
+    assert t.output_max_bytes == 1 << 20
+    r = t.run("head -c 33554432 /dev/zero | tr '\\0' a; echo end >&2", timeout=60)
+    assert r.ok and len(r.stdout_bytes) < (1 << 20) + 200 and r.stderr == "end\n"
+    assert "[... 32505856 bytes cut by the lab: the command printed 33554432 bytes ...]" in r.stdout
+    assert r.stdout.startswith("a" * 1000) and r.stdout.endswith("a" * 1000)
+    assert t.run("echo next").stdout == "next\n"
+
+
+def test_written_bytes_is_what_the_container_wrote_beyond_its_image(bookworm):
+    t = bookworm.transport
+    before = written_bytes(bookworm.handle)
+    assert t.run("head -c 8388608 /dev/urandom > /var/tmp/lab-written").ok
+    assert written_bytes(bookworm.handle) >= before + (8 << 20) - 4096
+    t.run("rm -f /var/tmp/lab-written")
 
 
 def test_facts_are_the_real_ones(bookworm):
