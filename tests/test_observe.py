@@ -4,7 +4,6 @@ against the product (no container needed)."""
 from __future__ import annotations
 
 import io
-import os
 import stat
 import tarfile
 

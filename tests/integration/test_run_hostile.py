@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.packages import MANIFEST, backdoor_deb, tarball
+from tests.integration.packages import backdoor_deb, tarball
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 T = "debian12-x86_64"
