@@ -49,7 +49,9 @@ class Facts(BaseModel):
     cpu_limit: str | None = None
 
     def summary(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.model_dump().items() if v not in (None, "")}
+        """The facts as people read them (in results and certificates): ``emulated: yes``."""
+        return {k: ("yes" if v else "no") if isinstance(v, bool) else str(v)
+                for k, v in self.model_dump().items() if v not in (None, "")}
 
 
 def _package_manager(has: list[str]) -> str:
