@@ -33,26 +33,6 @@ from lab.suite import registry
 
 FAULT = {"failed": "the product's fault", "broken": "the lab's fault, not the product's",
          "skipped": "does not apply here"}
-# What each check looks at, in a buyer's words (a reason starts with the check's id). A title in
-# lab.suite.registry wins: this table is here until the registry has one for every check.
-CHECK_WORDS = {
-    "install.package": "Installing the package", "install.idempotent": "Installing it a second time",
-    "install.uninstall": "Uninstalling it", "install.leftovers": "Files left behind after removal",
-    "package.elf_machine": "The CPU its programs are built for", "package.needed_libraries": "Libraries it needs",
-    "package.runpath": "Where its programs look for libraries",
-    "package.symbol_versions": "C library versions it needs",
-    "security.setuid": "Files that run with raised privileges", "security.world_writable": "Files anyone can change",
-    "security.elf_hardening": "Hardening of its programs", "security.outside_prefix": "Files outside its folder",
-    "security.system_files": "Changes to the system's own files",
-    "security.daemons": "Programs it leaves running in the background",
-    "service.ready": "Its service starting", "service.ports": "The network ports its service opens",
-    "service.restart": "Its service coming back after a crash", "service.stop": "Its service stopping",
-    "database.schema": "Its database schema", "database.checks": "Its database checks",
-    "database.dialect": "The SQL it uses", "footprint.installed_size": "Its size on disk",
-    "footprint.service": "Its service's memory", "vendor.tests": "The vendor's own tests",
-}
-SUITE_WORDS = {"install": "Installing it", "package": "Its package", "security": "Security", "service": "Its service",
-               "database": "Its database", "footprint": "Its footprint", "vendor": "The vendor's own tests"}
 FACTS_SHOWN = (("os_name", "OS"), ("arch", "CPU"), ("emulated", "emulated"), ("glibc", "glibc"),
                ("db_server", "database"))
 REASON_IN_CELL = 220
@@ -70,8 +50,7 @@ def plain_reason(reason: str) -> str:
     if not m:
         return first
     check, rest = m.groups()
-    words = (getattr(registry.check(check), "title", "") or CHECK_WORDS.get(check)
-             or SUITE_WORDS.get(check.split(".")[0]))
+    words = registry.title(check)
     return f"{words} ({check}): {rest}" if words else first
 
 

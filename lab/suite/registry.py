@@ -36,11 +36,13 @@ class Suite:
     file: str
     severity: str          # Allure severity of its required checks
     characteristic: str    # what its checks evidence, unless a check says otherwise
+    title: str = ""        # in a buyer's words
 
 
 @dataclass(frozen=True)
 class CheckSpec:
     id: str
+    title: str = ""                # what it looks at, in a buyer's words
     required: bool = True          # advisory checks (False) never change the verdict
     characteristic: str | None = None
     needs_install: bool = True     # False: runs even when only some suites are chosen
@@ -52,43 +54,44 @@ class CheckSpec:
 
 # In the order a target runs them; the uninstall part of `install` comes last of all.
 SUITES: list[Suite] = [
-    Suite("install", "test_install.py", "blocker", INSTALLABILITY),
-    Suite("package", "test_package.py", "critical", ADAPTABILITY),
-    Suite("security", "test_security.py", "normal", SECURITY),
-    Suite("database", "test_database.py", "critical", INTEROPERABILITY),
-    Suite("service", "test_service.py", "critical", RELIABILITY),  # first to start it: service.ready holds its evidence
-    Suite("footprint", "test_footprint.py", "trivial", PERFORMANCE),
-    Suite("vendor", "test_vendor.py", "critical", FUNCTIONAL),
+    Suite("install", "test_install.py", "blocker", INSTALLABILITY, "Installing it"),
+    Suite("package", "test_package.py", "critical", ADAPTABILITY, "Its package"),
+    Suite("security", "test_security.py", "normal", SECURITY, "Security"),
+    Suite("database", "test_database.py", "critical", INTEROPERABILITY, "Its database"),
+    Suite("service", "test_service.py", "critical", RELIABILITY, "Its service"),  # first to start it: service.ready
+    Suite("footprint", "test_footprint.py", "trivial", PERFORMANCE, "Its footprint"),  # holds its evidence
+    Suite("vendor", "test_vendor.py", "critical", FUNCTIONAL, "The vendor's own tests"),
 ]
 FILES = [s.file for s in SUITES] + ["test_uninstall.py"]
 LATE = {"service.stop": "test_vendor.py"}  # runs right after that file: vendor tests need the service up
 
 CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
-    CheckSpec("install.package", needs_install=False),
-    CheckSpec("install.idempotent"),
-    CheckSpec("install.uninstall"),
-    CheckSpec("install.leftovers"),
-    CheckSpec("package.elf_machine"),
-    CheckSpec("package.symbol_versions"),
-    CheckSpec("package.needed_libraries"),
-    CheckSpec("package.runpath"),
-    CheckSpec("security.world_writable"),
-    CheckSpec("security.setuid"),
-    CheckSpec("security.system_files"),
-    CheckSpec("security.daemons", required=False),
-    CheckSpec("security.elf_hardening", required=False),
-    CheckSpec("security.outside_prefix", required=False),
-    CheckSpec("database.schema"),
-    CheckSpec("database.checks"),
-    CheckSpec("database.dialect", characteristic=ADAPTABILITY),
-    CheckSpec("database.dialect_advisories", required=False, characteristic=ADAPTABILITY),
-    CheckSpec("footprint.installed_size"),
-    CheckSpec("footprint.service"),
-    CheckSpec("service.ready"),
-    CheckSpec("service.ports", characteristic=CO_EXISTENCE),
-    CheckSpec("service.restart"),
-    CheckSpec("service.stop"),
-    CheckSpec("vendor.tests"),
+    CheckSpec("install.package", "Installing the package", needs_install=False),
+    CheckSpec("install.idempotent", "Installing it a second time"),
+    CheckSpec("install.uninstall", "Uninstalling it"),
+    CheckSpec("install.leftovers", "Files left behind after removal"),
+    CheckSpec("package.elf_machine", "The CPU its programs are built for"),
+    CheckSpec("package.symbol_versions", "C library versions it needs"),
+    CheckSpec("package.needed_libraries", "Libraries it needs"),
+    CheckSpec("package.runpath", "Where its programs look for libraries"),
+    CheckSpec("security.world_writable", "Files anyone can change"),
+    CheckSpec("security.setuid", "Files that run with raised privileges"),
+    CheckSpec("security.system_files", "Changes to the system's own files"),
+    CheckSpec("security.daemons", "Programs it leaves running in the background", required=False),
+    CheckSpec("security.elf_hardening", "Hardening of its programs", required=False),
+    CheckSpec("security.outside_prefix", "Files outside its folder", required=False),
+    CheckSpec("database.schema", "Its database schema"),
+    CheckSpec("database.checks", "Its database checks"),
+    CheckSpec("database.dialect", "The SQL it uses", characteristic=ADAPTABILITY),
+    CheckSpec("database.dialect_advisories", "SQL that differs between products", required=False,
+              characteristic=ADAPTABILITY),
+    CheckSpec("footprint.installed_size", "Its size on disk"),
+    CheckSpec("footprint.service", "Its service's memory"),
+    CheckSpec("service.ready", "Its service starting"),
+    CheckSpec("service.ports", "The network ports its service opens", characteristic=CO_EXISTENCE),
+    CheckSpec("service.restart", "Its service coming back after a crash"),
+    CheckSpec("service.stop", "Its service stopping"),
+    CheckSpec("vendor.tests", "The vendor's own tests"),
 ]}
 SUITE = {s.name: s for s in SUITES}
 
@@ -99,6 +102,13 @@ def check(check_id: str) -> CheckSpec:
     if check_id in CHECKS:
         return CHECKS[check_id]
     return CheckSpec(check_id)
+
+
+def title(check_id: str) -> str:
+    """What a check looks at in a buyer's words; a vendor's own test by its suite's."""
+    spec = check(check_id)
+    suite = SUITE.get(spec.suite)
+    return spec.title or (suite.title if suite else "")
 
 
 def characteristic(check_id: str) -> str:
