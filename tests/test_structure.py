@@ -123,7 +123,7 @@ def test_registry_answers():
 def test_a_non_editable_install_finds_the_suites(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", "--no-build-isolation", str(ROOT)],
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(ROOT)],
                    check=True, cwd=tmp_path)
     probe = ("import lab.suite.registry as r, pathlib; d = r.suites_dir(); "
              "print(d); print(len(r.suite_files())); print((d / 'pytest.ini').exists())")

@@ -136,8 +136,9 @@ class Rabbit:
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}"}
 
     def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        self.home.mkdir(parents=True, exist_ok=True)  # Erlang drops a crash dump in its working folder
         return subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout, check=False)
+                              capture_output=True, text=True, timeout=timeout, check=False, cwd=self.home)
 
     def running(self) -> bool:
         return self.ctl("status", timeout=20).returncode == 0
