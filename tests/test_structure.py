@@ -121,9 +121,13 @@ def test_registry_answers():
 
 @pytest.mark.slow
 def test_a_non_editable_install_finds_the_suites(tmp_path):
-    venv = tmp_path / "venv"
+    import shutil
+
+    venv, source = tmp_path / "venv", tmp_path / "source"  # built from a copy: the build writes beside it
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "reports", ".lab",
+                                                                 "build", "*.egg-info", "*.deb", "*.tar.gz"))
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(ROOT)],
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", "--no-deps", str(source)],
                    check=True, cwd=tmp_path)
     probe = ("import lab.suite.registry as r, pathlib; d = r.suites_dir(); "
              "print(d); print(len(r.suite_files())); print((d / 'pytest.ini').exists())")
