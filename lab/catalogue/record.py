@@ -122,14 +122,18 @@ def _problems(v: Verdicts) -> list[str]:
     return problems
 
 
-def _certificates(run_dir: Path, v: Verdicts) -> dict[str, dict]:
-    """Each target's certificate, checked for shape and for belonging to this very run."""
+def _certificates(run_dir: Path, v: Verdicts, issued: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Each target's certificate, checked for shape and for belonging to this very run: from
+    ``issued`` (just signed by this process) or, for targets of an earlier attempt, the folder."""
     found = {}
     for name in v.targets:
         path = Path(run_dir) / "certificates" / f"{name}.json"
-        if not path.exists():
+        if issued and name in issued:
+            doc = parse(issued[name], str(path))
+        elif path.exists():
+            doc = parse(read(path), str(path))
+        else:
             continue
-        doc = parse(read(path), str(path))
         c = doc.certificate
         mine = (c.id == f"{v.run}/{name}" and c.product.name == v.submission.name
                 and c.product.version == v.submission.version and c.vendor == v.submission.vendor
@@ -188,14 +192,21 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
         s.add(result)
 
 
-def record_run(engine: Engine, run_dir: Path) -> str:
+def record_run(engine: Engine, run_dir: Path, verdicts: Verdicts | None = None,
+               certificates: dict[str, dict] | None = None) -> str:
     """Record the run in ``run_dir``; ``InputError`` when its vendor does not own the product, when
-    its run id belongs to another product, version or vendor, or when the folder is malformed."""
-    v, source = _load(run_dir)
+    its run id belongs to another product, version or vendor, or when the folder is malformed.
+
+    ``lab run`` hands over its verdicts and the certificates it just signed, from memory;
+    ``lab catalogue record DIR`` reads them from the folder."""
+    if verdicts is None:
+        v, source = _load(run_dir)
+    else:
+        v, source = verdicts, str(Path(run_dir) / "verdicts.json")
     problems = _problems(v)
     if problems:
         raise InputError(source, problems)
-    certs = _certificates(run_dir, v)
+    certs = _certificates(run_dir, v, certificates)
     try:
         _in_one_transaction(engine, v, run_dir, certs, source)
     except IntegrityError:  # another recording created the same product meanwhile: judge again

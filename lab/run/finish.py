@@ -17,7 +17,7 @@ from lab.run.plan import Plan
 @dataclass
 class Finished:
     verdicts: Verdicts
-    certificates: list[Path] = field(default_factory=list)
+    certificates: dict[str, dict] = field(default_factory=dict)  # target -> the signed document
     report: Path | None = None
     report_error: str = ""
     recorded: bool = False
@@ -39,7 +39,7 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
     from lab.catalogue.record import record_run
 
     try:
-        record_run(open_for(inv, catalogue), plan.out)
+        record_run(open_for(inv, catalogue), plan.out, verdicts, done.certificates)
         done.recorded = True
     except (InfrastructureError, InputError) as exc:
         done.record_error = str(exc)
