@@ -132,3 +132,21 @@ def test_reading_the_targets_files_never_follows_a_link_out(tmp_path):
     assert read_in_root(str(root), "/var/host-secret", 100) is None
     assert read_in_root(str(root), "/etc/../../host-secret", 100) is None
     assert read_in_root(str(root), "/etc/group", 100) == b"root:x:0:\n"
+
+
+def test_a_link_enabling_a_packaged_service_is_shown_not_held_against_the_product():
+    after = fs({"/etc/rc2.d/S01memcached": Entry("link", stat.S_IFLNK | 0o777, link="../init.d/memcached"),
+                "/etc/init.d/memcached": Entry("file", stat.S_IFREG | 0o755),
+                "/etc/rc2.d/S01backdoor": Entry("link", stat.S_IFLNK | 0o777, link="/usr/local/bin/.sh")})
+    bad, info = findings.persistence(fs({}), after, owners({"/etc/init.d/memcached": "memcached"}))
+    assert "/etc/rc2.d/S01memcached: enables /etc/init.d/memcached (the product package memcached)" in info
+    assert bad == ["/etc/rc2.d/S01backdoor (created by a script during the install)"]
+
+
+def test_board_listings_keep_link_targets():
+    from lab.observe.remote import parse_find
+
+    out = b"l 777 0 7 /etc/rc2.d/S01x\0../init.d/x\0f 644 0 3 /etc/a b\nc\0\0"
+    entries = parse_find(out)
+    assert entries["/etc/rc2.d/S01x"].link == "../init.d/x"
+    assert entries["/etc/a b\nc"].kind == "file" and entries["/etc/a b\nc"].size == 3

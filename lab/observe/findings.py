@@ -6,6 +6,8 @@ Only the product's packages and scripts count against it; what OS packages broug
 
 from __future__ import annotations
 
+import posixpath
+
 from lab.observe.owners import Owners
 from lab.observe.state import FsState, changed, collapse, created, is_package_manager_own
 
@@ -67,7 +69,11 @@ def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[s
             continue
         kind, line = _who(owners, path)
         if any(path.startswith(p) or path == p.rstrip("/") for p in PERSISTENCE):
-            (bad if kind == "scripts" else info).append(line)
+            enabled = _enables(path, entry, owners) if kind == "scripts" else ""
+            if enabled:  # update-rc.d / deb-systemd-helper enabling a unit some package ships
+                info.append(f"{path}: enables {enabled}")
+            else:
+                (bad if kind == "scripts" else info).append(line)
         elif entry.existed and entry.kind == "file" and path.startswith(SYSTEM_DIRS) and kind != "os":
             bad.append(f"{path}: a file of the OS image, replaced or changed"
                        + (f" by the product's package {owners.owner(path)[1]}" if kind == "product" else
@@ -77,6 +83,18 @@ def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[s
     bad += [f"{p}: a file of the OS image, deleted during the install" for p in removed
             if owners.owner(p)[0] != "os"]
     return bad, info
+
+
+def _enables(path: str, entry, owners: Owners) -> str:
+    """For a link a script made (an init or systemd enablement link): the packaged file it points
+    at and its package, or "" when it points at nothing a package ships."""
+    if entry.kind != "link" or not entry.link:
+        return ""
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.link))
+    kind, pkg = owners.owner(target)
+    if kind == "scripts":
+        return ""
+    return f"{target} ({'the product' if kind == 'product' else 'OS'} package {pkg})"
 
 
 def accounts(passwd_before: bytes | None, passwd_after: bytes | None,

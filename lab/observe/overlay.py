@@ -119,8 +119,12 @@ class OverlayObserver(Observer):
                     kind = _kind(st)
                     if kind == "file":
                         written += st.st_blocks * 512
+                    link = ""
+                    if kind == "link":
+                        with contextlib.suppress(OSError):
+                            link = os.readlink(d.path)[:4096]
                     entries[path] = Entry(kind, st.st_mode, st.st_uid, st.st_size if kind == "file" else 0,
-                                          self._existed(path))
+                                          self._existed(path), link)
                     if kind == "dir":
                         stack.append((path, d.path))
         return FsState(entries, self.processes(), written, truncated, trusted=True)
@@ -187,6 +191,13 @@ class OverlayObserver(Observer):
                 return True
             pid, seen = ppid, seen + 1
         return False
+
+    def adopt(self):
+        before = set(self._container_pids())
+
+        def done() -> None:
+            self._baseline |= set(self._container_pids()) - before
+        return done
 
     def kill_new(self) -> int:
         """SIGKILL every process the lab did not start itself, commands in progress included (a

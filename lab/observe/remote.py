@@ -19,15 +19,18 @@ LISTING = "/var/tmp/lab-staging/.fs-listing"  # under the lab's own staging fold
 
 
 def parse_find(out: bytes) -> dict[str, Entry]:
-    """``find -printf '%y %m %U %s %p\\0'`` into entries (NUL-separated: names may hold newlines)."""
+    """``find -printf '%y %m %U %s %p\\0%l\\0'`` into entries (NUL-separated: names may hold
+    newlines; ``%l`` is a link's target, empty for anything else)."""
     entries = {}
-    for record in out.split(b"\0"):
+    fields = out.split(b"\0")
+    for record, link in zip(fields[0::2], fields[1::2], strict=False):
         parts = record.decode("utf-8", "replace").split(" ", 4)
         if len(parts) != 5:
             continue
         kind, mode, uid, size, path = parts
         entries[path] = Entry(KINDS.get(kind, "other"), int(mode, 8), int(uid) if uid.isdigit() else -1,
-                              int(size) if kind == "f" else 0, existed=False)
+                              int(size) if kind == "f" else 0, existed=False,
+                              link=link.decode("utf-8", "replace"))
     return entries
 
 
@@ -51,7 +54,7 @@ class RemoteObserver(Observer):
         prune = " -o ".join(f"-path {p}" for p in PRUNE)
         # Into a file, fetched whole: a listing is larger than a command's output cap.
         r = self.t.run(f"mkdir -p {LISTING.rsplit('/', 1)[0]} && find / -xdev \\( {prune} \\) -prune -o "
-                       f"-printf '%y %m %U %s %p\\0' > {LISTING}", timeout=300)
+                       f"-printf '%y %m %U %s %p\\0%l\\0' > {LISTING}", timeout=300)
         if r.exit_status not in (0, 1):  # 1: a file vanished while find walked: harmless
             raise InfrastructureError(f"listing the board's files failed:\n{r.evidence()}")
         try:
@@ -61,6 +64,13 @@ class RemoteObserver(Observer):
         processes = {pid: cmd[:300] for pid, (ppid, cmd) in self._ps().items()
                      if pid not in self._baseline and ppid == 1}
         return FsState(parse_find(listing), processes, 0, False, trusted=False)
+
+    def adopt(self):
+        before = set(self._ps())
+
+        def done() -> None:
+            self._baseline |= set(self._ps()) - before
+        return done
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
         limit = min(limit, self.t.output_max_bytes)  # beyond it the transport would cut the file

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Paths the lab itself writes on a target, never the product's: its staging, the supervised
@@ -69,6 +70,7 @@ class Entry:
     uid: int = 0
     size: int = 0
     existed: bool = False  # the image already had this path: a change, not a creation
+    link: str = ""         # a symbolic link's target, as written
 
     @property
     def setuid(self) -> bool:
@@ -131,3 +133,8 @@ class Observer(abc.ABC):
     @abc.abstractmethod
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
         """A file's content now, without following links; None if absent or not a regular file."""
+
+    @abc.abstractmethod
+    def adopt(self) -> Callable[[], None]:
+        """Processes started from now on by the lab itself (a stack's database server) are the
+        lab's: call the returned function once they run, and they join the baseline."""

@@ -26,7 +26,9 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     else:
         server = InTargetServer(spec, p.transport)
     lab.defer(server.stop)
+    adopted = p.observer().adopt()  # the server's processes are the lab's, not the product's daemons
     creds = server.start()
+    adopted()
     p.transport.secrets.add(creds.password)
     p.facts = p.facts.model_copy(update={"db_version": server.version() or None})
     lab.state.database = (server, creds)
