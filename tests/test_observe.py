@@ -117,7 +117,9 @@ def test_os_package_files_read_from_the_downloaded_debs(tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(deb, arcname=f"archives/{deb.name}")
-    assert archive_packages(buf.getvalue()) == {"/usr/bin/cpan": "perl-ish", "/etc/perl/Config.pm": "perl-ish"}
+    found = archive_packages(buf.getvalue())
+    assert found["/usr/bin/cpan"] == found["/etc/perl/Config.pm"] == "perl-ish"
+    assert found["/etc/perl"] == "perl-ish"  # its folders too: a leftover folder of perl is perl's
 
 
 def test_reading_the_targets_files_never_follows_a_link_out(tmp_path):

@@ -38,10 +38,10 @@ def canonical(path: str) -> str:
 
 
 def deb_paths(data: bytes) -> tuple[str, list[str]]:
-    """(package name, the paths it installs) of a .deb given as bytes."""
+    """(package name, the paths it installs, folders included) of a .deb given as bytes."""
     deb = DebFile(fileobj=io.BytesIO(data))
     name = deb.debcontrol().get("Package", "")
-    return name, [canonical(m.name) for m in deb.data.tgz() if not m.isdir()]
+    return name, [canonical(m.name) for m in deb.data.tgz() if canonical(m.name) != "/"]
 
 
 def archive_packages(archive: bytes) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 
 def test_the_server_answers_stats(host):
-    r = host.run("memcached-tool 127.0.0.1:11211 stats")
+    r = host.run("/usr/share/memcached/scripts/memcached-tool 127.0.0.1:11211 stats")  # perl, from the OS
     assert r.rc == 0, r.stderr
     assert "curr_connections" in r.stdout
 
