@@ -18,7 +18,7 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN", "app", "err", "main", "out"]
 
 
 def _register() -> None:
-    from lab.cli import boards, catalogue, certificate, gc, images, report, run, targets, validate
+    from lab.cli import admin, boards, catalogue, certificate, gc, images, report, run, serve, targets, validate, worker
 
     app.command("validate")(validate.validate)
     app.command("run")(run.run)
@@ -29,6 +29,9 @@ def _register() -> None:
     app.add_typer(boards.app, name="boards")
     app.add_typer(images.app, name="images")
     app.command("gc")(gc.gc)
+    app.command("serve")(serve.serve)
+    app.command("worker")(worker.worker)
+    app.add_typer(admin.app, name="admin")
 
 
 def main() -> None:

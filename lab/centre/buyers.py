@@ -1,0 +1,175 @@
+"""The buyers' side of the portal, without an account: the published catalogue from the database.
+
+``/`` (and ``/index.html``) the matrix, ``/products/<name>.html``, ``/certificates/<run>/<target>.html``
+and ``.json``, ``/reports/<run>.html``, ``/matrix.json`` and ``/keys/``: the pages, links and
+``matrix.json`` that ``lab catalogue publish`` writes as files, built the same way (its helpers),
+but only from what engineers have published (``lab.centre.review.publish`` records it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from lab.catalogue.models import Certificate, Product, ProductVersion, Result, Run
+from lab.catalogue.publish import (
+    FAULT,
+    _column,
+    _latest_cells,
+    _short,
+    _slug,
+    arches_tested,
+    facts_in_words,
+    plain_reason,
+)
+from lab.centre.context import centre_of
+from lab.centre.pages import REPORT_HEADERS, quoted, render
+from lab.certs.keys import key_id, key_path, load_or_create, public_pem
+from lab.certs.render import OPENSSL_RECIPE, PYTHON_RECIPE
+
+router = APIRouter(include_in_schema=False)
+
+
+def _cell(target: str, result: Result, spec=None) -> dict:
+    """A matrix cell, as ``lab catalogue publish`` makes it (``spec``: the inventory's target), its
+    links to the portal's pages."""
+    run = result.run
+    why = plain_reason(result.reason) if result.verdict != "passed" else ""
+    base = f"certificates/{quoted(run.id)}/{quoted(target)}"
+    has_cert = result.certificate is not None
+    has_report = (Path(run.folder) / "report" / "index.html").is_file()
+    return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": run.id,
+            "facts": result.facts, "facts_words": facts_in_words(result.facts), "why": why,
+            "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
+            "artifact_arch": ", ".join(arches_tested(result, spec)),
+            "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")],
+            "certificate": f"{base}.json" if has_cert else None,
+            "certificate_page": f"{base}.html" if has_cert else None,
+            "report": f"reports/{quoted(run.id)}.html" if has_report else None}
+
+
+def published_matrix(centre) -> tuple[list[dict], list[dict], dict]:
+    """(columns, rows, products) of the published catalogue, like ``lab.catalogue.publish``."""
+    targets = centre.inventory.model.targets
+    inventory = {t.name: t for t in targets}
+    with Session(centre.engine) as s:
+        versions = s.scalars(select(ProductVersion).options(
+            selectinload(ProductVersion.product).selectinload(Product.transfers),
+            selectinload(ProductVersion.runs).selectinload(Run.artifacts),
+            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.checks),
+            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all()
+        by_target: dict[str, list[Result]] = {}
+        rows, products = [], {}
+        for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
+            latest = _latest_cells(version, set(inventory))
+            if not latest:
+                continue
+            cells = {}
+            for target, result in sorted(latest.items()):
+                by_target.setdefault(target, []).append(result)
+                cells[target] = _cell(target, result, inventory.get(target))
+            product = version.product
+            row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
+                   "version": version.version, "cells": cells,
+                   "verdicts": sorted({c["verdict"] for c in cells.values()})}
+            rows.append(row)
+            page = products.setdefault(row["slug"], {
+                "product": {"name": product.name, "vendor": product.vendor}, "versions": [],
+                "transfers": [{"from": t.from_vendor, "to": t.to_vendor, "at": t.at, "by": t.by}
+                              for t in product.transfers]})
+            page["versions"].append({"version": version.version, "cells": list(cells.values())})
+        columns = [_column(n, inventory[n], sorted(by_target[n], key=lambda r: r.run.finished))
+                   for n in inventory if n in by_target]
+    return columns, rows, products
+
+
+def matrix_document(centre) -> dict:
+    """``matrix.json``, in the shape ``lab catalogue publish`` writes it (links relative to ``/``)."""
+    columns, rows, _ = published_matrix(centre)
+    keys = ("verdict", "reason", "fault", "artifact_arch", "run", "certificate", "certificate_page", "report")
+    return {"schema": 1, "lab": centre.inventory.model.lab.name, "generated": _now_iso(),
+            "targets": [c["name"] for c in columns],
+            "columns": {c["name"]: {k: c[k] for k in ("description", "arch", "emulated", "database")} for c in columns},
+            "products": [{k: row[k] for k in ("name", "vendor", "version")}
+                         | {"results": {t: {k: c[k] for k in keys} for t, c in row["cells"].items()}}
+                         for row in rows]}
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/index.html", response_class=HTMLResponse)
+def matrix_page(request: Request):
+    columns, rows, _ = published_matrix(centre_of(request))
+    return render(request, "matrix.html.j2", columns=columns, rows=rows, root="", generated=_now_iso())
+
+
+@router.get("/matrix.json")
+def matrix_json(request: Request):
+    return JSONResponse(matrix_document(centre_of(request)))
+
+
+@router.get("/products/{slug}.html", response_class=HTMLResponse)
+def product_page(request: Request, slug: str):
+    _, _, products = published_matrix(centre_of(request))
+    page = products.get(slug)
+    if page is None:
+        raise HTTPException(404, "no such product in the published catalogue")
+    return render(request, "product.html.j2", product=page["product"], versions=page["versions"],
+                  transfers=page["transfers"], root="../", generated=_now_iso())
+
+
+def _published_certificate(request: Request, run: str, target: str) -> dict:
+    with Session(centre_of(request).engine) as s:
+        row = s.get(Certificate, f"{run}/{target}")
+        if row is None:
+            raise HTTPException(404, "no such certificate in the published catalogue")
+        return row.document
+
+
+@router.get("/certificates/{run}/{target}.json")
+def certificate_json(request: Request, run: str, target: str):
+    return JSONResponse(_published_certificate(request, run, target),
+                        headers={"Content-Disposition": f"attachment; filename=\"{_slug(target)}.json\""})
+
+
+@router.get("/certificates/{run}/{target}.html", response_class=HTMLResponse)
+def certificate_page(request: Request, run: str, target: str):
+    doc = _published_certificate(request, run, target)
+    return render(request, "certificate.html.j2", c=doc["certificate"], s=doc["signature"],
+                  json_name=f"{quoted(target)}.json", root="../../")
+
+
+@router.get("/reports/{run}.html")
+def report_page(request: Request, run: str):
+    with Session(centre_of(request).engine) as s:
+        row = s.get(Run, run)
+        page = Path(row.folder) / "report" / "index.html" if row is not None else None
+    if page is None or not page.is_file():
+        raise HTTPException(404, "no report for this run in the published catalogue")
+    return FileResponse(page, media_type="text/html", headers=REPORT_HEADERS)
+
+
+def _signing_key(request: Request):
+    lab = centre_of(request).inventory.model.lab
+    return load_or_create(key_path(lab.signing_key)).public_key()
+
+
+@router.get("/keys/", response_class=HTMLResponse)
+@router.get("/keys/index.html", response_class=HTMLResponse)
+def keys_page(request: Request):
+    key = _signing_key(request)
+    return render(request, "keys.html.j2", key_id=key_id(key), pem=public_pem(key).decode(), openssl=OPENSSL_RECIPE,
+                  python=PYTHON_RECIPE, root="../", generated=_now_iso())
+
+
+@router.get("/keys/lab-signing-key.pub.pem")
+def public_key(request: Request):
+    return Response(public_pem(_signing_key(request)), media_type="application/x-pem-file")

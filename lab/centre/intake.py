@@ -1,0 +1,195 @@
+"""A vendor's upload, once received (``lab.centre.upload``): validate -> store -> plan -> enqueue.
+
+``accept_submission`` checks it exactly like ``lab validate`` (``load_submission`` with the
+inventory's ``[lab.limits]``, then the claims against the inventory, then the product's owner in
+the catalogue) and refuses it with every problem as ``{"file", "field", "message"}``
+(``Rejected``: 422), storing nothing; else it moves the archive to
+``LAB_STORAGE/submissions/<id>/submission.<ext>``, writes the submission and its cells (the
+ledger's ``plan_cells``: one per target, attempt 1, queued), commits, and enqueues one task per
+cell through ``lab.centre.tasks.enqueue(cell, settings)``.
+
+A claimed target that this lab's inventory disables has no worker to serve it: its cell is
+*broken* at once with that reason (the command line says the same when such a target is named).
+
+Example::
+
+    upload = await receive_upload(request, settings.max_upload_bytes, spool)
+    try:
+        sub = accept_submission(engine, settings, inventory, org_id, upload)   # Rejected: 422
+    finally:
+        upload.discard()
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from lab.catalogue.record import check_owner
+from lab.centre import ledger
+from lab.centre.auth import now
+from lab.centre.models import Cell, Submission
+from lab.centre.upload import Problem, Rejected, Upload
+from lab.errors import InfrastructureError, InputError
+from lab.inventory.load import LoadedInventory
+from lab.run.plan import choose_suites, choose_targets
+from lab.runid import new_run_id
+from lab.settings import Settings
+from lab.submission import load_submission
+from lab.submission.load import MANIFEST
+
+Enqueue = Callable[[Cell, Settings], None]
+
+
+# --- validating -----------------------------------------------------------------------------------
+
+_UNPACKED = re.compile(r"^.*?/lab-submission-[^/]+/files/")
+_MANIFEST_SAID = re.compile(r"^(/.*?/lab-submission-[^/]+/files/)(.*?" + re.escape(MANIFEST) + r"): (.*)$", re.S)
+_WHOLE_ARCHIVE = ("not a readable archive", "cannot be read", "not a regular file", "archive:")
+
+
+def _split(problem: str) -> tuple[str, str]:
+    """``field: message`` -> (field, message); a problem that names no field has field ``""``."""
+    field_, sep, message = problem.partition(": ")
+    return (field_, message) if sep else ("", problem)
+
+
+def problems_of(exc: InputError, upload: Upload) -> list[Problem]:
+    """``lab validate``'s problems, by file and field: the manifest's path inside the archive, or
+    the archive's name with the member (or ``archive``) as the field. No temporary path leaks."""
+    archive = str(upload.path)
+    file = upload.filename if exc.source == archive else _UNPACKED.sub("", exc.source)
+    found = []
+    for p in exc.problems:
+        m = _MANIFEST_SAID.match(p)
+        if m:
+            found.append(Problem(m.group(2), *_split(m.group(3))))
+        elif exc.source == archive and p.startswith(_WHOLE_ARCHIVE):
+            found.append(Problem(file, "archive", p.removeprefix("archive: ")))
+        else:
+            found.append(Problem(file, *_split(_UNPACKED.sub("", p))))
+    return found
+
+
+@dataclass
+class Planned:
+    """What a valid upload will become: the submission's fields and its targets."""
+
+    product: str
+    version: str
+    vendor: str
+    artifacts: list[dict]
+    targets: list  # lab.inventory.model.Target, in the plan's order
+    suites: list[str]
+
+
+def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Planned:
+    """Check the archive as ``lab validate`` does, then its product's owner in the catalogue;
+    ``Rejected`` with every problem."""
+    try:
+        sub = load_submission(upload.path, inv.model.lab.limits)
+    except InputError as exc:
+        raise Rejected(problems_of(exc, upload)) from None
+    try:
+        manifest = _UNPACKED.sub("", str(sub.root / MANIFEST))
+        try:
+            targets = choose_targets(inv, sub, None)
+            product = sub.model.product
+            check_owner(engine, product.name, product.vendor, source=manifest)
+        except InputError as exc:
+            raise Rejected(problems_of(exc, upload)) from None
+        return Planned(product.name, product.version, product.vendor,
+                       [{"path": a.path, "sha256": sub.sha256[a.path]} for a in sub.model.artifacts],
+                       targets, choose_suites(None))
+    finally:
+        sub.cleanup()
+
+
+# --- storing, planning, enqueueing ----------------------------------------------------------------
+
+def submission_dir(storage: Path, submission_id: str) -> Path:
+    return Path(storage) / "submissions" / submission_id
+
+
+def archive_path(storage: Path, submission_id: str) -> Path | None:
+    """The stored archive of a submission (``submission.tar.gz`` or ``submission.zip``), if any."""
+    folder = submission_dir(storage, submission_id)
+    return next((folder / f"submission.{s}" for s in ("tar.gz", "zip") if (folder / f"submission.{s}").is_file()),
+                None)
+
+
+def default_enqueue() -> Enqueue:
+    """``lab.centre.tasks.enqueue``; an ``InfrastructureError`` (503) while that module is missing."""
+    try:
+        from lab.centre.tasks import enqueue
+    except ImportError as exc:
+        raise InfrastructureError(f"cells cannot be queued: lab.centre.tasks is not available ({exc})") from None
+    return enqueue
+
+
+def disabled_reason(target: str) -> str:
+    return f"lab.target: {target} is disabled in this lab's inventory: no worker serves it"
+
+
+def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, org_id: int, upload: Upload,
+                      enqueue: Enqueue | None = None) -> Submission:
+    """Validate, store, plan and enqueue an upload; the new ``Submission`` (detached, cells loaded).
+
+    ``Rejected`` (nothing stored) for a bad submission; ``InfrastructureError`` if the cells cannot
+    be queued (the submission is then removed again, so that the vendor simply uploads again).
+    """
+    enqueue = enqueue or default_enqueue()
+    planned = validate_upload(engine, inv, upload)
+    sub_id = str(uuid.uuid4())
+    folder = submission_dir(settings.storage, sub_id)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    os.mkdir(folder, 0o750)
+    stored = folder / upload.path.name
+    os.replace(upload.path, stored)
+    upload.path = stored
+    at = now()
+    row = Submission(id=sub_id, org_id=org_id, product=planned.product, version=planned.version,
+                     vendor=planned.vendor, run_id=f"{new_run_id(planned.product)}-{sub_id[:8]}",
+                     archive_sha256=upload.sha256, artifacts=planned.artifacts, suites=planned.suites,
+                     state="queued", published=False, created=at)
+    try:
+        with Session(engine, expire_on_commit=False) as s, s.begin():
+            s.add(row)
+            s.flush()
+            cells = ledger.plan_cells(s, row, planned.targets)
+            disabled = {t.name for t in planned.targets if not t.enabled}
+            for cell in cells:
+                if cell.target in disabled:
+                    cell.state, cell.reason, cell.finished_at = "broken", disabled_reason(cell.target), at
+            if not any(c.state == "queued" for c in cells):
+                row.state, row.finished = "finished", at
+            set_committed_value(row, "cells", cells)  # loaded as they are: the caller reads them detached
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        for cell in row.cells:
+            if cell.state == "queued":
+                enqueue(cell, settings)
+    except Exception as exc:
+        _forget(engine, sub_id, folder)
+        if isinstance(exc, InfrastructureError):
+            raise
+        raise InfrastructureError(f"cells cannot be queued (is the broker up?): {type(exc).__name__}: {exc}") from None
+    return row
+
+
+def _forget(engine: Engine, sub_id: str, folder: Path) -> None:
+    with Session(engine) as s, s.begin():
+        s.execute(delete(Cell).where(Cell.submission_id == sub_id))
+        s.execute(delete(Submission).where(Submission.id == sub_id))
+    shutil.rmtree(folder, ignore_errors=True)
