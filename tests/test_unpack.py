@@ -35,15 +35,7 @@ MB = 1 << 20
 SMALL = Limits(archive_max_bytes=10 * MB)
 AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop happens only when the lab runs as root")
 
-MANIFEST = """schema = 1
-[product]
-name = "acme-hello"
-version = "1.2.0"
-vendor = "ACME"
-[[artifacts]]
-path = "acme-hello_1.2.0_amd64.deb"
-"""
-
+from tests.test_submission import MANIFEST  # noqa: E402 - one manifest for both files
 
 # --- building archives -------------------------------------------------------------------------
 

@@ -39,6 +39,15 @@ REASON_IN_CELL = 220
 _CHECK_PREFIX = re.compile(r"^([a-z_]+\.[A-Za-z0-9_.\[\]-]+): (.*)$", re.S)
 
 
+def every_version(s: Session) -> list[ProductVersion]:
+    """Every product version with its runs, results, checks and certificates, loaded at once."""
+    return list(s.scalars(select(ProductVersion).options(
+        selectinload(ProductVersion.product).selectinload(Product.transfers),
+        selectinload(ProductVersion.runs).selectinload(Run.artifacts),
+        selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.checks),
+        selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all())
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
@@ -174,11 +183,7 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
     inventory = {t.name: t for t in targets} if targets is not None else None
     known = set(inventory) if inventory is not None else None
     with Session(engine) as s:
-        versions = s.scalars(select(ProductVersion).options(
-            selectinload(ProductVersion.product).selectinload(Product.transfers),
-            selectinload(ProductVersion.runs).selectinload(Run.artifacts),
-            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.checks),
-            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all()
+        versions = every_version(s)
         by_target: dict[str, list[Result]] = {}
         rows, products = [], {}
         for version in sorted(versions, key=lambda v: (v.product.name, v.version)):

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from lab.catalogue.models import Certificate, Product, ProductVersion, Result, Run
+from lab.catalogue.models import Certificate, Result, Run
 from lab.catalogue.publish import (
     FAULT,
     _column,
@@ -24,6 +23,7 @@ from lab.catalogue.publish import (
     _short,
     _slug,
     arches_tested,
+    every_version,
     facts_in_words,
     plain_reason,
 )
@@ -58,11 +58,7 @@ def published_matrix(centre) -> tuple[list[dict], list[dict], dict]:
     targets = centre.inventory.model.targets
     inventory = {t.name: t for t in targets}
     with Session(centre.engine) as s:
-        versions = s.scalars(select(ProductVersion).options(
-            selectinload(ProductVersion.product).selectinload(Product.transfers),
-            selectinload(ProductVersion.runs).selectinload(Run.artifacts),
-            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.checks),
-            selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all()
+        versions = every_version(s)
         by_target: dict[str, list[Result]] = {}
         rows, products = [], {}
         for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
