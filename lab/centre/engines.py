@@ -131,9 +131,18 @@ class Rabbit:
                 "RABBITMQ_LOG_BASE": str(self.home / "log"), "RABBITMQ_NODENAME": self.node,
                 "RABBITMQ_CONFIG_FILE": str(self.home / "rabbitmq"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.home / "enabled_plugins"),
-                "RABBITMQ_PID_FILE": str(self.home / "pid"), "RABBITMQ_DIST_PORT": str(self.port + 10000),
+                "RABBITMQ_PID_FILE": str(self.home / "pid"), "RABBITMQ_DIST_PORT": str(self.dist_port()),
                 "ERL_EPMD_ADDRESS": "127.0.0.1",
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}"}
+
+    def dist_port(self) -> int:
+        """The node's Erlang distribution port: a free one, chosen once and kept with the node (the
+        AMQP port plus a constant could pass 65535)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "dist.port"
+        if not path.exists():
+            path.write_text(str(free_port()))
+        return int(path.read_text())
 
     def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         self.home.mkdir(parents=True, exist_ok=True)  # Erlang drops a crash dump in its working folder
