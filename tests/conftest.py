@@ -82,6 +82,8 @@ def pytest_sessionstart(session):
     # Tests sign with a key of their own, never the lab's (subprocesses inherit it).
     key_dir = Path(tempfile.mkdtemp(prefix="lab-test-key-"))
     os.environ["LAB_SIGNING_KEY"] = str(key_dir / "signing-key.pem")
+    # ... and record into a catalogue of their own, whatever command a test runs.
+    os.environ["LAB_CATALOGUE"] = f"sqlite:///{key_dir / 'catalogue.db'}"
 
 
 def _say(session, text: str, **markup) -> None:

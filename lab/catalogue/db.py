@@ -3,6 +3,7 @@ always migrated to the newest schema by Alembic first."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -30,9 +31,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+ENV = "LAB_CATALOGUE"
+
+
 def open_for(inv, url: str | None = None) -> Engine:
-    """The catalogue of an inventory: ``url``, else ``[lab] catalogue``, else reports/catalogue.db beside it."""
-    return open_catalogue(url or inv.model.lab.catalogue, inv.root / "reports" / "catalogue.db")
+    """The catalogue of an inventory: ``url`` (``--catalogue``), else ``$LAB_CATALOGUE``, else
+    ``[lab] catalogue``, else reports/catalogue.db beside it."""
+    return open_catalogue(url or os.environ.get(ENV) or inv.model.lab.catalogue,
+                          inv.root / "reports" / "catalogue.db")
 
 
 def open_catalogue(url: str | None = None, default_db: Path = DEFAULT) -> Engine:
