@@ -117,6 +117,25 @@ def _reset_after(target: Target, lab: LabSettings, run_id: str) -> None:
     dirty_marker(target.name).unlink(missing_ok=True)
 
 
+def _simulated_twin(board: Target):
+    """A simulated board has no route out (its bridge is closed), unlike a real board, which reaches
+    its own mirror: its OS packages come from a twin of its image on the fetch bridge, as a
+    container's do, and are copied onto the board."""
+    from dataclasses import replace
+
+    from lab.engine import client
+    from lab.inventory.model import DockerSpec
+    from lab.provision.docker import twin_downloader
+    from lab.provision.simulated import container_name
+
+    try:
+        image = client().containers.get(container_name(board)).image.tags[0]
+    except Exception:  # no image to copy (the board is gone): it downloads for itself, and says so
+        return None
+    spec = board.model_copy(update={"backend": "docker", "docker": DockerSpec(image=image)})
+    return lambda p: twin_downloader(replace(p, target=spec, twin=None))
+
+
 @contextlib.contextmanager
 def provision_board(target: Target, run_id: str, lab: LabSettings):
     from lab.transport.ssh import SshTransport
@@ -138,7 +157,8 @@ def provision_board(target: Target, run_id: str, lab: LabSettings):
             transport.run(f"rm -rf {' '.join(STAGING)}")
             _mark_dirty(target.name, f"run {run_id} used it")  # before any vendor code runs
             used = True
-            yield Provisioned(target, transport, facts, None, run_id, lab)
+            yield Provisioned(target, transport, facts, None, run_id, lab,
+                              twin=_simulated_twin(target) if target.ssh.simulated_from else None)
         finally:
             transport.close()
             if used:
