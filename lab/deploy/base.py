@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,9 +97,9 @@ class Downloaded:
 
 
 def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float,
-             also: tuple[str, ...] = (), explain=None) -> Downloaded:
-    """Run ``command`` where the lab may download, then bring ``cache`` (and the folders in
-    ``also``, e.g. fresh package lists) over to the target. On failure, ``explain(dl, result)``
+             also: Callable[[CommandResult], tuple[str, ...]] = lambda _r: (), explain=None) -> Downloaded:
+    """Run ``command`` where the lab may download, then bring ``cache`` over to the target, and the
+    folders ``also(result)`` names (package lists, when the command refreshed them). On failure, ``explain(dl, result)``
     may ask the repositories what they offer instead, while the downloader is still there."""
     with p.downloader() as dl:
         if dl is not p.transport:
@@ -111,7 +112,7 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
         if dl is not p.transport:
             archive = dl.get_tar(cache)
             p.transport.put_tar(Path(cache).parent.as_posix(), archive)
-            for folder in also:
+            for folder in also(result):
                 p.transport.put_tar(Path(folder).parent.as_posix(), dl.get_tar(folder))
     return Downloaded(result, archive)
 

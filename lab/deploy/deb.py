@@ -16,8 +16,10 @@ from lab.transport.base import CommandResult
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends"
 # Package lists older than a day are refreshed by the downloader (and copied to the target), so a
 # target resolves against its release as it is today, not as it was when the image was built.
+REFRESHED = "LAB_LISTS_REFRESHED"
 REFRESH = ("{ find /var/lib/apt/lists -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
-           "|| apt-get -q update >/dev/null; }")
+           f"|| {{ apt-get -q update >/dev/null && echo {REFRESHED}; }}; }}")
+LISTS = "/var/lib/apt/lists"
 UNMET = re.compile(r"Depends: ([a-z0-9][a-z0-9.+-]*)(?::\w+)? \(")
 
 
@@ -57,7 +59,8 @@ class DebInstaller(Installer):
         for staged in batch:
             self._check_arch(p, staged)
         got = download(p, batch, f"{REFRESH} && {APT} install --download-only {paths(batch)}",
-                       "/var/cache/apt/archives", timeout, also=("/var/lib/apt/lists",), explain=_offers)
+                       "/var/cache/apt/archives", timeout, explain=_offers,
+                       also=lambda r: (LISTS,) if REFRESHED in r.stdout else ())  # copied only when new
         self.dependency_archive = got.archive
         result = got.result
         if result.ok:

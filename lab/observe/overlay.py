@@ -66,6 +66,14 @@ def read_in_root(root: str, path: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def _ppid(pid: int) -> int | None:
+    """A process's parent, from the host's /proc (the command name may hold spaces and parens)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _pid_inside(pid: int) -> str:
     """The pid the target itself sees (the last of NSpid), which is what its logs name."""
     try:
@@ -165,10 +173,10 @@ class OverlayObserver(Observer):
         for pid in pids:
             if pid in self._baseline:
                 continue
+            ppid = _ppid(pid)
             try:
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except (OSError, IndexError, ValueError):
+            except OSError:
                 continue
             if ppid not in inside:  # started by `docker exec`: the lab's own shell or command
                 continue
@@ -181,11 +189,8 @@ class OverlayObserver(Observer):
         """A child of one of the lab's exec'd shells, still running (a command in progress)."""
         seen = 0
         while pid in inside and seen < 64:
-            try:
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                return False
-            if ppid == self.init_pid:
+            ppid = _ppid(pid)
+            if ppid is None or ppid == self.init_pid:
                 return False
             if ppid not in inside:
                 return True
@@ -208,11 +213,7 @@ class OverlayObserver(Observer):
         for pid in pids:
             if pid in self._baseline:
                 continue
-            try:
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid in inside:  # not an exec'd shell itself: a command, a script, a daemon
+            if _ppid(pid) in inside:  # not an exec'd shell itself: a command, a script, a daemon
                 with contextlib.suppress(OSError):
                     os.kill(pid, 9)
                     n += 1
