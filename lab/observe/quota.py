@@ -17,7 +17,7 @@ from lab.observe.state import Observer
 POLL_S = 1.0
 
 
-def size_text(n: int) -> str:
+def human_size(n: int) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
             return f"{n / size:.1f} {unit}"
@@ -34,8 +34,8 @@ class DiskWatch:
 
     @property
     def message(self) -> str:
-        return (f"the install wrote {size_text(self.breached_at or 0)} on {self.target}, above its disk quota of "
-                f"{size_text(self.quota)} ([lab.limits] disk_quota); the lab stopped the product's processes")
+        return (f"the install wrote {human_size(self.breached_at or 0)} on {self.target}, above its disk quota of "
+                f"{human_size(self.quota)} ([lab.limits] disk_quota); the lab stopped the product's processes")
 
     def check(self, written: int) -> bool:
         if written > self.quota and self.breached_at is None:
