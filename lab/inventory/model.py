@@ -86,6 +86,35 @@ def size_bytes(v: str) -> int:
     return int(v.rstrip("kmg")) * unit
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+class Policy(Strict):
+    """What the supply-chain checks refuse and how long a certificate lasts (section 6).
+
+    Example (``targets.toml``)::
+
+        [lab.policy]
+        forbidden_licences = ["AGPL-3.0-only", "SSPL-1.0"]
+        fail_on_severity = "high"
+        certificate_days = 365
+    """
+
+    forbidden_licences: list[str] = Field(default_factory=list, description="SPDX ids a product may not ship")
+    fail_on_severity: Literal["low", "medium", "high", "critical"] = Field(
+        "high", description="known vulnerabilities at or above it fail")
+    certificate_days: int = Field(365, gt=0, le=3650, description="how long a certificate is valid")
+
+
+class StabilitySettings(Strict):
+    """The lab's default watch of a service (``[lab.stability]``); a submission may ask for longer."""
+
+    duration: float = _finite(60, gt=0, le=86400, description="seconds of watching, by default")
+    max_duration: float = _finite(43200, gt=0, le=86400, description="the most a submission may ask for")
+    interval: float = _finite(2, gt=0, le=600, description="seconds between samples")
+    kills: int = Field(10, ge=1, le=100, description="kill -9 and come back, this many times")
+
+
 class LabSettings(Strict):
     name: str = "Adaptation Lab"
     mirror: str | None = Field(None, description="Debian mirror URI; default: the machine's apt sources")
@@ -98,6 +127,11 @@ class LabSettings(Strict):
     signing_key: str | None = Field(None, description="Ed25519 key for certificates; default $LAB_SIGNING_KEY "
                                                       "or ~/.local/share/adaptation-lab/signing-key.pem")
     limits: Limits = Limits()
+    policy: Policy = Policy()
+    stability: StabilitySettings = StabilitySettings()
+    languages: list[Literal["zh-CN", "en"]] = Field(
+        default_factory=lambda: ["zh-CN", "en"], min_length=1,
+        description="languages of the buyers' site, certificates' pages and the PDF; the first is the default")
 
 
 class DeclaredFacts(Strict):

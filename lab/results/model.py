@@ -21,10 +21,11 @@ class Outcome(StrEnum):
     FAILED = "failed"
     BROKEN = "broken"
     SKIPPED = "skipped"
+    WAIVED = "waived"  # a failure an unexpired waiver accepts: does not fail its target
 
     @property
     def severity(self) -> int:
-        return {"failed": 3, "broken": 2, "passed": 1, "skipped": 0}[self.value]
+        return {"failed": 3, "broken": 2, "waived": 1, "passed": 1, "skipped": 0}[self.value]
 
     @property
     def whose_fault(self) -> str:
@@ -32,8 +33,9 @@ class Outcome(StrEnum):
 
     @classmethod
     def reduce(cls, outcomes: Iterable[str]) -> Outcome:
-        """The worst of them: failed > broken > passed; none, or all skipped, is skipped."""
-        found = [cls(o) for o in outcomes]
+        """The worst of them: failed > broken > passed (waived counts as passed); none, or all
+        skipped, is skipped."""
+        found = [cls.PASSED if cls(o) is cls.WAIVED else cls(o) for o in outcomes]
         if not found or all(o is cls.SKIPPED for o in found):
             return cls.SKIPPED
         return max(found, key=lambda o: o.severity)
@@ -48,6 +50,14 @@ class Evidence(BaseModel):
     duration_s: float = 0.0
 
 
+class Waiver(BaseModel):
+    """Why an engineer accepted a failure, as the check carries it (section 6)."""
+
+    reason: str
+    reviewer: str
+    expires: str
+
+
 class Check(BaseModel):
     id: str = Field(description="stable dotted suite.check name")
     outcome: Outcome
@@ -55,6 +65,7 @@ class Check(BaseModel):
     duration_s: float = 0.0
     required: bool = Field(True, description="advisory checks (false) never change the verdict")
     evidence: list[Evidence] = Field(default_factory=list)
+    waiver: Waiver | None = None
 
 
 class TargetResult(BaseModel):

@@ -175,6 +175,61 @@ class Limits(Strict):
         return out
 
 
+class Upgrade(Strict):
+    """The release customers upgrade from (section 6): installed first, then upgraded in place."""
+
+    from_: list[Artifact] = Field(alias="from", min_length=1, max_length=64)
+    keep: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("keep")
+    @classmethod
+    def _keep(cls, v: list[str]) -> list[str]:
+        bad = [p for p in v if not p.startswith("/") or ".." in PurePosixPath(p).parts
+               or len(p) > COMMAND or "\0" in p or PurePosixPath(p) == PurePosixPath("/")]
+        if bad:
+            raise ValueError(f"must be absolute paths below / without '..': {', '.join(repr(p[:80]) for p in bad)}")
+        return v
+
+
+class Stability(Strict):
+    """Watch the service for longer (seconds; the lab's ``[lab.stability] duration`` when omitted)."""
+
+    duration: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
+    load: str | None = Field(None, min_length=1, max_length=COMMAND)
+
+
+class Desktop(Strict):
+    """A graphical application (section 7)."""
+
+    entry: str = Field(max_length=SHORT)
+    window_timeout: float = Field(30, gt=0, le=600, allow_inf_nan=False)
+    expect_text: list[str] = Field(default_factory=list, max_length=16)
+    locales: list[str] = Field(default_factory=lambda: ["zh_CN.UTF-8", "en_US.UTF-8"], min_length=1, max_length=8)
+
+    @field_validator("entry")
+    @classmethod
+    def _entry(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.desktop", v):
+            raise ValueError("must be a desktop file name like acme-notes.desktop")
+        return v
+
+    @field_validator("expect_text")
+    @classmethod
+    def _texts(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if not t or len(t) > SHORT or not t.isprintable()]
+        if bad:
+            raise ValueError(f"each must be 1 to {SHORT} printable characters")
+        return v
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, v: list[str]) -> list[str]:
+        bad = [loc for loc in v if not re.fullmatch(r"[a-z]{2,3}_[A-Z]{2}\.UTF-8", loc)]
+        if bad:
+            raise ValueError(f"must look like zh_CN.UTF-8: {', '.join(repr(b[:40]) for b in bad)}")
+        return v
+
+
 class Submission(Strict):
     schema_: Literal[1] = Field(alias="schema")
     product: Product
@@ -184,3 +239,6 @@ class Submission(Strict):
     claims: Claims = Claims()
     tests: Tests | None = None
     limits: Limits = Limits()
+    upgrade: Upgrade | None = None
+    stability: Stability | None = None
+    desktop: Desktop | None = None

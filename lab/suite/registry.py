@@ -28,6 +28,8 @@ RELIABILITY = "reliability"
 SECURITY = "security"
 PERFORMANCE = "performance efficiency"
 FUNCTIONAL = "functional suitability"
+REPLACEABILITY = "portability: replaceability"
+USABILITY = "usability: operability"
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,17 @@ SUITES: list[Suite] = [
     Suite("install", "test_install.py", "blocker", INSTALLABILITY, "Installing it"),
     Suite("package", "test_package.py", "critical", ADAPTABILITY, "Its package"),
     Suite("security", "test_security.py", "normal", SECURITY, "Security"),
+    Suite("supply", "test_supply.py", "critical", SECURITY, "What it is made of"),
     Suite("database", "test_database.py", "critical", INTEROPERABILITY, "Its database"),
     Suite("service", "test_service.py", "critical", RELIABILITY, "Its service"),  # first to start it: service.ready
+    Suite("desktop", "test_desktop.py", "critical", ADAPTABILITY, "Its desktop application"),
     Suite("footprint", "test_footprint.py", "trivial", PERFORMANCE, "Its footprint"),  # holds its evidence
+    Suite("stability", "test_stability.py", "critical", RELIABILITY, "Its service over time"),
     Suite("vendor", "test_vendor.py", "critical", FUNCTIONAL, "The vendor's own tests"),
+    # after the uninstall: the earlier release is installed afresh, then upgraded in place
+    Suite("upgrade", "test_upgrade.py", "critical", REPLACEABILITY, "Upgrading from its earlier release"),
 ]
-FILES = [s.file for s in SUITES] + ["test_uninstall.py"]
+FILES = [s.file for s in SUITES if s.name != "upgrade"] + ["test_uninstall.py", "test_upgrade.py"]
 LATE = {"service.stop": "test_vendor.py"}  # runs right after that file: vendor tests need the service up
 
 CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
@@ -74,6 +81,11 @@ CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("package.symbol_versions", "C library versions it needs"),
     CheckSpec("package.needed_libraries", "Libraries it needs"),
     CheckSpec("package.runpath", "Where its programs look for libraries"),
+    CheckSpec("package.abi", "Its libraries' interface against the earlier release",
+              characteristic=REPLACEABILITY),
+    CheckSpec("supply.sbom", "The list of what it is made of (SBOM)"),
+    CheckSpec("supply.licences", "The licences of what it ships"),
+    CheckSpec("supply.vulnerabilities", "Known vulnerabilities in what it ships"),
     CheckSpec("security.world_writable", "Files anyone can change"),
     CheckSpec("security.setuid", "Files that run with raised privileges"),
     CheckSpec("security.system_files", "Changes to the system's own files"),
@@ -91,7 +103,24 @@ CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("service.ports", "The network ports its service opens", characteristic=CO_EXISTENCE),
     CheckSpec("service.restart", "Its service coming back after a crash"),
     CheckSpec("service.stop", "Its service stopping"),
+    CheckSpec("desktop.entry", "Its menu entry"),
+    CheckSpec("desktop.icon", "Its icon"),
+    CheckSpec("desktop.launch", "Starting it from the menu"),
+    CheckSpec("desktop.window", "Its window appearing"),
+    CheckSpec("desktop.screenshot", "What its window shows"),
+    CheckSpec("desktop.locale", "Its window in each language", characteristic=USABILITY),
+    CheckSpec("desktop.close", "Closing its window"),
+    CheckSpec("stability.uptime", "Its service staying up"),
+    CheckSpec("stability.memory", "Its service's memory over time"),
+    CheckSpec("stability.fds", "Its service's open files over time"),
+    CheckSpec("stability.kill_restart", "Its service coming back after repeated crashes"),
     CheckSpec("vendor.tests", "The vendor's own tests"),
+    CheckSpec("upgrade.previous", "Installing the earlier release"),
+    CheckSpec("upgrade.apply", "Upgrading to this release"),
+    CheckSpec("upgrade.data", "Its data surviving the upgrade"),
+    CheckSpec("upgrade.config", "An administrator's settings surviving the upgrade"),
+    CheckSpec("upgrade.service", "Its service after the upgrade"),
+    CheckSpec("upgrade.vendor_tests", "The vendor's own tests after the upgrade"),
 ]}
 SUITE = {s.name: s for s in SUITES}
 
