@@ -23,6 +23,7 @@ from lab.certs.render import yes_no
 ENV = Environment(loader=ChoiceLoader([FileSystemLoader(Path(__file__).with_name("templates")),
                                        PackageLoader("lab", "templates")]), autoescape=True)
 ENV.filters["yes_no"] = yes_no
+ENV.globals.setdefault("_", lambda text, **kw: text % kw if kw else text)  # until gettext (issue 14)
 
 
 def size_words(n: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from jinja2 import Environment, PackageLoader
 
 ENV = Environment(loader=PackageLoader("lab", "templates"), autoescape=True)
+ENV.globals.setdefault("_", lambda text, **kw: text % kw if kw else text)  # until gettext (issue 14)
 
 # How a buyer checks a certificate without the lab: OpenSSL 3 and python3's standard library, in a
 # folder holding certificate.json, the lab's lab-signing-key.pub.pem and the file received.
