@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     cell_attempts: int = Field(3, ge=1, le=10, description="attempts of a cell before it is broken for good")
     heartbeat_s: float = Field(15.0, gt=0, description="how often a worker says a running cell is alive")
     lost_after_s: float = Field(120.0, gt=0, description="a running cell with no heartbeat this long is lost")
+    republish_after_s: float = Field(
+        300.0, gt=0, description="a queued cell whose target queue is empty this long after its message was "
+                                 "published is published again (a message the broker lost)")
+    worker_token: SecretStr | None = Field(
+        None, description="shared secret of the centre's workers: without it anyone who reaches the API could "
+                          "claim a cell, read its submission and upload forged results for the service to sign")
+
+    def worker_secret(self) -> str | None:
+        """The workers' shared secret, or None when the centre has none."""
+        value = self.worker_token.get_secret_value() if self.worker_token is not None else ""
+        return value or None
 
 
 def settings() -> Settings:

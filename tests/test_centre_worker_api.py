@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -206,3 +207,37 @@ def test_with_a_worker_token_only_workers_say_hello_and_claim(queued):
     assert client.post("/api/v1/worker/hello", json=body, headers=worker).status_code == 200
     r = client.post(f"/api/v1/worker/cells/{cell_id}/claim", json={"worker": "w1"}, headers=worker)
     assert r.status_code == 200 and r.json()["credential"] != "s3cret-of-the-workers"
+
+
+def _hello_with_queue(client, ready: dict[str, int]):
+    client.app.dependency_overrides[worker_api.get_ready] = lambda: lambda targets, s: {t: ready.get(t, 0)
+                                                                                     for t in targets}
+    return client.post("/api/v1/worker/hello", json={"name": "w1", "targets": [T], "slots": 1})
+
+
+def test_a_queued_cell_whose_message_was_lost_is_published_again_once_per_interval(queued, settings):
+    client, _, cell_id, sent = queued
+    client.app.dependency_overrides[worker_api.get_settings] = lambda: settings.model_copy(
+        update={"republish_after_s": 0.5})
+    assert _hello_with_queue(client, {T: 1}).json()["swept"] == 0 and sent == []  # still young: nothing asked
+    time.sleep(0.6)
+    assert _hello_with_queue(client, {T: 1}).json()["swept"] == 0 and sent == []  # its message waits: fine
+    assert _hello_with_queue(client, {T: 0}).json()["swept"] == 1 and sent == [cell_id]  # lost: again
+    assert _hello_with_queue(client, {T: 0}).json()["swept"] == 0 and sent == [cell_id]  # not before the interval
+    assert claim(client, cell_id)["attempt"] == 1  # the same attempt: a copy, not a new run
+
+
+def test_a_broker_that_cannot_be_asked_republishes_nothing(queued, settings):
+    client, _, _, sent = queued
+    client.app.dependency_overrides[worker_api.get_settings] = lambda: settings.model_copy(
+        update={"republish_after_s": 0.01})
+
+    def down(targets, s):
+        from lab.errors import InfrastructureError
+
+        raise InfrastructureError("connection refused")
+
+    client.app.dependency_overrides[worker_api.get_ready] = lambda: down
+    time.sleep(0.05)
+    r = client.post("/api/v1/worker/hello", json={"name": "w1", "targets": [T], "slots": 1})
+    assert r.status_code == 200 and r.json()["swept"] == 0 and sent == []

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from pydantic import Field, SecretStr
 
 from lab.errors import InfrastructureError, LabError
 from lab.settings import Settings
@@ -59,19 +58,10 @@ API_RETRY_S = 30
 API_RETRIES = 2880
 
 
-class WorkerSettings(Settings):
-    """The settings plus the workers' shared secret (``LAB_WORKER_TOKEN``, environment or ``.env``).
-
-    When the service has one, a worker must show it to say hello and to claim a cell; without it
-    anyone who reaches the API could claim a cell, read its submission and upload forged results
-    for the service to sign. Every other worker call is bound to one attempt by its credential."""
-
-    worker_token: SecretStr | None = Field(None, description="shared secret of the centre's workers")
-
-
 def worker_token() -> str | None:
-    token = WorkerSettings().worker_token
-    return token.get_secret_value() if token is not None and token.get_secret_value() else None
+    """``LAB_WORKER_TOKEN`` (environment or ``.env``): when the service has one, a worker must show it
+    to say hello and to claim a cell. Every other worker call is bound to one attempt by its credential."""
+    return Settings().worker_secret()
 
 
 @dataclass

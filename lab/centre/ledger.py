@@ -400,6 +400,28 @@ def lost(session: Session, settings: Settings, now: datetime | None = None) -> l
     return [c for c in running if _is_stale(c, settings, now)]
 
 
+def unheard(session: Session, settings: Settings, ready: dict[str, int] | None,
+            now: datetime | None = None) -> list[Cell]:
+    """Queued attempts whose message the broker seems to have lost: their target's queue holds no
+    ready message (``ready``: target -> messages ready, as the broker says) and their message was
+    published more than ``settings.republish_after_s`` ago. A message still on its way (held by a
+    worker about to claim, or waiting out a retry's countdown) may make this a false alarm: the
+    copy published again is harmless, the claim drops whichever comes second; and the interval
+    bounds how many copies there can be. ``ready=None``: the candidates, before asking the broker."""
+    now = now or utcnow()
+    found = []
+    for c in session.scalars(select(Cell).where(Cell.state == "queued").order_by(Cell.queued_at, Cell.id)):
+        since = (now - aware(c.published_at or c.queued_at)).total_seconds()
+        if since > settings.republish_after_s and (ready is None or ready.get(c.target, 1) == 0):
+            found.append(c)
+    return found
+
+
+def published(cell: Cell, now: datetime | None = None) -> None:
+    """Note that the cell's message was published again (the caller commits)."""
+    cell.published_at = now or utcnow()
+
+
 def take_over(session: Session, cell_id: int, settings: Settings, now: datetime | None = None) -> Cell | None:
     """The sweep's half of a claim: if the cell's current attempt is (still) running with a stale
     heartbeat, it ends broken "worker NAME lost" and the next attempt is queued and returned (the

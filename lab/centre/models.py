@@ -81,6 +81,8 @@ class Cell(Base):
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     credential_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # when the sweep last published its message again (a message the broker lost); None: only at queueing
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

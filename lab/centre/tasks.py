@@ -30,13 +30,14 @@ Delivery guarantees and the engines' traps:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 
 from celery import Celery
 from kombu import Exchange, Queue
 
-from lab.centre.cellrun import API_RETRIES, API_RETRY_S, Retry, WorkerIdentity, WorkerSettings, run_one, worker_token
+from lab.centre.cellrun import API_RETRIES, API_RETRY_S, Retry, WorkerIdentity, run_one, worker_token
 from lab.errors import InfrastructureError
 from lab.settings import Settings
 from lab.settings import settings as load_settings
@@ -44,8 +45,8 @@ from lab.settings import settings as load_settings
 TASK = "lab.run_cell"
 log = logging.getLogger("lab.centre.tasks")
 
-__all__ = ["API_RETRIES", "API_RETRY_S", "IDENTITY", "TASK", "WorkerIdentity", "WorkerSettings", "app_for",
-           "enqueue", "get_app", "queue_for", "queue_name", "run_cell", "worker_token"]
+__all__ = ["API_RETRIES", "API_RETRY_S", "IDENTITY", "TASK", "WorkerIdentity", "app_for",
+           "enqueue", "get_app", "queue_for", "queue_name", "ready_messages", "run_cell", "worker_token"]
 
 
 def queue_name(target: str) -> str:
@@ -113,6 +114,32 @@ def enqueue(cell, settings: Settings | None = None) -> None:
     except Exception as exc:  # kombu's and amqp's errors: the broker is down or refused it
         raise InfrastructureError(f"the broker did not take cell {cell.id} ({cell.target}): "
                                   f"{type(exc).__name__}: {exc}") from None
+
+
+def ready_messages(targets, settings: Settings | None = None) -> dict[str, int]:
+    """How many messages wait in each target's queue, as RabbitMQ says (a passive declare: no queue
+    is created); a queue that does not exist holds none. Raises ``InfrastructureError`` when the
+    broker cannot be asked (then nothing is judged lost)."""
+    from amqp.exceptions import NotFound
+
+    app = get_app(settings)
+    counts: dict[str, int] = {}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+            for target in sorted(set(targets)):
+                channel = conn.channel()
+                try:
+                    _name, count, _consumers = channel.queue_declare(queue=queue_name(target), passive=True)
+                    counts[target] = count
+                except NotFound:
+                    counts[target] = 0
+                finally:
+                    with contextlib.suppress(Exception):
+                        channel.close()
+    except Exception as exc:  # kombu's and amqp's errors: the broker is down
+        raise InfrastructureError(f"cannot ask the broker for its queues: {type(exc).__name__}: {exc}") from None
+    return counts
 
 
 def run_cell(self, cell_id: int) -> str:

@@ -172,6 +172,17 @@ def get_enqueue() -> Callable[[Cell, Settings], None]:
 
 
 EnqueueDep = Annotated[Callable[[Cell, Settings], None], Depends(get_enqueue)]
+Ready = Callable[[list[str], Settings], dict[str, int]]
+
+
+def get_ready() -> Ready:
+    """How many messages wait in each target's queue: ``lab.centre.tasks.ready_messages``."""
+    from lab.centre.tasks import ready_messages
+
+    return ready_messages
+
+
+ReadyDep = Annotated[Ready, Depends(get_ready)]
 
 
 # --- hello: the console's list of workers, and the sweep of lost cells ----------------------------
@@ -183,10 +194,14 @@ class Hello(BaseModel):
     slots: int = Field(1, ge=1, le=1024)
 
 
-def sweep(session: Session, settings: Settings, enqueue: Callable[[Cell, Settings], None] | None = None) -> int:
+def sweep(session: Session, settings: Settings, enqueue: Callable[[Cell, Settings], None] | None = None,
+          ready: Ready | None = None) -> int:
     """Take over the running cells whose worker went quiet: each ends broken "worker NAME lost" and
     its next attempt is queued (published before the commit, while the submission is locked, so a
-    broker that refuses it leaves the ledger as it was for the next sweep). Returns how many."""
+    broker that refuses it leaves the ledger as it was for the next sweep). Then publish again the
+    queued cells whose message the broker lost (``ledger.unheard``: their queue is empty long after
+    their message went out), so a cell queued in the ledger never waits for a message that will not
+    come. Returns how many cells were taken over or published again."""
     enqueue = enqueue or get_enqueue()
     done = 0
     for cell in ledger.lost(session, settings):
@@ -200,14 +215,37 @@ def sweep(session: Session, settings: Settings, enqueue: Callable[[Cell, Setting
         except InfrastructureError as exc:
             session.rollback()
             log.warning("cell %s (%s) is lost but could not be queued again: %s", cell_id, target, exc)
+    return done + _republish(session, settings, enqueue, ready or get_ready())
+
+
+def _republish(session: Session, settings: Settings, enqueue: Callable[[Cell, Settings], None], ready: Ready) -> int:
+    waiting = ledger.unheard(session, settings, None)
+    if not waiting:
+        return 0
+    try:
+        counts = ready(sorted({c.target for c in waiting}), settings)
+    except InfrastructureError as exc:
+        log.warning("queued cells not checked against the broker: %s", exc)
+        return 0
+    done = 0
+    for cell in ledger.unheard(session, settings, counts):
+        try:
+            enqueue(cell, settings)
+            ledger.published(cell)
+            session.commit()
+            log.warning("cell %s (%s) was queued with no message in its queue: published again", cell.id, cell.target)
+            done += 1
+        except InfrastructureError as exc:
+            session.rollback()
+            log.warning("cell %s (%s) could not be published again: %s", cell.id, cell.target, exc)
     return done
 
 
 @router.post("/hello", dependencies=[Depends(require_worker)])
-def hello(body: Hello, session: SessionDep, settings: SettingsDep, enqueue: EnqueueDep) -> dict:
+def hello(body: Hello, session: SessionDep, settings: SettingsDep, enqueue: EnqueueDep, ready: ReadyDep) -> dict:
     ledger.register_worker(session, body.name, body.targets, body.slots)
     session.commit()
-    swept = sweep(session, settings, enqueue)
+    swept = sweep(session, settings, enqueue, ready)
     return {"name": body.name, "heartbeat_s": settings.heartbeat_s, "lost_after_s": settings.lost_after_s,
             "swept": swept}
 
@@ -383,9 +421,26 @@ def _prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: Lo
         shutil.rmtree(incoming / foreign, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             (incoming / foreign).unlink()
+    v = _waived(v, incoming, inv)
     write_atomic(incoming / "verdicts.json", v.dump())
-    issue_certificates(v, incoming, inv.model.lab, only={cell.target})
+    issue_certificates(v, incoming, inv.model.lab, only={cell.target}, inventory=inv)
     return v
+
+
+def _waived(v: Verdicts, incoming: Path, inv: LoadedInventory) -> Verdicts:
+    """The service's own waivers (``waivers.toml`` beside its inventory) over the cell's results, as
+    ``lab run`` applies them (a worker's ``waived`` is judged again). A malformed file is the
+    centre's fault, not the worker's: 503, and the worker's upload is retried once it is fixed."""
+    from lab.waivers import apply_waivers, load_waivers
+    from lab.waivers.report import mark_allure
+
+    try:
+        waivers = load_waivers(inv)
+    except InputError as exc:
+        raise Refused(503, [_problem(p.split(":", 1)[0], p, file=exc.source) for p in exc.problems]) from None
+    applied = apply_waivers(v, waivers)
+    mark_allure(incoming / "allure-results", applied)
+    return applied.verdicts
 
 
 def _swap_in(incoming: Path, final: Path) -> None:

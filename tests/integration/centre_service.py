@@ -92,7 +92,7 @@ class Centre:
     """The service's processes over real engines, for one test module or one benchmark."""
 
     def __init__(self, pg, rabbit, home: Path, *, heartbeat_s: float = 1.0, lost_after_s: float = 8.0,
-                 cell_attempts: int = 3, app: str = SERVICE_API):
+                 cell_attempts: int = 3, republish_after_s: float = 300.0, app: str = SERVICE_API):
         from lab.settings import Settings
 
         self.home = home
@@ -111,7 +111,8 @@ class Centre:
         self.settings = Settings(
             database_url=pg.url().rsplit("/", 1)[0] + f"/{tag}", broker_url=rabbit.url().rstrip("/") + f"/{tag}",
             storage=home / "storage", service_url=f"http://127.0.0.1:{self.port}", inventory=ROOT / "targets.toml",
-            heartbeat_s=heartbeat_s, lost_after_s=lost_after_s, cell_attempts=cell_attempts)
+            heartbeat_s=heartbeat_s, lost_after_s=lost_after_s, cell_attempts=cell_attempts,
+            republish_after_s=republish_after_s)
         self.settings.storage.mkdir(parents=True, exist_ok=True)
         self.worker_token = secrets.token_urlsafe(24)  # hello and claim need it
         self.app = app
@@ -130,7 +131,8 @@ class Centre:
                 "LAB_DATABASE_URL": s.database_url, "LAB_BROKER_URL": s.broker_url, "LAB_STORAGE": str(s.storage),
                 "LAB_SERVICE_URL": s.service_url, "LAB_INVENTORY": str(s.inventory),
                 "LAB_HEARTBEAT_S": str(s.heartbeat_s), "LAB_LOST_AFTER_S": str(s.lost_after_s),
-                "LAB_CELL_ATTEMPTS": str(s.cell_attempts), "LAB_WORKER_TOKEN": self.worker_token}
+                "LAB_CELL_ATTEMPTS": str(s.cell_attempts), "LAB_REPUBLISH_AFTER_S": str(s.republish_after_s),
+                "LAB_WORKER_TOKEN": self.worker_token}
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = (self.logs / f"{name}.log").open("ab")

@@ -6,6 +6,7 @@
   worker, or ends broken "worker NAME lost" once the attempts are used up; one final result;
   nothing of the killed run is left running;
 - RabbitMQ restarted while cells are queued and running: none lost, none run twice;
+- a queued cell's message lost by the broker (its queue purged): published again, run once;
 - the API restarted mid-run: the worker's upload is retried and lands;
 - a board is never used by two cells at once, even when two workers both declare it.
 
@@ -180,6 +181,27 @@ def test_rabbitmq_restarted_with_cells_queued_and_running_loses_none_and_runs_no
         assert results_of(c, sid, T)["targets"][T]["verdict"] == "passed"
     time.sleep(3)  # the re-delivered copies find their cells done and are dropped
     assert all(len(c.attempts(s)) == 1 for s in sids)
+
+
+@pytest.mark.timeout(300)
+def test_a_queued_cell_whose_message_the_broker_lost_is_published_again_and_runs_once(make_centre, acme_calc,
+                                                                                      engines):
+    _, rabbit = engines
+    c = make_centre(heartbeat_s=1, republish_after_s=2)
+    c.start_api()
+    sid = c.submit(acme_calc, [T], suites=["install"])
+
+    def waiting() -> str:
+        out = rabbit.ctl("list_queues", "-p", c.vhost, "--no-table-headers", "-q", "name", "messages").stdout
+        return dict(line.split() for line in out.splitlines() if line.strip()).get(f"target.{T}", "0")
+    assert waiting() == "1"
+    rabbit.ctl("purge_queue", "-p", c.vhost, f"target.{T}")  # the broker loses the message
+    assert waiting() == "0"
+    time.sleep(2.5)
+    c.start_worker("w1", [T])  # its hello sweeps: the queue is empty, the cell queued -> published again
+    c.wait_finished(sid, timeout=180)
+    assert [r[:3] for r in c.attempts(sid)] == [(T, 1, "passed")], c.tails()
+    assert "published again" in c.tail("api"), c.tails()
 
 
 @pytest.mark.timeout(300)
