@@ -36,6 +36,7 @@ class Supervisor:
         self.env = {**spec.env, **(extra_env or {})}
         self.pid: int | None = None
         self.starts = 0
+        self.log_file = LOG  # where a start sends its output (the stability suite's restarts keep their own)
 
     def _launch_command(self) -> str:
         # The submission model checks the keys already; checked again where they meet a shell.
@@ -49,7 +50,7 @@ class Supervisor:
             u = q(self.spec.user)
             drop = f"setpriv --reuid=$(id -u {u}) --regid=$(id -g {u}) --init-groups "
         return (f"mkdir -p {HOME}; cd /\n{'env ' + env + ' ' if env else ''}setsid {drop}"
-                f"sh -c {q('exec ' + self.spec.command)} >>{LOG} 2>&1 </dev/null &\n"
+                f"sh -c {q('exec ' + self.spec.command)} >>{q(self.log_file)} 2>&1 </dev/null &\n"
                 f"echo $! > {PIDFILE}; cat {PIDFILE}")
 
     def start(self) -> None:
@@ -123,10 +124,10 @@ class Supervisor:
         return sum(int(x) for x in out.split() if x.isdigit())
 
     def log_tail(self, lines: int = 20) -> str:
-        return self.t.run(f"tail -n {lines} {LOG} 2>/dev/null").stdout.rstrip() or "(empty)"
+        return self.t.run(f"tail -n {lines} {q(self.log_file)} 2>/dev/null").stdout.rstrip() or "(empty)"
 
     def log(self) -> bytes:
         try:
-            return self.t.get_bytes(LOG)
+            return self.t.get_bytes(self.log_file)
         except FileNotFoundError:
             return b""

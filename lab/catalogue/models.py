@@ -66,6 +66,9 @@ class Run(Base):
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     folder: Mapped[str] = mapped_column(Text)
     vendor: Mapped[str | None] = mapped_column(String(VENDOR_MAX))  # who submitted it (the owner then)
+    archive: Mapped[str | None] = mapped_column(String(80))  # <sha256>.tar.gz|.zip among the kept archives
+    recertifies: Mapped[str | None] = mapped_column(String(RUN_ID_MAX))  # the run this one re-ran (recertify)
+    recertify_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[ProductVersion] = relationship(back_populates="runs")
     artifacts: Mapped[list[Artifact]] = relationship(cascade="all, delete-orphan")
     results: Mapped[list[Result]] = relationship(back_populates="run", cascade="all, delete-orphan")
@@ -94,6 +97,7 @@ class Result(Base):
     run: Mapped[Run] = relationship(back_populates="results")
     checks: Mapped[list[CheckRow]] = relationship(cascade="all, delete-orphan")
     certificate: Mapped[Certificate | None] = relationship(cascade="all, delete-orphan", uselist=False)
+    components: Mapped[list[ResultComponent]] = relationship(cascade="all, delete-orphan")  # from its SBOM
 
 
 class CheckRow(Base):
@@ -105,6 +109,7 @@ class CheckRow(Base):
     required: Mapped[bool] = mapped_column(Boolean, default=True)
     message: Mapped[str] = mapped_column(Text, default="")
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    waiver: Mapped[dict | None] = mapped_column(JSON)  # a waived check's {reason, reviewer, expires}
 
 
 class Certificate(Base):
@@ -115,3 +120,49 @@ class Certificate(Base):
     issued: Mapped[str] = mapped_column(String(40))
     expires: Mapped[str] = mapped_column(String(40))
     document: Mapped[dict] = mapped_column(JSON)
+    recipe_sha256: Mapped[str | None] = mapped_column(String(64))   # the target image's recipe, when issued
+    suites_version: Mapped[str | None] = mapped_column(String(64))  # lab.suite.registry.suites_version()
+    basis: Mapped[dict | None] = mapped_column(JSON)                 # the certificate's issued_on
+
+
+# -- the supply chain (migration 0005) -------------------------------------------------------------
+VULN_ID_MAX = 200
+ECOSYSTEM_MAX = 100
+COMPONENT_MAX = 300
+
+
+class Vulnerability(Base):
+    """One imported OSV record (``lab vulns import``); importing it again replaces it."""
+
+    __tablename__ = "vulnerabilities"
+    id: Mapped[str] = mapped_column(String(VULN_ID_MAX), primary_key=True)
+    modified: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(20))  # low | medium | high | critical | unknown
+    aliases: Mapped[list] = mapped_column(JSON, default=list)
+    imported: Mapped[str] = mapped_column(String(40))  # when, ISO: "new since a certificate" is later
+    source: Mapped[str] = mapped_column(Text, default="")  # the file it came from
+
+
+class VulnerablePackage(Base):
+    """One ``affected[]`` entry of a record: a package of an ecosystem, its ranges and versions."""
+
+    __tablename__ = "vulnerable_packages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vulnerability_id: Mapped[str] = mapped_column(ForeignKey("vulnerabilities.id", ondelete="CASCADE"), index=True)
+    ecosystem: Mapped[str] = mapped_column(String(ECOSYSTEM_MAX))
+    name: Mapped[str] = mapped_column(String(COMPONENT_MAX), index=True)
+    ranges: Mapped[list] = mapped_column(JSON, default=list)
+    versions: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class ResultComponent(Base):
+    """A component a recorded target result installed, from its SBOM: matched against later imports."""
+
+    __tablename__ = "result_components"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), index=True)
+    ecosystem: Mapped[str] = mapped_column(String(ECOSYSTEM_MAX))
+    name: Mapped[str] = mapped_column(String(COMPONENT_MAX))
+    version: Mapped[str] = mapped_column(String(COMPONENT_MAX))
+    label: Mapped[str] = mapped_column(String(COMPONENT_MAX), default="")  # as a buyer reads it

@@ -8,6 +8,14 @@ The columns are the targets of the inventory given (in its order) that have a ve
 what it stands for (its description, CPU, emulated or not, database). Verdicts recorded on targets
 of another inventory are left out. A cell says which artifact architecture was tested and, when
 it is not passed, why in plain words and whose fault it is.
+
+Every page is written in each of the inventory's ``[lab] languages``: the first (the default) under
+the plain name (``index.html``, ``products/acme-calc.html``), each other one beside it with the
+language before the extension (``index.en.html``, ``products/acme-calc.en.html``); every page links
+to its own translations and its links stay in its language. ``matrix.json``, the signed
+certificates and the reports are one file for all languages (the lab's words in ``matrix.json``
+are English, for machines). The lab's words are translated when a page is rendered (the
+template filters below); a vendor's words are shown as they are.
 """
 
 from __future__ import annotations
@@ -22,19 +30,23 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from lab import i18n
 from lab.arch import from_deb
+from lab.catalogue.lifecycle import cell_life
 from lab.catalogue.models import Product, ProductVersion, Result, Run
 from lab.catalogue.record import artifact_arch
 from lab.certs.keys import default_key_path, key_id, load_or_create, public_pem
-from lab.certs.render import ENV, OPENSSL_RECIPE, PYTHON_RECIPE, certificate_html, yes_no
+from lab.certs.render import ENV, OPENSSL_RECIPE, PYTHON_RECIPE, certificate_pages, yes_no
+from lab.i18n import N_, gettext
 from lab.images.host import host_arch
 from lab.results.write import write_atomic
 from lab.suite import registry
 
-FAULT = {"failed": "the product's fault", "broken": "the lab's fault, not the product's",
-         "skipped": "does not apply here"}
-FACTS_SHOWN = (("os_name", "OS"), ("arch", "CPU"), ("emulated", "emulated"), ("glibc", "glibc"),
-               ("db_server", "database"))
+FAULT = {"failed": N_("the product's fault"), "broken": N_("the lab's fault, not the product's"),
+         "skipped": N_("does not apply here")}
+FACTS_SHOWN = (("os_name", N_("OS")), ("arch", N_("CPU")), ("emulated", N_("emulated")), ("glibc", N_("glibc")),
+               ("db_server", N_("database")))
+DEFAULT_LANGUAGES = ("zh-CN", "en")
 REASON_IN_CELL = 220
 _CHECK_PREFIX = re.compile(r"^([a-z_]+\.[A-Za-z0-9_.\[\]-]+): (.*)$", re.S)
 
@@ -53,13 +65,14 @@ def _slug(text: str) -> str:
 
 
 def plain_reason(reason: str) -> str:
-    """``install.package: needs GLIBC_2.38`` -> ``Installing the package: needs GLIBC_2.38``."""
+    """``install.package: needs GLIBC_2.38`` -> ``Installing the package (install.package): needs
+    GLIBC_2.38``: the check's title in the language being rendered, the tool's words as they are."""
     first = reason.strip().splitlines()[0] if reason.strip() else ""
     m = _CHECK_PREFIX.match(first)
     if not m:
         return first
     check, rest = m.groups()
-    words = registry.title(check)
+    words = i18n.check_title(check) if registry.title(check) else ""
     return f"{words} ({check}): {rest}" if words else first
 
 
@@ -69,9 +82,9 @@ def _short(text: str, most: int = REASON_IN_CELL) -> str:
 
 def arch_words(arch: str | None) -> str:
     if arch in ("all", "noarch"):
-        return f"any CPU ({arch})"
+        return gettext("any CPU (%(arch)s)") % {"arch": arch}
     if not arch:
-        return "architecture not stated"
+        return gettext("architecture not stated")
     uname = from_deb(arch)
     return uname if uname == arch else f"{uname} ({arch})"
 
@@ -93,26 +106,65 @@ def _format_of(path: str) -> str:
 
 def arches_tested(result: Result, spec=None) -> list[str]:
     """The architectures of the artifacts a target installs (by its package manager, else by the
-    inventory's OS family): none when no artifact suits it."""
+    inventory's OS family), in words: none when no artifact suits it."""
+    return list(dict.fromkeys(arch_words(a) for a in artifact_arches(result, spec)))
+
+
+def artifact_arches(result: Result, spec=None) -> list[str | None]:
+    """The architectures (Debian's or RPM's names) of the artifacts a target installs."""
     declared = spec.facts.os_family if spec is not None else None
     formats = _formats_for(result.facts.get("package_manager"), declared)
-    arches = []
-    for a in result.run.artifacts:
-        if _format_of(a.path) in formats:
-            word = arch_words(a.arch or artifact_arch(a.path))
-            if word not in arches:
-                arches.append(word)
-    return arches
+    return list(dict.fromkeys(a.arch or artifact_arch(a.path) for a in result.run.artifacts
+                              if _format_of(a.path) in formats))
 
 
 def facts_in_words(facts: dict) -> list[str]:
-    """``CPU: x86_64``, ``emulated: no``: what a buyer reads, never ``False`` or ``None``."""
+    """``CPU: x86_64``, ``emulated: no``: what a buyer reads (in the language being rendered),
+    never ``False`` or ``None``."""
     shown = []
     for key, label in FACTS_SHOWN:
-        value = yes_no(facts.get(key))
+        value = i18n.yes_no(facts.get(key))
         if value:
-            shown.append(f"{label}: {value}")
+            shown.append(f"{gettext(label)}: {value}")
     return shown
+
+
+def fault_words(verdict: str | None) -> str:
+    """Whose fault a verdict is, in the language being rendered."""
+    return gettext(FAULT[verdict]) if verdict in FAULT else ""
+
+
+def install_filters(env) -> None:
+    """The catalogue's words for its templates, translated when a page is rendered (a cell holds
+    the lab's data; these turn it into a buyer's words in the page's language)."""
+    env.filters["plain_reason"] = plain_reason
+    env.filters["short"] = _short
+    env.filters["arch_words"] = lambda arches: ", ".join(dict.fromkeys(arch_words(a) for a in arches or []))
+    env.filters["facts_words"] = facts_in_words
+    env.filters["fault"] = fault_words
+    env.filters["yes_no"] = i18n.yes_no
+
+
+install_filters(ENV)
+
+
+def localised(url: str, lang: str, default: str) -> str:
+    """A page's name in ``lang``: ``index.html`` -> ``index.en.html`` (the default: as it is)."""
+    if lang == default or not url.endswith(".html"):
+        return url
+    return f"{url[:-5]}.{lang}.html"
+
+
+def _write_page(site: Path, path: str, template: str, languages: Sequence[str], **context) -> None:
+    """``path`` (from the site's top) in every language, each linking to the others."""
+    default = languages[0]
+    name = path.rsplit("/", 1)[-1]
+    switch = {lang: localised(name, lang, default) for lang in languages} if len(languages) > 1 else None
+    for lang in languages:
+        def link(url: str, lang: str = lang) -> str:
+            return localised(url, lang, default)
+        write_atomic(site / localised(path, lang, default),
+                     i18n.render(ENV, template, lang, switch=switch, link=link, **context))
 
 
 def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, Result]:
@@ -124,14 +176,15 @@ def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, 
     return cells
 
 
-def _copy_evidence(result: Result, site: Path) -> dict:
+def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
     run = result.run
     links = {"certificate": None, "certificate_page": None, "report": None}
     if result.certificate is not None:
         base = f"certificates/{_slug(run.id)}/{_slug(result.target)}"
         doc = result.certificate.document
         write_atomic(site / f"{base}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        write_atomic(site / f"{base}.html", certificate_html(doc, f"{_slug(result.target)}.json", root="../../"))
+        for lang, page in certificate_pages(doc, f"{_slug(result.target)}.json", "../../", languages).items():
+            write_atomic(site / localised(f"{base}.html", lang, languages[0]), page)
         links["certificate"] = f"{base}.json"
         links["certificate_page"] = f"{base}.html"
     report = Path(run.folder) / "report" / "index.html"
@@ -144,15 +197,18 @@ def _copy_evidence(result: Result, site: Path) -> dict:
     return links
 
 
-def _cell(target: str, result: Result, site: Path, spec=None) -> dict:
+def _cell(target: str, result: Result, site: Path, spec=None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
+    """A cell's data (English where it is the lab's words: ``matrix.json`` has them); the pages
+    put the lab's words in their language with the filters above, from ``reason``, ``verdict``,
+    ``arches`` and ``facts``."""
     why = plain_reason(result.reason) if result.verdict != "passed" else ""
-    arches = arches_tested(result, spec)
+    arches = artifact_arches(result, spec)
     return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": result.run.id,
             "facts": result.facts, "facts_words": facts_in_words(result.facts),
             "why": why, "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
-            "artifact_arch": ", ".join(arches),
+            "arches": arches, "artifact_arch": ", ".join(dict.fromkeys(arch_words(a) for a in arches)),
             "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")],
-            **_copy_evidence(result, site)}
+            **_copy_evidence(result, site, languages), **cell_life(result)}
 
 
 def _column(name: str, target, results: list[Result]) -> dict:
@@ -166,18 +222,22 @@ def _column(name: str, target, results: list[Result]) -> dict:
         emulated = yes_no(declared_arch != host_arch())
     else:
         emulated = ""
-    database = ""
+    database, server, stands_for = "", "", []
     if target is not None and target.database is not None:
         db = target.database
+        server, stands_for = db.server, list(db.stands_for)
         database = db.server + (f", standing for {', '.join(db.stands_for)}" if db.stands_for else "")
     return {"name": name, "description": target.description if target is not None else "",
-            "arch": arch or "", "emulated": emulated, "database": database}
+            "arch": arch or "", "emulated": emulated, "database": database,
+            "db_server": server, "stands_for": stands_for}
 
 
 def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None = None,
-            targets: Sequence | None = None) -> Path:
+            targets: Sequence | None = None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> Path:
     """Render the site into ``site``. ``targets`` (the inventory's ``Target`` list) gives the columns
-    and what each stands for; without it every recorded target is a column, described by nothing."""
+    and what each stands for; without it every recorded target is a column, described by nothing.
+    ``languages``: the inventory's ``[lab] languages``, the first one under the plain names."""
+    languages = list(dict.fromkeys(languages)) or list(DEFAULT_LANGUAGES)
     site = Path(site)
     site.mkdir(parents=True, exist_ok=True)
     inventory = {t.name: t for t in targets} if targets is not None else None
@@ -193,7 +253,7 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
             cells = {}
             for target, result in sorted(latest.items()):
                 by_target.setdefault(target, []).append(result)
-                cells[target] = _cell(target, result, site, (inventory or {}).get(target))
+                cells[target] = _cell(target, result, site, (inventory or {}).get(target), languages)
             product = version.product
             row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
                    "version": version.version, "cells": cells,
@@ -209,22 +269,23 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
                    for n in names]
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     common = {"lab": lab_name, "generated": generated}
-    write_atomic(site / "index.html", ENV.get_template("matrix.html.j2").render(
-        columns=columns, rows=rows, root="", **common))
+    _write_page(site, "index.html", "matrix.html.j2", languages, columns=columns, rows=rows, root="", **common)
     for page in products.values():
-        write_atomic(site / "products" / f"{page['slug']}.html", ENV.get_template("product.html.j2").render(
-            product=page["product"], versions=page["versions"], transfers=page["transfers"], root="../", **common))
+        _write_page(site, f"products/{page['slug']}.html", "product.html.j2", languages, product=page["product"],
+                    versions=page["versions"], transfers=page["transfers"], root="../", **common)
     write_atomic(site / "matrix.json", json.dumps({
         "schema": 1, **common, "targets": names,
         "columns": {c["name"]: {k: c[k] for k in ("description", "arch", "emulated", "database")} for c in columns},
         "products": [{k: row[k] for k in ("name", "vendor", "version")} |
                      {"results": {t: {k: c[k] for k in ("verdict", "reason", "fault", "artifact_arch", "run",
-                                                        "certificate", "certificate_page", "report")}
+                                                        "certificate", "certificate_page", "report",
+                                                        "waived", "certificate_expires", "certificate_expired",
+                                                        "change", "history")}
                                   for t, c in row["cells"].items()}} for row in rows]}, indent=2, ensure_ascii=False))
     key = load_or_create(signing_key or default_key_path()).public_key()
     (site / "keys").mkdir(exist_ok=True)
     pem = public_pem(key)
     (site / "keys" / "lab-signing-key.pub.pem").write_bytes(pem)
-    write_atomic(site / "keys" / "index.html", ENV.get_template("keys.html.j2").render(
-        key_id=key_id(key), pem=pem.decode(), openssl=OPENSSL_RECIPE, python=PYTHON_RECIPE, root="../", **common))
+    _write_page(site, "keys/index.html", "keys.html.j2", languages, key_id=key_id(key), pem=pem.decode(),
+                openssl=OPENSSL_RECIPE, python=PYTHON_RECIPE, root="../", **common)
     return site / "index.html"

@@ -156,7 +156,8 @@ def _refuse_foreign_run(s: Session, v: Verdicts, source: str) -> None:
                                   f"a run id is not reused for {sub.name} {sub.version} by {_quoted(sub.vendor)}"])
 
 
-def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str) -> None:
+def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str,
+            life: dict | None = None) -> None:
     sub = v.submission
     _refuse_foreign_run(s, v, source)
     product = s.scalar(select(Product).where(Product.name == sub.name))
@@ -171,29 +172,43 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
         version = ProductVersion(product=product, version=sub.version)
         s.add(version)
     old = s.get(Run, v.run)
-    if old is not None:
+    life = {k: val for k, val in (life or {}).items() if val is not None}
+    if old is not None:  # recorded again (lab catalogue record): what only the first recording knew stays
+        for key in ("archive", "recertifies", "recertify_reason"):
+            life.setdefault(key, getattr(old, key))
         s.delete(old)
         s.flush()
     run = Run(id=v.run, version=version, started=v.started, finished=v.finished, harness=v.harness,
               interrupted=v.interrupted, folder=str(Path(run_dir).resolve()), vendor=sub.vendor,
               artifacts=[Artifact(path=a.path, sha256=a.sha256, arch=artifact_arch(a.path, getattr(a, "arch", None)))
-                         for a in sub.artifacts])
+                         for a in sub.artifacts], **life)
     s.add(run)
     for name, r in v.targets.items():
         result = Result(run=run, target=name, verdict=r.verdict, reason=r.reason, facts=r.facts,
                         metrics=r.metrics,
                         checks=[CheckRow(check_id=c.id, outcome=c.outcome, required=c.required,
-                                         message=c.message, duration_s=c.duration_s) for c in r.checks])
+                                         message=c.message, duration_s=c.duration_s,
+                                         waiver=c.waiver.model_dump() if c.waiver else None) for c in r.checks])
         doc = certs.get(name)
         if doc is not None:
             c = doc["certificate"]
             result.certificate = Certificate(id=c["id"], key_id=doc["signature"]["key_id"], issued=c["issued"],
-                                             expires=c["expires"], document=doc)
+                                             expires=c["expires"], document=doc, **_issued_on(c))
         s.add(result)
 
 
+def _issued_on(content: dict) -> dict:
+    """What a certificate says it was issued on, as columns ``lab recertify`` compares."""
+    basis = content.get("issued_on") if isinstance(content.get("issued_on"), dict) else None
+    recipe = basis.get("recipe_sha256") if basis else None
+    suites = content.get("suites_version")
+    return {"basis": basis, "recipe_sha256": recipe if isinstance(recipe, str) and SHA256.fullmatch(recipe) else None,
+            "suites_version": suites if isinstance(suites, str) and SHA256.fullmatch(suites) else None}
+
+
 def record_run(engine: Engine, run_dir: Path, verdicts: Verdicts | None = None,
-               certificates: dict[str, dict] | None = None) -> str:
+               certificates: dict[str, dict] | None = None, *, archive: Path | None = None,
+               recertifies: str | None = None, recertify_reason: str | None = None) -> str:
     """Record the run in ``run_dir``; ``InputError`` when its vendor does not own the product, when
     its run id belongs to another product, version or vendor, or when the folder is malformed.
 
@@ -207,19 +222,28 @@ def record_run(engine: Engine, run_dir: Path, verdicts: Verdicts | None = None,
     if problems:
         raise InputError(source, problems)
     certs = _certificates(run_dir, v, certificates)
+    life = {"recertifies": recertifies, "recertify_reason": recertify_reason}
+    if archive is not None:  # kept so the lab can run it again (lab recertify)
+        from lab.catalogue.archives import archives_dir, keep
+
+        try:
+            life["archive"] = keep(archive, archives_dir(engine))
+        except OSError as exc:
+            raise InfrastructureError(f"the submission's archive could not be kept: {exc}") from None
     try:
-        _in_one_transaction(engine, v, run_dir, certs, source)
+        _in_one_transaction(engine, v, run_dir, certs, source, life)
     except IntegrityError:  # another recording created the same product meanwhile: judge again
         try:
-            _in_one_transaction(engine, v, run_dir, certs, source)
+            _in_one_transaction(engine, v, run_dir, certs, source, life)
         except IntegrityError as exc:
             raise InfrastructureError(f"the catalogue refused run {v.run}: {exc.orig}") from None
     return v.run
 
 
-def _in_one_transaction(engine: Engine, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str) -> None:
+def _in_one_transaction(engine: Engine, v: Verdicts, run_dir: Path, certs: dict[str, dict], source: str,
+                        life: dict | None = None) -> None:
     with Session(engine) as s, s.begin():
-        _record(s, v, run_dir, certs, source)
+        _record(s, v, run_dir, certs, source, life)
 
 
 def _vendor_problems(vendor: str) -> list[str]:

@@ -4,6 +4,10 @@
 and ``.json``, ``/reports/<run>.html``, ``/matrix.json`` and ``/keys/``: the pages, links and
 ``matrix.json`` that ``lab catalogue publish`` writes as files, built the same way (its helpers),
 but only from what engineers have published (``lab.centre.review.publish`` records it).
+
+Every page comes in each of ``[lab] languages``: ``?lang=en`` asks for one (the switch on every
+page links there, and a cookie remembers the choice), else the first one is served. Links within a
+page keep its language. ``matrix.json`` is one document for all (the lab's words in English).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from lab.catalogue.publish import (
     _latest_cells,
     _short,
     _slug,
-    arches_tested,
+    arch_words,
+    artifact_arches,
     every_version,
     facts_in_words,
     plain_reason,
@@ -43,10 +48,11 @@ def _cell(target: str, result: Result, spec=None) -> dict:
     base = f"certificates/{quoted(run.id)}/{quoted(target)}"
     has_cert = result.certificate is not None
     has_report = (Path(run.folder) / "report" / "index.html").is_file()
+    arches = artifact_arches(result, spec)
     return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": run.id,
             "facts": result.facts, "facts_words": facts_in_words(result.facts), "why": why,
             "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
-            "artifact_arch": ", ".join(arches_tested(result, spec)),
+            "arches": arches, "artifact_arch": ", ".join(dict.fromkeys(arch_words(a) for a in arches)),
             "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")],
             "certificate": f"{base}.json" if has_cert else None,
             "certificate_page": f"{base}.html" if has_cert else None,

@@ -16,14 +16,15 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
+from lab import i18n
+from lab.catalogue.publish import install_filters
 from lab.centre.auth import Principal, csrf_matches
 from lab.centre.context import centre_of, current
-from lab.certs.render import yes_no
+from lab.i18n import N_
 
-ENV = Environment(loader=ChoiceLoader([FileSystemLoader(Path(__file__).with_name("templates")),
-                                       PackageLoader("lab", "templates")]), autoescape=True)
-ENV.filters["yes_no"] = yes_no
-ENV.globals.setdefault("_", lambda text, **kw: text % kw if kw else text)  # until gettext (issue 14)
+ENV = i18n.install(Environment(loader=ChoiceLoader([FileSystemLoader(Path(__file__).with_name("templates")),
+                                                    PackageLoader("lab", "templates")]), autoescape=True))
+install_filters(ENV)  # the catalogue's words (verdicts, reasons, facts) in the page's language
 
 
 def size_words(n: int) -> str:
@@ -49,8 +50,9 @@ REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' blob
               "worker-src blob: data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
 REPORT_HEADERS = {"Content-Security-Policy": REPORT_CSP}
 FORM_MAX = 16 << 10
-TITLES = {401: "Please sign in", 403: "Not allowed", 404: "Not found", 409: "Not yet", 413: "Too large",
-          422: "Refused", 503: "The service is not available"}
+TITLES = {401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"), 409: N_("Not yet"),
+          413: N_("Too large"), 422: N_("Refused"), 503: N_("The service is not available")}
+LANGUAGE_COOKIE = "lang"
 
 
 def signed_in(request: Request) -> tuple[Principal, dict]:
@@ -79,14 +81,50 @@ async def small_form(request: Request) -> dict[str, str]:
 _ASK = object()  # render: who is signed in is read from the request
 
 
+def languages_of(request: Request) -> list[str]:
+    return list(centre_of(request).inventory.model.lab.languages)
+
+
+def language_of(request: Request) -> str:
+    """The page's language: ``?lang=`` (the switch's links), else the cookie the switch left, else
+    the first of ``[lab] languages``. Anything but a configured language is ignored."""
+    languages = languages_of(request)
+    for asked in (request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if asked in languages:
+            return asked
+    return languages[0]
+
+
+def with_language(url: str, lang: str, default: str) -> str:
+    """A link that keeps the page's language: ``/products/x.html?lang=en`` (the default: as it is)."""
+    if lang == default or url.startswith(("http:", "https:", "#")):
+        return url
+    path, _, fragment = url.partition("#")
+    joined = f"{path}{'&' if '?' in path else '?'}lang={lang}"
+    return f"{joined}#{fragment}" if fragment else joined
+
+
 def render(request: Request, name: str, status: int = 200, who=_ASK, session: dict | None = None,
            headers: dict | None = None, **context) -> HTMLResponse:
-    """A page in the portal's frame (``who`` signed in, and the session's CSRF token for its forms)."""
+    """A page in the portal's frame (``who`` signed in, and the session's CSRF token for its forms),
+    in the request's language (``language_of``), with a switch to the others that remembers the
+    choice in a cookie."""
     if who is _ASK:
         who, session = current(request)
-    page = ENV.get_template(name).render(lab=centre_of(request).inventory.model.lab.name, who=who,
-                                         csrf=(session or {}).get("csrf", ""), **context)
-    return HTMLResponse(page, status_code=status, headers=headers)
+    languages = languages_of(request)
+    lang = language_of(request)
+    switch = {code: f"{request.url.path}?lang={code}" for code in languages} if len(languages) > 1 else None
+
+    def link(url: str) -> str:
+        return with_language(url, lang, languages[0])
+
+    page = i18n.render(ENV, name, lang, lab=centre_of(request).inventory.model.lab.name, who=who,
+                       csrf=(session or {}).get("csrf", ""), switch=switch, link=link, **context)
+    response = HTMLResponse(page, status_code=status, headers=headers)
+    response.headers["Content-Language"] = lang
+    if request.query_params.get("lang") == lang and request.cookies.get(LANGUAGE_COOKIE) != lang:
+        response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
 
 
 def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> HTMLResponse:
@@ -95,7 +133,7 @@ def error_page(request: Request, status: int, message: str, headers: dict | None
     except Exception:  # the database may be what failed: the page still says what happened
         who, session = None, None
     return render(request, "error.html.j2", status, who, session, headers=headers, code=status,
-                  title=TITLES.get(status, "Error"), message=message, root="/")
+                  title=TITLES.get(status, N_("Error")), message=message, root="/")
 
 
 def iso(moment: datetime | None) -> str:

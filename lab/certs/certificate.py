@@ -30,7 +30,8 @@ from lab.results.model import TargetResult, Verdicts
 from lab.submission.load import sha256_file
 from lab.validation import problems_of
 
-VALIDITY = timedelta(days=365)
+VALIDITY = timedelta(days=365)  # the default of [lab.policy] certificate_days
+OS_FACTS = ("os_id", "os_version", "os_name", "arch", "kernel", "glibc", "package_manager", "snapshot")
 FORMAT = "adaptation-lab-certificate/1"
 MAX_BYTES = 1 << 20  # a certificate is a few kilobytes; anything this big is not one
 MAX_PROBLEMS = 20
@@ -40,10 +41,43 @@ def canonical(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def board_basis(target: str, facts: dict[str, str]) -> dict:
+    """What a board certificate was issued on: the board's OS as its facts were gathered."""
+    return {"board": target, "os": {k: facts[k] for k in OS_FACTS if facts.get(k)}}
+
+
+def image_basis(image: str, recipe_sha256: str | None) -> dict:
+    """What a container certificate was issued on: the image and the hash of its recipe (the one
+    ``lab images build`` compares to decide a rebuild), or None for an image only pulled."""
+    return {"image": image, "recipe_sha256": recipe_sha256}
+
+
+def waived_of(result: TargetResult) -> list[dict]:
+    return sorted(({"check": c.id, "reason": c.waiver.reason, "reviewer": c.waiver.reviewer,
+                    "expires": c.waiver.expires}
+                   for c in result.checks if c.outcome == "waived" and c.waiver is not None),
+                  key=lambda w: w["check"])
+
+
+def expiry(now: datetime, days: int, waived: list[dict]) -> datetime:
+    """``days`` after issue, and never later than the end of the last day of a waiver it relies on:
+    a certificate must not outlive the acceptance of a failure it passed with."""
+    end = now + timedelta(days=days)
+    for w in waived:
+        last = datetime.fromisoformat(w["expires"]).replace(tzinfo=UTC) + timedelta(days=1)
+        end = min(end, last)
+    return end
+
+
 def issue(verdicts: Verdicts, target: str, result: TargetResult, key: Ed25519PrivateKey, lab_name: str,
-          now: datetime | None = None) -> dict:
+          now: datetime | None = None, *, days: int = VALIDITY.days, basis: dict | None = None,
+          suites_version: str | None = None, sbom: dict | None = None) -> dict:
+    """Sign the certificate of ``target``. ``basis`` (``image_basis``/``board_basis``), the suites'
+    version and the SBOM (``{"path", "sha256"}``) name what it was issued on; a waived check is
+    listed with its waiver."""
     now = now or datetime.now(UTC)
     sub = verdicts.submission
+    waived = waived_of(result)
     content = {
         "format": FORMAT,
         "id": f"{verdicts.run}/{target}",
@@ -58,8 +92,17 @@ def issue(verdicts: Verdicts, target: str, result: TargetResult, key: Ed25519Pri
         "harness": {"name": "adaptation-lab", "version": __version__},
         "run": verdicts.run,
         "issued": now.isoformat(timespec="seconds"),
-        "expires": (now + VALIDITY).isoformat(timespec="seconds"),
+        "expires": expiry(now, days, waived).isoformat(timespec="seconds"),
+        "validity_days": days,
     }
+    if waived:
+        content["waived"] = waived
+    if basis is not None:
+        content["issued_on"] = basis
+    if suites_version:
+        content["suites_version"] = suites_version
+    if sbom is not None:
+        content["sbom"] = sbom
     signature = key.sign(canonical(content))
     return {"certificate": content,
             "signature": {"algorithm": "Ed25519", "key_id": key_id(key.public_key()),
@@ -261,7 +304,8 @@ def verify(data: dict | Parsed, public: Ed25519PublicKey, artifact: Path | None 
             problems.append("the signature does not match the content: the certificate was altered")
     expires = cert.certificate.expires
     if when(expires) < (now or datetime.now(UTC)):
-        problems.append(f"expired on {expires}")
+        problems.append(f"expired on {expires}: it no longer certifies anything (the lab renews a certificate "
+                        "by running the product again: lab recertify)")
     if artifact is not None:
         digest = sha256_file(artifact)
         certified = {a.sha256.lower() for a in cert.certificate.artifacts}

@@ -6,10 +6,14 @@ or the catalogue may come from a vendor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jinja2 import Environment, PackageLoader
 
-ENV = Environment(loader=PackageLoader("lab", "templates"), autoescape=True)
-ENV.globals.setdefault("_", lambda text, **kw: text % kw if kw else text)  # until gettext (issue 14)
+from lab import i18n
+
+DEFAULT_LANGUAGE = "zh-CN"  # the first of [lab] languages unless the inventory says otherwise
+ENV = i18n.install(Environment(loader=PackageLoader("lab", "templates"), autoescape=True))
 
 # How a buyer checks a certificate without the lab: OpenSSL 3 and python3's standard library, in a
 # folder holding certificate.json, the lab's lab-signing-key.pub.pem and the file received.
@@ -57,12 +61,30 @@ def yes_no(value: object) -> str:
     return str(value)
 
 
-ENV.filters["yes_no"] = yes_no
+ENV.filters["yes_no"] = i18n.yes_no  # on a page: yes/no in the page's language
 
 
-def certificate_html(cert: dict, json_name: str, root: str | None = None) -> str:
-    """The page beside ``json_name``; ``root`` is the way to the site's top when it is on the site
-    (then the page has the site's header), ``None`` in a run folder."""
-    return ENV.get_template("certificate.html.j2").render(
-        c=cert["certificate"], s=cert["signature"], json_name=json_name, lab=cert["certificate"].get("lab", ""),
-        root=root)
+def _localised(name: str, lang: str, default: str) -> str:
+    return name if lang == default or not name.endswith(".html") else f"{name[:-5]}.{lang}.html"
+
+
+def certificate_html(cert: dict, json_name: str, root: str | None = None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """The page beside ``json_name`` in ``lang``; ``root`` is the way to the site's top when it is on
+    the site (then the page has the site's header), ``None`` in a run folder."""
+    return certificate_pages(cert, json_name, root, [lang])[lang]
+
+
+def certificate_pages(cert: dict, json_name: str, root: str | None, languages: Sequence[str]) -> dict[str, str]:
+    """The page in each language (language -> page), each with a switch to the others, named as the
+    site names them (``debian12.html`` in the first language, ``debian12.en.html`` beside it)."""
+    default = languages[0]
+    page = json_name.rsplit("/", 1)[-1].removesuffix(".json") + ".html"
+    switch = {code: _localised(page, code, default) for code in languages} if len(languages) > 1 else None
+    pages = {}
+    for code in languages:
+        def link(url: str, code: str = code) -> str:
+            return _localised(url, code, default)
+        pages[code] = i18n.render(ENV, "certificate.html.j2", code, c=cert["certificate"], s=cert["signature"],
+                                  json_name=json_name, lab=cert["certificate"].get("lab", ""), root=root,
+                                  switch=switch, link=link)
+    return pages

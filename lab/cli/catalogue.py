@@ -25,7 +25,7 @@ def publish_cmd(out_dir: Path = typer.Option(Path("reports/site"), "--out", help
     with visible_errors():
         inv = load_inventory(inventory)
         site = publish(open_for(inv, catalogue), out_dir, inv.model.lab.name, key_path(inv.model.lab.signing_key),
-                       targets=inv.model.targets)
+                       targets=inv.model.targets, languages=inv.model.lab.languages)
     say(f"site: {shown(site)}")
 
 

@@ -73,6 +73,10 @@ def verify_cmd(
     say(f"[green]valid[/]: {what}, issued {shown(c.issued)}" + (f" by {shown(lab)}" if lab else "")
         + f", expires {shown(c.expires)}" + (f"; {shown(artifact.name)} is certified" if artifact else ""))
     say(f"  signed by the trusted key {shown(result.trusted)}")
+    for w in cert.raw["certificate"].get("waived") or []:
+        if isinstance(w, dict):
+            say(f"  [cyan]passed with a waiver[/]: {shown(w.get('check'))} failed and was accepted by "
+                f"{shown(w.get('reviewer'))} until {shown(w.get('expires'))}: {shown(w.get('reason'))}")
     if artifact is not None:
         say(f"  {shown(artifact.name)} is byte for byte a certified artifact (its sha256 is in the certificate)")
     else:

@@ -25,6 +25,7 @@ from lab.run.progress import colour, table
 from lab.run.rerun import plan_rerun
 from lab.runid import new_run_id
 from lab.submission import load_submission
+from lab.waivers import load_waivers
 
 
 def run(
@@ -41,6 +42,9 @@ def run(
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
     inv = load_inventory(inventory)
+    waivers = load_waivers(inv)  # a malformed waivers.toml is refused before anything runs
+    for warning in waivers.warnings:
+        err.print(f"[yellow]waivers:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     previous = None
     if rerun_broken is not None:
         plan, previous = plan_rerun(rerun_broken, inv)
@@ -50,7 +54,7 @@ def run(
         submission = plan.submission
     elif submission is None:
         raise InputError("lab run", ["SUBMISSION: missing (or give --rerun-broken DIR)"])
-    sub = load_submission(submission, inv.model.lab.limits)
+    sub = load_submission(submission, inv.model.lab.limits, stability=inv.model.lab.stability)
     try:
         if previous is None:
             plan = _plan(inv, sub, submission, targets, suites, output)
@@ -70,7 +74,7 @@ def run(
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:
         sub.cleanup()
-    done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue)
+    done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue, waivers=waivers)
     try:
         _summary(done, plan)
     except Exception as exc:  # the run is recorded; only its summary could not be shown
@@ -98,6 +102,7 @@ def _summary(done: Finished, plan: Plan) -> None:
         t.add_row(escape(name), colour(r.verdict), escape(", ".join(bad)),
                   escape(r.reason.splitlines()[0]) if r.reason else "")
     out.print(t)
+    waivers_said(done)
     if verdicts.interrupted:
         out.print("[magenta]interrupted[/]: the targets that had not finished are broken")
     out.print(f"results: {escape(str(plan.out / 'verdicts.json'))}", highlight=False)
@@ -107,3 +112,17 @@ def _summary(done: Finished, plan: Plan) -> None:
         out.print(f"[magenta]report not rendered[/]: {escape(done.report_error)}", highlight=False)
     if done.record_error:
         out.print(f"[magenta]not recorded in the catalogue[/]: {escape(done.record_error)}", highlight=False)
+
+
+def waivers_said(done: Finished) -> None:
+    """Each failure a waiver accepted, and each an expired waiver no longer does."""
+    applied = done.waivers
+    if applied is None:
+        return
+    for u in applied.waived:
+        out.print(f"[cyan]waived[/]: {escape(u.check)} on {escape(u.target)} until {u.entry.expires.isoformat()} "
+                  f"(reviewer {escape(u.entry.reviewer)}): {escape(u.entry.reason)}", highlight=False, soft_wrap=True)
+    for u in applied.expired:
+        out.print(f"[yellow]waiver expired[/] on {u.entry.expires.isoformat()}: {escape(u.check)} on "
+                  f"{escape(u.target)} is failed again (the waiver by {escape(u.entry.reviewer)} no longer applies)",
+                  highlight=False, soft_wrap=True)

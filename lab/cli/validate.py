@@ -19,6 +19,7 @@ from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Limits
 from lab.run.plan import choose_targets
 from lab.submission import load_submission
+from lab.waivers import load_waivers
 
 DEFAULT_INVENTORY = Path("targets.toml")
 
@@ -28,7 +29,9 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
     """Check a submission (manifest, files, checksums, archive safety) against the lab's limits; exit 0 or 2."""
     try:
         inv = _inventory(inventory)
-        sub = load_submission(submission, inv.model.lab.limits if inv else Limits())
+        waivers = load_waivers(inv) if inv is not None else None  # malformed: refused like the rest
+        sub = load_submission(submission, inv.model.lab.limits if inv else Limits(),
+                              stability=inv.model.lab.stability if inv else None)
     except InputError as exc:
         err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -46,6 +49,12 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
             out.print(f"  {safe(art.path)}  ({art.format})  sha256 {sub.sha256[art.path]}", highlight=False)
         if targets:
             out.print(f"  targets: {', '.join(t.name for t in targets)}", highlight=False)
+        if waivers is not None and waivers.path is not None:
+            mine = [w for w in waivers.entries if w.product == p.name]
+            out.print(f"  waivers: {len(waivers.entries)} in {safe(str(waivers.path))}, {len(mine)} for this product",
+                      highlight=False)
+            for warning in waivers.warnings:
+                err.print(f"[yellow]waivers:[/] {safe(warning)}", highlight=False)
     finally:
         sub.cleanup()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.deploy.contents import Contents
@@ -51,6 +51,7 @@ class Installer(abc.ABC):
 
     format: str
     transactional: bool = True  # False: each artifact is a batch of its own
+    upgrading: bool = False     # True: installed over an earlier release (the upgrade suite sets it)
 
     def __init__(self) -> None:
         self.dependency_archive: bytes = b""  # what the downloader fetched, as a tar (for attribution)
@@ -94,17 +95,22 @@ class Downloaded:
     result: CommandResult
     archive: bytes = b""   # the downloaded folder as a tar (empty when the target downloads itself)
     offers: str = ""       # on failure: what the target's repositories offer of each unmet package
+    folders: dict[str, bytes] = field(default_factory=dict)  # the ``also`` folders brought over, as tars
 
 
 def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float,
-             also: Callable[[CommandResult], tuple[str, ...]] = lambda _r: (), explain=None) -> Downloaded:
+             also: Callable[[CommandResult], tuple[str, ...]] = lambda _r: (), explain=None,
+             seed: Callable[[object], None] | None = None) -> Downloaded:
     """Run ``command`` where the lab may download, then bring ``cache`` over to the target, and the
     folders ``also(result)`` names (package lists, when the command refreshed them). On failure, ``explain(dl, result)``
-    may ask the repositories what they offer instead, while the downloader is still there."""
+    may ask the repositories what they offer instead, while the downloader is still there. ``seed(dl)``
+    first puts what the lab's dependency cache already has into a separate downloader."""
     with p.downloader() as dl:
         if dl is not p.transport:
             for staged in batch:
                 dl.put_file(str(staged.local), staged.target_path)
+            if seed is not None:
+                seed(dl)
         result = dl.run(command, timeout=timeout)
         if not result.ok:
             return Downloaded(result, offers=explain(dl, result) if explain else "")
@@ -112,8 +118,10 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
         if dl is not p.transport:
             archive = dl.get_tar(cache)
             p.transport.put_tar(Path(cache).parent.as_posix(), archive)
-            for folder in also(result):
-                p.transport.put_tar(Path(folder).parent.as_posix(), dl.get_tar(folder))
+            folders = {folder: dl.get_tar(folder) for folder in also(result)}
+            for folder, data in folders.items():
+                p.transport.put_tar(Path(folder).parent.as_posix(), data)
+            return Downloaded(result, archive, folders=folders)
     return Downloaded(result, archive)
 
 

@@ -14,12 +14,16 @@ from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 --no-install-recommends"
+# Over an earlier release, as an unattended administrator's upgrade: a conffile the administrator
+# changed is kept (the package's version lands beside it as .dpkg-dist) instead of a prompt.
+KEEP_CONFFILES = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold"
 # Package lists older than a day are refreshed by the downloader (and copied to the target), so a
 # target resolves against its release as it is today, not as it was when the image was built.
 REFRESHED = "LAB_LISTS_REFRESHED"
 REFRESH = ("{ find /var/lib/apt/lists -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
            f"|| {{ apt-get -q update >/dev/null && echo {REFRESHED}; }}; }}")
 LISTS = "/var/lib/apt/lists"
+ARCHIVES = "/var/cache/apt/archives"
 UNMET = re.compile(r"Depends: ([a-z0-9][a-z0-9.+-]*)(?::\w+)? \(")
 
 
@@ -58,12 +62,19 @@ class DebInstaller(Installer):
     def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
         for staged in batch:
             self._check_arch(p, staged)
-        got = download(p, batch, f"{REFRESH} && {APT} install --download-only {paths(batch)}",
-                       "/var/cache/apt/archives", timeout, explain=_offers,
+        command = f"{REFRESH} && {APT} install --download-only {paths(batch)}"
+        cache = self._cache(p, batch, command)
+        if cache is not None and (archive := cache.restore(LISTS)) is not None:
+            self.dependency_archive = archive  # what the downloader would have brought, from the cache
+            return
+        seed = (lambda dl: (cache.copy_lists(dl, LISTS), cache.copy_lists(p.transport, LISTS))) if cache else None
+        got = download(p, batch, command, ARCHIVES, timeout, explain=_offers, seed=seed,
                        also=lambda r: (LISTS,) if REFRESHED in r.stdout else ())  # copied only when new
         self.dependency_archive = got.archive
         result = got.result
         if result.ok:
+            if cache is not None and got.archive:
+                cache.store(got.archive, got.folders.get(LISTS))
             return
         text = result.stdout + result.stderr
         if any(s in text for s in MIRROR_TROUBLE):
@@ -77,10 +88,22 @@ class DebInstaller(Installer):
         raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name} "
                              f"({p.facts.os_name or p.facts.os_id}): {why}")
 
+    def _cache(self, p: Provisioned, batch: Batch, command: str):
+        """The lab's dependency cache for this batch (lab/cache), or None where none applies."""
+        from lab.cache.deps import BatchCache
+
+        cache = BatchCache.open(p, batch, "deb", ARCHIVES, ".deb", command.replace(paths(batch), ""))
+        if cache is not None:
+            fresh = p.transport.run(f"find {LISTS} -maxdepth 1 -name '*Release' -mmin -1440 | grep -q .")
+            cache.use_lists(fresh.ok)
+        return cache
+
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         # Offline: the dependencies are already in apt's cache. (Not --no-download: apt then
         # refuses a local .deb with "Pathname to install is not absolute".)
-        return run_step(p, f"{APT} install {paths(batch)}", timeout, f"installing {names(batch)}")
+        keep = f" {KEEP_CONFFILES}" if self.upgrading else ""
+        return run_step(p, f"{APT}{keep} install {paths(batch)}", timeout,
+                        f"{'upgrading to' if self.upgrading else 'installing'} {names(batch)}")
 
     def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         pkgs = " ".join(q(s.contents.package or "") for s in batch)

@@ -28,10 +28,13 @@ class Deployment:
     not_applicable: list[str] = field(default_factory=list)
     installed: bool = False
     failure: str | None = None  # why install failed, for the checks that need it installed
+    artifacts: list | None = None  # default the submission's [[artifacts]]; the upgrade suite plans upgrade.from
+    packages_before: dict = field(default_factory=dict)  # name -> observe.packages.Installed, before install
+    packages_after: dict = field(default_factory=dict)   # and right after it: the SBOM's resolved packages
 
     def plan(self) -> None:
         by_format: dict[str, tuple[Installer, Batch]] = {}
-        for art in self.submission.model.artifacts:
+        for art in self.submission.model.artifacts if self.artifacts is None else self.artifacts:
             local = self.submission.file(art.path)
             try:
                 installer = choose_installer(art, self.target.facts)
@@ -56,6 +59,9 @@ class Deployment:
 
     def install(self) -> list[CommandResult]:
         """Stage, fetch dependencies online, install offline; raises ProductFailure on the first error."""
+        from lab.observe.packages import snapshot
+
+        self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
         results = []
         for installer, batch in self.batches:
             for staged in batch:
@@ -63,6 +69,7 @@ class Deployment:
             installer.fetch_dependencies(self.target, batch, self.install_timeout)
             results.append(installer.install(self.target, batch, self.install_timeout))
         self.installed = True
+        self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
         return results
 
     def reinstall(self) -> list[CommandResult]:

@@ -115,6 +115,23 @@ class StabilitySettings(Strict):
     kills: int = Field(10, ge=1, le=100, description="kill -9 and come back, this many times")
 
 
+class CacheSettings(Strict):
+    """The controller's cache of what targets download from their OS repositories (docs/cache.md)."""
+
+    folder: str | None = Field(None, description="where; default $LAB_CACHE, else "
+                                                 "~/.cache/adaptation-lab/packages; 'off' turns the cache off")
+    max_size: str = Field("4g", description="bound of the cache; least recently used entries go first (512m, 4g)")
+
+    @field_validator("max_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        return size_text(v)
+
+    @property
+    def max_bytes(self) -> int:
+        return size_bytes(self.max_size)
+
+
 class LabSettings(Strict):
     name: str = "Adaptation Lab"
     mirror: str | None = Field(None, description="Debian mirror URI; default: the machine's apt sources")
@@ -127,6 +144,7 @@ class LabSettings(Strict):
     signing_key: str | None = Field(None, description="Ed25519 key for certificates; default $LAB_SIGNING_KEY "
                                                       "or ~/.local/share/adaptation-lab/signing-key.pem")
     limits: Limits = Limits()
+    cache: CacheSettings = CacheSettings()
     policy: Policy = Policy()
     stability: StabilitySettings = StabilitySettings()
     languages: list[Literal["zh-CN", "en"]] = Field(

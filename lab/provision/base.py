@@ -33,6 +33,9 @@ class Provisioned:
     # Where the lab downloads what the OS repositories provide; None: the target itself.
     twin: Callable[[Provisioned], AbstractContextManager[Transport]] | None = None
     _observer: Observer | None = None
+    # Where the lab's own notes about this target go (the dependency cache's hits and fallbacks):
+    # the worker's event log. Never a check's message.
+    say: Callable[[str], None] | None = None
 
     @contextlib.contextmanager
     def downloader(self) -> Iterator[Transport]:

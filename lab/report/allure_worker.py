@@ -68,6 +68,11 @@ def command_step(result: CommandResult) -> None:
             allure.attach(trim(result.stderr), "stderr", allure.attachment_type.TEXT)
 
 
+def attach_png(path: Path, name: str) -> None:
+    """A picture the check took (a desktop application's window) beside its steps."""
+    allure.attach.file(str(path), name, allure.attachment_type.PNG)
+
+
 def command_log_line(result: CommandResult) -> str:
     return (f"$ {result.command}\n[exit {result.exit_status}, {result.duration_s:.3f} s]\n"
             f"{result.stdout}{result.stderr}\n")
@@ -98,3 +103,9 @@ def nested_result(results: Path, lab, check_id: str, outcome: str, message: str,
     }
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{result['uuid']}-result.json").write_text(json.dumps(result))
+
+
+def picture(path: Path, name: str) -> None:
+    """A chart the check drew (an SVG or PNG file), shown as a picture in the current check."""
+    kind = allure.attachment_type.SVG if path.suffix == ".svg" else allure.attachment_type.PNG
+    allure.attach.file(str(path), name, kind)

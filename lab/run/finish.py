@@ -12,6 +12,7 @@ from lab.errors import InfrastructureError, InputError
 from lab.inventory.load import LoadedInventory
 from lab.results.model import Verdicts
 from lab.run.plan import Plan
+from lab.waivers import Applied, LoadedWaivers
 
 
 @dataclass
@@ -22,12 +23,32 @@ class Finished:
     report_error: str = ""
     recorded: bool = False
     record_error: str = ""
+    waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
+
+
+def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:
+    """The lab's waivers over the merged results, before anything is signed, rendered or recorded:
+    ``verdicts.json`` and the Allure results are rewritten when a check became waived."""
+    from lab.results.write import write_atomic
+    from lab.waivers import apply_waivers
+    from lab.waivers.report import mark_allure
+
+    applied = apply_waivers(verdicts, waivers)
+    if applied.verdicts != verdicts:
+        write_atomic(plan.out / "verdicts.json", applied.verdicts.dump())
+        mark_allure(plan.out / "allure-results", applied)
+    return applied
 
 
 def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool = True,
-           catalogue: str | None = None, history: Path | None = None) -> Finished:
+           catalogue: str | None = None, history: Path | None = None,
+           waivers: LoadedWaivers | None = None, recertifies: str | None = None,
+           recertify_reason: str | None = None) -> Finished:
+    applied = waive(plan, verdicts, waivers) if waivers is not None else None
+    verdicts = applied.verdicts if applied is not None else verdicts
     done = Finished(verdicts, issue_certificates(verdicts, plan.out, inv.model.lab,
-                                                 only={t.name for t in plan.targets}))
+                                                 only={t.name for t in plan.targets}, inventory=inv))
+    done.waivers = applied
     if report:
         from lab.report.render import render
 
@@ -39,7 +60,8 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
     from lab.catalogue.record import record_run
 
     try:
-        record_run(open_for(inv, catalogue), plan.out, verdicts, done.certificates)
+        record_run(open_for(inv, catalogue), plan.out, verdicts, done.certificates,
+                   archive=plan.submission, recertifies=recertifies, recertify_reason=recertify_reason)
         done.recorded = True
     except (InfrastructureError, InputError) as exc:
         done.record_error = str(exc)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lab.errors import InputError
-from lab.inventory.model import Limits
+from lab.inventory.model import Limits, StabilitySettings
 from lab.submission.model import Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
@@ -93,18 +93,21 @@ def _find_root(folder: Path) -> Path:
 def _check_files(model: Submission, root: Path, limits: Limits,
                  known: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     problems, digests = [], {}
-    for i, art in enumerate(model.artifacts):
+    entries = [(f"artifacts[{i}]", art) for i, art in enumerate(model.artifacts)]
+    if model.upgrade:  # the earlier release's artifacts: found and verified by the same rules
+        entries += [(f"upgrade.from[{i}]", art) for i, art in enumerate(model.upgrade.from_)]
+    for where, art in entries:
         link = _link_along(root, art.path)
         if link is not None:
-            problems.append(f"artifacts[{i}].path: {link}: {LINK}")
+            problems.append(f"{where}.path: {link}: {LINK}")
             continue
         p = root / art.path
         if not p.is_file():
-            problems.append(f"artifacts[{i}].path: {art.path} not found in the submission")
+            problems.append(f"{where}.path: {art.path} not found in the submission")
             continue
         digests[art.path] = known[art.path] if known and art.path in known else sha256_file(p)
         if art.sha256 and art.sha256 != digests[art.path]:
-            problems.append(f"artifacts[{i}].sha256: mismatch: {art.path} has {digests[art.path]}")
+            problems.append(f"{where}.sha256: mismatch: {art.path} has {digests[art.path]}")
     optional = []
     if model.database:
         optional += [("database.schema", model.database.schema_), ("database.checks", model.database.checks)]
@@ -124,13 +127,16 @@ def _check_files(model: Submission, root: Path, limits: Limits,
 
 
 def load_submission(source: Path | str, limits: Limits | None = None,
-                    digests: dict[str, str] | None = None) -> LoadedSubmission:
+                    digests: dict[str, str] | None = None,
+                    stability: StabilitySettings | None = None) -> LoadedSubmission:
     """Parse and check a submission folder or ``.tar.gz``/``.zip``; raises ``InputError``.
 
     ``limits`` are the lab's (``[lab.limits]`` of the inventory; default ``Limits()``): they cap
     what an archive may unpack to and what the manifest's own ``[limits]`` may ask for.
     ``digests``: the artifacts' sha256 as the controller already computed them, for a worker that
     receives the controller's unpacked folder (a run hashes each artifact once, not once per target).
+    ``stability``: the lab's ``[lab.stability]`` (default ``StabilitySettings()``), whose
+    ``max_duration`` caps the manifest's ``[stability] duration``.
     """
     source = Path(source)
     limits = limits or Limits()
@@ -156,6 +162,8 @@ def load_submission(source: Path | str, limits: Limits | None = None,
         model = parse_model(Submission, read_toml(manifest), str(manifest))
         problems, digests = _check_files(model, root, limits, digests)
         problems += model.limits.problems(limits)
+        if model.stability:
+            problems += model.stability.problems(stability or StabilitySettings())
         if problems:
             raise InputError(str(source), [f"{manifest}: {p}" for p in problems])
     except BaseException:

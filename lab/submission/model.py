@@ -197,6 +197,13 @@ class Stability(Strict):
     duration: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     load: str | None = Field(None, min_length=1, max_length=COMMAND)
 
+    def problems(self, lab_stability) -> list[str]:
+        """``stability.duration: N is above the lab's maximum M`` when it asks beyond ``[lab.stability]``."""
+        if self.duration is not None and self.duration > lab_stability.max_duration:
+            return [f"stability.duration: {self.duration:g} s is above this lab's maximum of "
+                    f"{lab_stability.max_duration:g} s ([lab.stability] max_duration)"]
+        return []
+
 
 class Desktop(Strict):
     """A graphical application (section 7)."""

@@ -177,3 +177,16 @@ def suite_files() -> list[str]:
 
 def suite_names() -> list[str]:
     return [s.name for s in SUITES]
+
+
+def suites_version() -> str:
+    """The suites' version, as a certificate names it: the sha256 of every suite file (and the
+    other Python files of the ``suites`` package) and of this registry. A change to any check, or
+    to how one counts, changes it, and ``lab recertify`` then runs the certifications again."""
+    import hashlib
+
+    folder = suites_dir()
+    h = hashlib.sha256()
+    for path in sorted([*folder.glob("*.py"), *folder.glob("*.ini"), Path(__file__).resolve()]):
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()

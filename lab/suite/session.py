@@ -52,7 +52,8 @@ class LabSession:
 
     def __post_init__(self) -> None:
         self.inventory = load_inventory(self.opts.inventory)
-        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits, self.opts.digests)
+        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits, self.opts.digests,
+                                          self.inventory.model.lab.stability)
         self.target_spec = self.inventory.model.get(self.opts.target)
         self.logs = self.opts.out / "logs" / self.opts.target
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -68,8 +69,16 @@ class LabSession:
             self.provisioned.transport.default_timeout = self.limits()["command_timeout"]
             self.provisioned.transport.observe(self._commands.append)
             self.provisioned.transport.observe(self._log_command)
+            self.provisioned.say = self._say
             self.event("provisioned", facts=self.provisioned.facts.summary())
         return self.provisioned
+
+    def _say(self, text: str) -> None:
+        """The lab's own note about this target (the dependency cache's hits and fallbacks): in the
+        worker's event log and ``cache.log``, never in a check's message."""
+        self.event("cache", text=text)
+        with (self.logs / "cache.log").open("a") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {text}\n")
 
     def _log_command(self, result: CommandResult) -> None:
         from lab.report.allure_worker import command_log_line, command_step

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from lab.observe.owners import Owners
     from lab.observe.state import FsState
     from lab.service import Readiness
+    from lab.supply.collect import Supply
 
 
 @dataclass
@@ -29,3 +30,4 @@ class RunState:
     readiness: Readiness | None = None          # the service fixture; service.* and footprint read it
     database: tuple[DatabaseServer, Credentials] | None = None  # started on first use
     schema_applied: bool = False                # database.schema; database.checks needs it
+    supply: Supply | None = None                # the first supply check; the others and the certificate read it
