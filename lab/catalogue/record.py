@@ -180,7 +180,7 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
         s.flush()
     run = Run(id=v.run, version=version, started=v.started, finished=v.finished, harness=v.harness,
               interrupted=v.interrupted, folder=str(Path(run_dir).resolve()), vendor=sub.vendor,
-              artifacts=[Artifact(path=a.path, sha256=a.sha256, arch=artifact_arch(a.path, getattr(a, "arch", None)))
+              artifacts=[Artifact(path=a.path, sha256=a.sha256, arch=artifact_arch(a.path, a.arch))
                          for a in sub.artifacts], **life)
     s.add(run)
     for name, r in v.targets.items():

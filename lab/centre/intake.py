@@ -108,7 +108,7 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Pla
         except InputError as exc:
             raise Rejected(problems_of(exc, upload)) from None
         return Planned(product.name, product.version, product.vendor,
-                       [{"path": a.path, "sha256": sub.sha256[a.path]} for a in sub.model.artifacts],
+                       [{"path": a.path, "sha256": sub.sha256[a.path], "arch": a.arch} for a in sub.model.artifacts],
                        targets, choose_suites(None))
     finally:
         sub.cleanup()

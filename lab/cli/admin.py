@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import typer
 from sqlalchemy.orm import Session
 
-from lab.cli.certificate import say, shown, visible_errors
+from lab.cli.console import say, shown, visible_errors
 from lab.errors import InputError
 
 app = typer.Typer(no_args_is_help=True, help="The service's accounts: organisations, users, API tokens.")

@@ -10,7 +10,7 @@ from lab.catalogue.db import open_for
 from lab.catalogue.publish import publish
 from lab.catalogue.record import record_run, transfer_product
 from lab.certs.keys import key_path
-from lab.cli.certificate import say, shown, visible_errors
+from lab.cli.console import say, shown, visible_errors
 from lab.cli.options import Inventory
 from lab.inventory import load_inventory
 

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from lab.certs.certificate import parse, read, verify
 from lab.certs.keys import default_key_path, load_public
-from lab.cli.console import out
-from lab.errors import InfrastructureError, InputError
+from lab.cli.console import say, shown, visible_errors
+from lab.errors import InputError
 
 app = typer.Typer(no_args_is_help=True, help="Check the lab's signed certificates.")
-
-
-def visible(value: object) -> str:
-    """Control characters (an escape sequence, a bidi override) made visible: ``\\x1b``."""
-    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-                   for c in str(value))
-
-
-def shown(value: object) -> str:
-    """Text from a vendor or a file, for rich: control characters made visible, markup escaped."""
-    return escape(visible(value))
-
-
-def say(markup: str) -> None:
-    """Print a line whose vendor parts went through ``shown``: no emoji codes, no re-wrapping."""
-    out.print(markup, highlight=False, emoji=False, soft_wrap=True)
-
-
-@contextmanager
-def visible_errors() -> Iterator[None]:
-    """Errors carry vendor text too: the CLI's printer escapes their markup; this makes their
-    control characters visible first, so a certificate cannot drive the terminal."""
-    try:
-        yield
-    except InputError as exc:
-        raise InputError(visible(exc.source), [visible(p) for p in exc.problems]) from None
-    except InfrastructureError as exc:
-        raise InfrastructureError(visible(exc)) from None
 
 
 @app.command("verify")

@@ -4,11 +4,44 @@ so an error line stays whole in logs) and the exit codes. Vendor strings go thro
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
+
+from lab.errors import InfrastructureError, InputError
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
 EXIT_BAD_INPUT = 2  # CONTRACT: bad input, nothing ran
 EXIT_BROKEN = 3     # CONTRACT: the lab's fault
+
+
+def visible(value: object) -> str:
+    """Control characters (an escape sequence, a bidi override) made visible: ``\\x1b``."""
+    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+                   for c in str(value))
+
+
+def shown(value: object) -> str:
+    """Text from a vendor or a file, for rich: control characters made visible, markup escaped."""
+    return escape(visible(value))
+
+
+def say(markup: str) -> None:
+    """Print a line whose vendor parts went through ``shown``: no emoji codes, no re-wrapping."""
+    out.print(markup, highlight=False, emoji=False, soft_wrap=True)
+
+
+@contextmanager
+def visible_errors() -> Iterator[None]:
+    """Errors carry vendor text too: the CLI's printer escapes their markup; this makes their
+    control characters visible first, so a certificate cannot drive the terminal."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputError(visible(exc.source), [visible(p) for p in exc.problems]) from None
+    except InfrastructureError as exc:
+        raise InfrastructureError(visible(exc)) from None

@@ -79,6 +79,7 @@ class TargetResult(BaseModel):
 class ArtifactRef(BaseModel):
     path: str
     sha256: str
+    arch: str | None = Field(None, description="the architecture the submission states for it, if any")
 
 
 class SubmissionRef(BaseModel):

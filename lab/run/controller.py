@@ -99,7 +99,7 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         run=plan.run_id, harness=__version__, started=started, finished=_now(), interrupted=interrupted,
         submission=SubmissionRef(
             name=sub.model.product.name, version=sub.model.product.version, vendor=sub.model.product.vendor,
-            artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path]) for a in sub.model.artifacts]),
+            artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path], arch=a.arch) for a in sub.model.artifacts]),
         targets=results,
     )
     write_atomic(plan.out / "verdicts.json", verdicts.dump())
