@@ -337,7 +337,7 @@ def _execute(claimed: dict, archive: Path, out: Path, ident: WorkerIdentity, sig
                              f"({ident.inventory})").dump())
         return True
     try:
-        sub = load_submission(archive, inv.model.lab.limits)
+        sub = load_submission(archive, inv.model.lab.limits, stability=inv.model.lab.stability)
     except LabError as exc:  # it passed the service's checks: this host's limits or disk differ
         write_atomic(out / "verdicts.json", _broken_verdicts(claimed, run_id,
                                                              f"the submission could not be read here: {exc}").dump())

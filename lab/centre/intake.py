@@ -96,7 +96,7 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Pla
     """Check the archive as ``lab validate`` does, then its product's owner in the catalogue;
     ``Rejected`` with every problem."""
     try:
-        sub = load_submission(upload.path, inv.model.lab.limits)
+        sub = load_submission(upload.path, inv.model.lab.limits, stability=inv.model.lab.stability)
     except InputError as exc:
         raise Rejected(problems_of(exc, upload)) from None
     try:

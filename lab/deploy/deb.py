@@ -93,9 +93,11 @@ class DebInstaller(Installer):
         from lab.cache.deps import BatchCache
 
         cache = BatchCache.open(p, batch, "deb", ARCHIVES, ".deb", command.replace(paths(batch), ""))
-        if cache is not None:
-            fresh = p.transport.run(f"find {LISTS} -maxdepth 1 -name '*Release' -mmin -1440 | grep -q .")
-            cache.use_lists(fresh.ok)
+        if cache is not None:  # are the image's lists fresh; what is installed already
+            state = p.transport.run(f"find {LISTS} -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
+                                    "&& echo fresh; md5sum </var/lib/dpkg/status").stdout.split()
+            cache.installed = state[-1] if state else ""
+            cache.use_lists("fresh" in state)
         return cache
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:

@@ -1,0 +1,138 @@
+"""Samples of a service's process tree, read through ``/proc`` on the target, one command each.
+
+The tree is every process in the service's session: the supervisor starts the service with
+``setsid``, so its session id is the service's pid, and the workers it forks stay in it. One
+sample is one shell command that walks ``/proc`` and prints, per process of the session, its
+state, CPU ticks, threads, resident memory and open descriptors; nothing is installed on the
+target and nothing of the vendor's runs. ``comm`` (the second field of ``/proc/PID/stat``) is the
+vendor's to choose, so the fields are read after its *last* closing parenthesis.
+
+Example::
+
+    series = watch(transport, pid=1234, duration=10, interval=1)
+    series.samples[-1].rss_kb
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from lab.transport.base import Transport
+
+# Per process of session $SID: "P pid state utime stime threads rss_kb fds". Fields of
+# /proc/PID/stat after "pid (comm) ": $1 = state (field 3), $4 = session (6), ${12} = utime (14),
+# ${13} = stime (15), ${18} = num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone.
+SCRIPT = r"""sid={sid}
+for d in /proc/[0-9]*; do
+  {{ read -r s < "$d/stat"; }} 2>/dev/null || continue
+  r=${{s##*") "}}
+  set -- $r
+  [ "$4" = "$sid" ] || continue
+  n=$(ls -U "$d/fd" 2>/dev/null | wc -l)
+  m=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "$d/status" 2>/dev/null)
+  echo "P ${{d#/proc/}} $1 ${{12}} ${{13}} ${{18}} ${{m:--}} $n"
+done
+true"""
+MAX_PROCESSES = 4096  # more lines than a target's pid limit allows are not read
+DEAD_STATES = ("Z", "X", "x")
+
+
+@dataclass
+class Process:
+    pid: int
+    state: str
+    cpu_ticks: int
+    threads: int
+    rss_kb: int
+    fds: int
+
+
+@dataclass
+class Sample:
+    """The service's tree at ``t`` seconds into the watch (``wall``: seconds since the epoch)."""
+
+    t: float
+    wall: float
+    leader_alive: bool
+    pids: list[int]
+    rss_kb: int
+    cpu_s: float
+    fds: int
+    threads: int
+
+
+@dataclass
+class Series:
+    leader: int
+    duration: float
+    interval: float
+    samples: list[Sample] = field(default_factory=list)
+    load: str = ""          # the load command, when one ran beside the watch
+    load_ended_early: bool = False
+
+    def to_json(self) -> dict:
+        return {"leader": self.leader, "duration_s": self.duration, "interval_s": self.interval,
+                "load": self.load, "load_ended_early": self.load_ended_early,
+                "samples": [asdict(s) for s in self.samples]}
+
+    @property
+    def restarts(self) -> int:
+        """Processes of the tree replaced between samples (a worker the service itself restarts)."""
+        out = 0
+        for a, b in zip(self.samples, self.samples[1:], strict=False):
+            if set(a.pids) - set(b.pids) and set(b.pids) - set(a.pids):
+                out += 1
+        return out
+
+
+def parse(output: str) -> list[Process]:
+    """The ``P`` lines of one sample; anything else (a vendor's odd ``/proc``) is ignored."""
+    out = []
+    for line in output.splitlines()[:MAX_PROCESSES]:
+        cols = line.split()
+        exiting = len(cols) == 8 and cols[6] == "-"
+        if exiting:
+            cols[2], cols[6] = "X", "0"
+        if len(cols) != 8 or cols[0] != "P" or not all(c.isdigit() for c in cols[1:2] + cols[3:]):
+            continue
+        out.append(Process(int(cols[1]), cols[2][:1], int(cols[3]) + int(cols[4]), int(cols[5]), int(cols[6]),
+                           int(cols[7])))
+    return out
+
+
+def summarise(t: float, wall: float, leader: int, procs: list[Process], clk_tck: int) -> Sample:
+    live = [p for p in procs if p.state not in DEAD_STATES]
+    return Sample(t=round(t, 3), wall=round(wall, 3), leader_alive=any(p.pid == leader for p in live),
+                  pids=sorted(p.pid for p in live), rss_kb=sum(p.rss_kb for p in live),
+                  cpu_s=round(sum(p.cpu_ticks for p in procs) / clk_tck, 3), fds=sum(p.fds for p in live),
+                  threads=sum(p.threads for p in live))
+
+
+def clock_ticks(transport: Transport) -> int:
+    out = transport.run("getconf CLK_TCK 2>/dev/null || echo 100").stdout.strip()
+    return int(out) if out.isdigit() and int(out) > 0 else 100
+
+
+def sample(transport: Transport, leader: int, t: float, clk_tck: int) -> Sample:
+    wall = time.time()
+    result = transport.run(SCRIPT.format(sid=int(leader)), timeout=60)
+    return summarise(t, wall, leader, parse(result.stdout), clk_tck)
+
+
+def watch(transport: Transport, leader: int, duration: float, interval: float,
+          sleep: Callable[[float], None] = time.sleep) -> Series:
+    """Sample every ``interval`` s for ``duration`` s (the first at 0, the last at ``duration``);
+    stops early at the sample that finds the service gone, the moment stability.uptime reports."""
+    series = Series(leader, duration, interval)
+    ticks = clock_ticks(transport)
+    started = time.monotonic()
+    due = 0.0
+    while True:
+        s = sample(transport, leader, time.monotonic() - started, ticks)
+        series.samples.append(s)
+        if not s.leader_alive or s.t >= duration:
+            return series
+        due = min(due + interval, duration)
+        sleep(max(0.0, due - (time.monotonic() - started)))

@@ -1,0 +1,159 @@
+"""Suite `stability`: the declared service watched for a while, as a long-run certification does.
+
+The service the `service` suite started is sampled through ``/proc`` every ``interval`` s for the
+submission's ``[stability] duration`` (else the lab's ``[lab.stability] duration``), with the
+vendor's optional ``load`` command running beside it as the service's user. Judged: it stayed up;
+its memory and its open descriptors show no growing trend (``lab.stability.judge``); and it comes
+back ready after ``kill -9``, ``[lab.stability] kills`` times (openEuler's ten). The samples go
+to ``logs/<target>/stability.json``, a chart to ``stability.svg`` (attached to the report), a few
+figures to the target's metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+import pytest
+
+from lab.errors import NotApplicable
+from lab.report.allure_worker import picture
+from lab.service import HOME, LOG, Supervisor
+from lab.stability import judge
+from lab.stability.chart import svg
+from lab.stability.sampler import Series, watch
+from lab.suite.database import database_env
+from lab.transport.base import redact
+
+RESTART_LOG = f"{HOME}/stability-restarts.log"
+LOAD_LOG = f"{HOME}/stability-load.log"
+
+
+@dataclass
+class Watched:
+    series: Series
+    memory: judge.Growth | None
+    fds: judge.Growth | None
+
+
+def duration_of(lab) -> float:
+    """The submission's duration, else the lab's; never above the lab's maximum (refused at validation too)."""
+    lab_side = lab.inventory.model.lab.stability
+    asked = lab.submission.model.stability.duration if lab.submission.model.stability else None
+    return min(asked or lab_side.duration, lab_side.max_duration)
+
+
+def start_load(lab, target, service) -> Supervisor | None:
+    """The vendor's load command as the service's user, in its own session, cut off after the watch."""
+    spec = lab.submission.model.stability
+    if spec is None or not spec.load:
+        return None
+    limit = int(duration_of(lab)) + 5  # bounded even if the lab were gone before it stops it
+    command = f"timeout -s KILL {limit} sh -c {shlex.quote(spec.load)}"
+    load = Supervisor(target.transport, service.spec.model_copy(update={"command": command}), database_env(lab))
+    load.log_file = LOAD_LOG
+    load.start()
+    return load
+
+
+def write_logs(lab, target, series: Series, memory: judge.Growth | None) -> None:
+    (lab.logs / "stability.json").write_text(json.dumps(series.to_json(), indent=1))
+    title = (f"{lab.submission.model.product.name} {lab.submission.model.product.version} "
+             f"on {lab.target_spec.name}: {series.duration:g} s watch")
+    (lab.logs / "stability.svg").write_text(svg(series, memory, title))
+
+
+@pytest.fixture(scope="module")
+def watched(lab, target, service) -> Watched:
+    if not lab.state.readiness.ready:
+        raise NotApplicable("needs a ready service (service.ready failed)")
+    if not service.alive():
+        raise NotApplicable("the service was not running when the watch began (see service.restart)")
+    settings = lab.inventory.model.lab.stability
+    duration = duration_of(lab)
+    load = start_load(lab, target, service)
+    try:
+        series = watch(target.transport, service.pid, duration, settings.interval)
+    finally:
+        if load is not None:
+            ended = not load.alive()
+            load.kill9()
+            (lab.logs / "stability-load.log").write_text(
+                redact(load.log().decode("utf-8", "replace"), target.transport.secrets))
+    if load is not None:
+        series.load = lab.submission.model.stability.load
+        series.load_ended_early = ended
+    memory = judge.memory(series.samples, duration)
+    fds = judge.descriptors(series.samples, duration)
+    write_logs(lab, target, series, memory)
+    s = series.samples
+    lab.metrics.update({"stability.duration_s": round(s[-1].t, 1), "stability.samples": len(s),
+                        "stability.rss_kb_max": max(x.rss_kb for x in s),
+                        "stability.cpu_s": round(s[-1].cpu_s - s[0].cpu_s, 2),
+                        "stability.fds_max": max(x.fds for x in s), "stability.threads_max": max(x.threads for x in s),
+                        "stability.restarts": series.restarts})
+    if memory is not None:
+        lab.metrics["stability.rss_growth_pct"] = round(memory.pct, 2)
+    if fds is not None:
+        lab.metrics["stability.fd_growth"] = round(fds.growth, 1)
+    return Watched(series, memory, fds)
+
+
+@pytest.mark.check("stability.uptime")
+def test_stays_up_for_the_whole_watch(lab, service, watched):
+    series = watched.series
+    died = judge.death(series.samples)
+    load = ""
+    if series.load:
+        load = (f"; the load `{series.load}` ran beside it"
+                + (" (it ended before the watch did)" if series.load_ended_early else ""))
+    assert died is None, (f"{died.describe(series.duration)}{load}; the service's log ends:\n"
+                          f"{service.log_tail()}")
+    lab.note(f"up for the whole {series.duration:g} s watch ({len(series.samples)} samples, "
+             f"{lab.metrics['stability.cpu_s']} s of CPU){load}")
+
+
+@pytest.mark.check("stability.memory")
+def test_memory_does_not_keep_growing(lab, watched):
+    chart = lab.logs / "stability.svg"
+    picture(chart, "the service over the watch")
+    g = watched.memory
+    if g is None:
+        raise NotApplicable(f"too few samples after the warm-up to draw a trend ({len(watched.series.samples)} in "
+                            f"all); a longer [stability] duration gives more")
+    where = f"logs/{lab.target_spec.name}/stability.svg"
+    assert not g.exceeded, f"its resident memory keeps growing: {g.describe('KiB')}; the chart: {where}"
+    lab.note(f"resident memory {g.describe('KiB')}")
+
+
+@pytest.mark.check("stability.fds")
+def test_descriptors_do_not_keep_growing(lab, watched):
+    g = watched.fds
+    if g is None:
+        raise NotApplicable("too few samples after the warm-up to draw a trend; a longer [stability] duration "
+                            "gives more")
+    assert not g.exceeded, f"its open file descriptors keep growing: {g.describe('fds')}"
+    lab.note(f"open descriptors {g.describe('fds')}")
+
+
+@pytest.mark.check("stability.kill_restart")
+def test_comes_back_after_repeated_sigkill(lab, target, service):
+    """kill -9 and start again, ``kills`` times; these starts log apart, so service.log keeps the
+    service suite's own story (its first start and its three restarts)."""
+    if not lab.state.readiness.ready:
+        raise NotApplicable("needs a ready service (service.ready failed)")
+    kills = lab.inventory.model.lab.stability.kills
+    service.log_file = RESTART_LOG
+    try:
+        for attempt in range(1, kills + 1):
+            service.kill9()
+            assert not service.alive(), f"still running after SIGKILL {attempt}/{kills}"
+            service.start()
+            ready = service.wait_ready()
+            assert ready.ready, f"not ready again after SIGKILL and restart {attempt}/{kills}: {ready.detail}"
+    finally:
+        (lab.logs / "stability-restarts.log").write_text(
+            redact(service.log().decode("utf-8", "replace"), target.transport.secrets))
+        service.log_file = LOG
+    lab.note(f"ready again after each of {kills} SIGKILLs")

@@ -1,0 +1,95 @@
+"""Suite `stability` on tiny services built here: one that leaks, one that holds steady, one that
+dies at a random moment during the watch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from examples.make import build_tarball, compile_c
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+T = "debian12-x86_64"
+
+SERVICE_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "steady";
+    char *held = malloc(1 << 20);
+    memset(held, 1, 1 << 20);                  /* a working set, allocated once */
+    srand((unsigned)(time(NULL) ^ getpid()));
+    int lifetime = 3 + rand() % 4;             /* die: 3 to 6 s after it starts */
+    printf("svc %s: started\n", mode);
+    fflush(stdout);
+    for (long tick = 0;; tick++) {
+        if (!strcmp(mode, "leak")) {
+            char *lost = malloc(64 << 10);     /* 640 KiB a second, never freed */
+            memset(lost, 2, 64 << 10);
+        }
+        if (!strcmp(mode, "die") && tick == lifetime * 10) {
+            fprintf(stderr, "svc: fatal: the widget store went away after %d s\n", lifetime);
+            return 1;
+        }
+        usleep(100000);
+    }
+}
+"""
+
+
+def service_submission(folder: Path, mode: str, duration: int = 8) -> Path:
+    (folder / "build").mkdir(parents=True)
+    (folder / "build/svc.c").write_text(SERVICE_C)
+    binary = compile_c(folder / "build/svc.c", folder / "build/svc")
+    art = build_tarball({"bin/svc": binary, "install.sh": b"#!/bin/sh\nexit 0\n"}, folder / f"svc-{mode}.tar.gz")
+    (folder / "submission.toml").write_text(
+        f'schema = 1\n[product]\nname = "svc-{mode}"\nversion = "1.0"\nvendor = "Test Vendor"\n'
+        f'[[artifacts]]\npath = "{art.name}"\nprefix = "/opt/svc"\ninstall = "install.sh"\n'
+        f'[service]\ncommand = "/opt/svc/bin/svc {mode}"\nready_timeout = 5\n'
+        f'[stability]\nduration = {duration}\nload = "while :; do cat /proc/loadavg >/dev/null; sleep 0.2; done"\n')
+    return folder
+
+
+def test_a_service_that_leaks_fails_stability_memory_with_its_chart(tmp_path, lab_run):
+    run = lab_run(service_submission(tmp_path / "leak", "leak"), "--targets", T, "--suites", "service,stability")
+    assert run.proc.returncode == 1
+    memory = run.check(T, "stability.memory")
+    assert memory["outcome"] == "failed", memory["message"]
+    assert memory["message"].startswith("its resident memory keeps growing: trend over ")
+    assert "the limit is 5 %" in memory["message"]
+    metrics = run.target(T)["metrics"]
+    assert metrics["stability.rss_growth_pct"] > 5
+    chart = (run.out / f"logs/{T}/stability.svg").read_text()
+    assert chart.startswith("<svg") and "trend +" in chart
+    series = json.loads((run.out / f"logs/{T}/stability.json").read_text())
+    assert len(series["samples"]) == metrics["stability.samples"] >= 5
+    assert series["load"].startswith("while :")
+    attached = [p for p in (run.out / "allure-results").iterdir() if p.suffix == ".svg"]
+    assert attached and attached[0].read_text() == chart
+    assert run.check(T, "stability.uptime")["outcome"] == "passed"
+
+
+def test_a_steady_service_passes_every_stability_check(tmp_path, lab_run):
+    run = lab_run(service_submission(tmp_path / "steady", "steady"), "--targets", T, "--suites", "service,stability")
+    outcomes = {c["id"]: (c["outcome"], c["message"]) for c in run.target(T)["checks"]}
+    for cid in ("stability.uptime", "stability.memory", "stability.fds", "stability.kill_restart"):
+        assert outcomes[cid][0] == "passed", (cid, outcomes[cid][1])
+    assert "ready again after each of 10 SIGKILLs" in outcomes["stability.kill_restart"][1]
+    assert run.proc.returncode == 0, run.target(T)["reason"]
+    restarts = (run.out / f"logs/{T}/stability-restarts.log").read_text()
+    assert restarts.count("svc steady: started") == 10
+
+
+def test_a_service_that_dies_during_the_watch_fails_stability_uptime_with_its_last_words(tmp_path, lab_run):
+    run = lab_run(service_submission(tmp_path / "die", "die"), "--targets", T, "--suites", "service,stability")
+    assert run.proc.returncode == 1
+    uptime = run.check(T, "stability.uptime")
+    assert uptime["outcome"] == "failed", uptime["message"]
+    assert "s into the 8 s watch (found gone at 20" in uptime["message"]
+    assert "svc: fatal: the widget store went away after" in uptime["message"]

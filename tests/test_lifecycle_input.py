@@ -1,0 +1,74 @@
+"""[upgrade] and [stability] in a submission: checked at validation, before any target is touched."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from lab.deploy.upgrade import compare
+from lab.errors import InputError
+from lab.inventory.model import StabilitySettings
+from lab.submission import load_submission
+
+MANIFEST = """schema = 1
+[product]
+name = "acme-keep"
+version = "1.1"
+vendor = "ACME"
+[[artifacts]]
+path = "acme-keep_1.1_amd64.deb"
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "acme-keep_1.1_amd64.deb").write_bytes(b"new")
+    (tmp_path / "previous").mkdir()
+    (tmp_path / "previous/acme-keep_1.0_amd64.deb").write_bytes(b"old")
+    return tmp_path
+
+
+def problems(path, **kwargs):
+    with pytest.raises(InputError) as info:
+        load_submission(path, **kwargs)
+    return info.value.problems
+
+
+def test_the_earlier_release_is_found_hashed_and_verified(folder):
+    good = hashlib.sha256(b"old").hexdigest()
+    (folder / "submission.toml").write_text(
+        MANIFEST + f'[upgrade]\nfrom = [{{ path = "previous/acme-keep_1.0_amd64.deb", sha256 = "{good}" }}]\n'
+                   'keep = ["/var/lib/acme-keep"]\n')
+    sub = load_submission(folder)
+    assert sub.sha256["previous/acme-keep_1.0_amd64.deb"] == good
+    assert sub.model.upgrade.from_[0].format == "deb"
+
+
+def test_a_missing_or_altered_earlier_artifact_is_named_by_its_field(folder):
+    (folder / "submission.toml").write_text(
+        MANIFEST + '[upgrade]\nfrom = [{ path = "previous/acme-keep_1.0_amd64.deb", sha256 = "' + "0" * 64 + '" },\n'
+                   '        { path = "previous/acme-keep_0.9_amd64.deb" }]\n')
+    found = problems(folder)
+    assert any("upgrade.from[0].sha256: mismatch: previous/acme-keep_1.0_amd64.deb has" in p for p in found)
+    assert any("upgrade.from[1].path: previous/acme-keep_0.9_amd64.deb not found in the submission" in p
+               for p in found)
+
+
+def test_a_link_as_earlier_artifact_is_refused(folder):
+    (folder / "previous/link.deb").symlink_to("/etc/passwd")
+    (folder / "submission.toml").write_text(MANIFEST + '[upgrade]\nfrom = [{ path = "previous/link.deb" }]\n')
+    assert any("upgrade.from[0].path: previous/link.deb: symbolic link" in p for p in problems(folder))
+
+
+def test_a_watch_longer_than_the_lab_allows_is_refused(folder):
+    (folder / "submission.toml").write_text(MANIFEST + "[stability]\nduration = 7200\n")
+    found = problems(folder, stability=StabilitySettings(max_duration=3600))
+    assert any("stability.duration: 7200 s is above this lab's maximum of 3600 s ([lab.stability] max_duration)" in p
+               for p in found)
+    assert load_submission(folder, stability=StabilitySettings(max_duration=7200)).model.stability.duration == 7200
+
+
+def test_compare_names_missing_and_changed_files():
+    before = {"/d/a": "1", "/d/b": "2", "/d/c": "3"}
+    assert compare(before, {"/d/a": "1", "/d/c": "9", "/d/new": "4"}) == (["/d/b"], ["/d/c"])
