@@ -105,3 +105,44 @@ def test_no_runpath_to_build_or_outside_folders(target, deployment):
                 bad.append(f"{elf.path}: {kind} {entry or '(empty)'} is outside the system and the "
                            "package (a build folder?)")
     assert not bad, show(bad)
+
+
+@pytest.mark.check("package.abi")
+def test_libraries_keep_the_earlier_release_abi(lab, target, deployment):
+    """Each shared library against the same library (by SONAME) of the release named in ``[upgrade]``."""
+    from lab.supply.abi import compare, libraries, stem
+
+    upgrade = lab.submission.model.upgrade
+    if upgrade is None:
+        raise NotApplicable("the submission names no earlier release ([upgrade])")
+    limits = target.lab.limits if target.lab else None
+    new: dict[str, bytes] = {}
+    for _, staged in deployment.steps:
+        new.update(libraries(staged.artifact, staged.local, limits))
+    if not new:
+        raise NotApplicable("the artifacts ship no shared libraries")
+    old: dict[str, bytes] = {}
+    for art in upgrade.from_:
+        old.update(libraries(art, lab.submission.file(art.path), limits))
+    old_by_stem = {stem(s): s for s in old}
+    bad, added, notes = [], [], []
+    for soname, data in sorted(new.items()):
+        before = soname if soname in old else old_by_stem.get(stem(soname))
+        if before is None:
+            notes.append(f"{soname}: new in this release")
+            continue
+        if before != soname:
+            notes.append(f"{soname}: SONAME changed from {before} (a declared break, installed beside the old)")
+            continue
+        diff = compare(old[before], data, soname)
+        bad += [f"{soname}: {what} removed" for what in diff.removed]
+        bad += [f"{soname}: {what} changed" for what in diff.changed]
+        added += [f"{soname}: {what} added" for what in diff.added]
+    gone = sorted(s for s in old if s not in new and stem(s) not in {stem(n) for n in new})
+    notes += [f"{s}: no longer shipped" for s in gone]
+    extra = "\n".join(filter(None, [show(added) and f"added:\n{show(added)}", show(notes) and f"also:\n{show(notes)}"]))
+    assert not bad, (f"{len(bad)} exported symbol(s) removed or changed since the earlier release: {show(bad)}"
+                     + (f"\n{extra}" if extra else ""))
+    lab.note(f"{len(new)} librar{'y' if len(new) == 1 else 'ies'} keep the earlier release's interface"
+             + (f"; {len(added)} symbol(s) added: {'; '.join(added[:5])}" if added else "")
+             + (f"; {'; '.join(notes[:3])}" if notes else ""))

@@ -7,6 +7,8 @@ printing, so a line that cannot be shown never costs the vendor a record.
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import typer
@@ -70,6 +72,8 @@ def run(
             from lab.catalogue.record import check_owner
 
             check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission))
+        if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
+            os.environ["LAB_CATALOGUE"] = catalogue
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:
@@ -80,7 +84,7 @@ def run(
     except Exception as exc:  # the run is recorded; only its summary could not be shown
         err.print(f"[magenta]the summary could not be printed[/] ({escape(type(exc).__name__)}); "
                   f"results: {plan.out / 'verdicts.json'}", highlight=False)
-    raise typer.Exit(exit_code(verdicts))
+    raise typer.Exit(exit_code(done.verdicts))  # after the waivers
 
 
 def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> Plan:

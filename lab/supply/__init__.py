@@ -1,0 +1,1 @@
+"""The supply chain: SBOM, licences, the offline vulnerability feed, ABI between releases."""

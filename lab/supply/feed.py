@@ -1,0 +1,52 @@
+"""The lab's vulnerability feed as a target's worker reads it: the catalogue's database, opened
+read-only (never migrated from a worker: several run at once, and ``lab vulns import`` or the
+controller has migrated it already), matched against one install's components."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from lab.catalogue.db import ENV
+from lab.errors import InfrastructureError
+from lab.supply import osv
+from lab.supply.sbom import Component
+
+
+def feed_url(inv) -> str | None:
+    """The catalogue ``lab run`` records into: ``$LAB_CATALOGUE``, ``[lab] catalogue``, else
+    reports/catalogue.db beside the inventory (None when that file does not exist yet)."""
+    url = os.environ.get(ENV) or inv.model.lab.catalogue
+    if url:
+        return url
+    default = inv.root / "reports" / "catalogue.db"
+    return f"sqlite:///{default.resolve()}" if default.exists() else None
+
+
+def open_feed(inv) -> Engine | None:
+    url = feed_url(inv)
+    return create_engine(url) if url else None
+
+
+def records(engine: Engine | None) -> int:
+    """How many records the feed holds (0 when no catalogue or no import yet)."""
+    if engine is None:
+        return 0
+    try:
+        return osv.count(engine)
+    except SQLAlchemyError:
+        return 0  # the tables of migration 0005 are not there: nothing was imported
+
+
+def subjects(components: list[Component]) -> list[osv.Subject]:
+    return [osv.Subject(c.ecosystem, c.match_name or c.name, c.match_version or c.version, c.who)
+            for c in components if c.ecosystem and (c.match_version or c.version)]
+
+
+def findings(engine: Engine, components: list[Component]) -> list[osv.Finding]:
+    try:
+        return osv.match(engine, subjects(components))
+    except SQLAlchemyError as exc:
+        raise InfrastructureError(f"the lab's vulnerability feed cannot be read: {exc}") from None

@@ -1,0 +1,94 @@
+"""OSV records: checked into typed objects (a malformed batch refused whole, naming file and field),
+imported in bulk, replaced on re-import, matched against components; severity from the record."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+
+from lab.catalogue.db import open_catalogue
+from lab.errors import InputError
+from lab.supply import osv
+
+
+def record(rid="OSV-1", eco="Debian:12", name="curl", fixed="7.88.1-10+deb12u5", **extra) -> dict:
+    return {"id": rid, "modified": "2026-11-01T00:00:00Z", "summary": "s",
+            "affected": [{"package": {"ecosystem": eco, "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+            **extra}
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return open_catalogue(f"sqlite:///{tmp_path / 'c.db'}")
+
+
+def test_malformed_records_are_refused_with_file_and_field_and_nothing_is_imported(tmp_path, engine):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(record()))
+    bad = tmp_path / "bad.json"
+    broken = record("OSV-2")
+    del broken["modified"]
+    broken["affected"][0]["package"].pop("name")
+    broken["affected"][0]["ranges"][0]["events"][1] = {"introduced": "1", "fixed": "2"}
+    bad.write_text(json.dumps(broken))
+    (tmp_path / "junk.json").write_text("{not json")
+    with pytest.raises(InputError) as exc:
+        osv.read_paths([tmp_path])
+    text = exc.value.render()
+    assert f"{bad}: modified: field required" in text
+    assert f"{bad}: affected[0].package.name: field required" in text
+    assert "affected[0].ranges[0].events[1]" in text and "exactly one of" in text
+    assert f"{tmp_path / 'junk.json'}: not JSON" in text
+    assert "nothing was imported" in text
+    assert osv.count(engine) == 0
+
+
+def test_a_folder_and_a_zip_import_and_a_newer_record_replaces_the_old(tmp_path, engine):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.json").write_text(json.dumps(record("OSV-A")))
+    with zipfile.ZipFile(tmp_path / "Debian.zip", "w") as z:
+        z.writestr("OSV-B.json", json.dumps(record("OSV-B", fixed="7.88.1-10+deb12u9")))
+    ids = osv.import_records(engine, osv.read_paths([tmp_path / "d", tmp_path / "Debian.zip"]))
+    assert sorted(ids) == ["OSV-A", "OSV-B"] and osv.count(engine) == 2
+    subject = osv.Subject("Debian:12", "curl", "7.88.1-10+deb12u6", "libcurl4 (source curl)")
+    assert [f.record for f in osv.match(engine, [subject])] == ["OSV-B"]
+    newer = record("OSV-B", fixed="7.88.1-10+deb12u6")
+    newer["modified"] = "2026-11-02T00:00:00Z"
+    (tmp_path / "b2.json").write_text(json.dumps(newer))
+    osv.import_records(engine, osv.read_paths([tmp_path / "b2.json"]))
+    assert osv.count(engine) == 2 and osv.match(engine, [subject]) == []
+
+
+def test_a_withdrawn_record_is_removed(tmp_path, engine):
+    (tmp_path / "a.json").write_text(json.dumps(record("OSV-W")))
+    osv.import_records(engine, osv.read_paths([tmp_path / "a.json"]))
+    (tmp_path / "a.json").write_text(json.dumps(record("OSV-W", withdrawn="2026-11-03T00:00:00Z")))
+    osv.import_records(engine, osv.read_paths([tmp_path / "a.json"]))
+    assert osv.count(engine) == 0
+
+
+def test_matching_names_a_fixed_version_and_pypi_names_match_case_blind(tmp_path, engine):
+    (tmp_path / "r.json").write_text(json.dumps(record("GHSA-x", "PyPI", "Requests", "2.32.0")))
+    osv.import_records(engine, osv.read_paths([tmp_path / "r.json"]))
+    [f] = osv.match(engine, [osv.Subject("PyPI", "requests", "2.31.0", "requests")])
+    assert f.line().startswith("GHSA-x (unknown): requests installed 2.31.0, fixed in 2.32.0")
+    assert osv.match(engine, [osv.Subject("npm", "requests", "2.31.0")]) == []
+
+
+@pytest.mark.parametrize(("extra", "level"), [
+    ({"database_specific": {"severity": "MODERATE"}}, "medium"),
+    ({"severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]}, "critical"),
+    ({"severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"}]}, "medium"),
+    ({"severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"}]}, "low"),
+    ({}, "unknown"),
+])
+def test_severity_from_the_records_word_or_its_cvss_vector(extra, level):
+    assert osv.Record.model_validate(record(**extra)).level() == level
+
+
+def test_thresholds():
+    assert osv.at_or_above("high", "high") and osv.at_or_above("critical", "medium")
+    assert not osv.at_or_above("medium", "high") and not osv.at_or_above("unknown", "low")
