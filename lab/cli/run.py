@@ -8,7 +8,6 @@ printing, so a line that cannot be shown never costs the vendor a record.
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import typer
