@@ -81,15 +81,7 @@ def test_known_vulnerabilities(lab, target, installed):
     records = feed.records(engine)
     if not records:
         raise NotApplicable("the lab has imported no vulnerability records (lab vulns import)")
-    threshold = lab.inventory.model.lab.policy.fail_on_severity
-    found = feed.findings(engine, supply.components)
-    from lab.supply.osv import at_or_above
-
-    failing = [f.line() for f in found if at_or_above(f.severity, threshold)]
-    below = [f.line() for f in found if not at_or_above(f.severity, threshold)]
-    shown = f"\nbelow {threshold} (advisory):\n{findings.listing(below)}" if below else ""
-    assert not failing, (f"{len(failing)} known vulnerabilit{'y' if len(failing) == 1 else 'ies'} at or above "
-                         f"{threshold}: {findings.head(failing)}\n{findings.listing(failing)}{shown}")
-    lab.note((f"advisory: {len(below)} below {threshold}: {findings.head(below)}" if below else
-              "no known vulnerability") + f" ({records} record(s) in the lab's feed, "
-             f"{len(supply.components)} component(s) matched)")
+    passed, message = feed.judge(feed.findings(engine, supply.components),
+                                 lab.inventory.model.lab.policy.fail_on_severity, records, len(supply.components))
+    assert passed, message
+    lab.note(message)

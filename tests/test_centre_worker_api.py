@@ -241,3 +241,32 @@ def test_a_broker_that_cannot_be_asked_republishes_nothing(queued, settings):
     time.sleep(0.05)
     r = client.post("/api/v1/worker/hello", json={"name": "w1", "targets": [T], "slots": 1})
     assert r.status_code == 200 and r.json()["swept"] == 0 and sent == []
+
+
+def test_the_service_matches_an_uploaded_sbom_against_its_own_vulnerability_feed(queued, settings, tmp_path):
+    """A worker has no feed (its check is skipped); the service's feed fails the cell at upload."""
+    from lab.supply import osv
+    from lab.supply.sbom import Component, Product, build
+
+    rec = {"id": "OSV-TEST-CENTRE-1", "modified": "2026-11-01T00:00:00Z", "summary": "s",
+           "database_specific": {"severity": "HIGH"},
+           "affected": [{"package": {"ecosystem": "Debian:12", "name": "bc"},
+                         "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.07.1-4"}]}]}]}
+    (tmp_path / "osv.json").write_text(json.dumps(rec))
+    osv.import_records(worker_api.engine_for(settings.database_url), osv.read_paths([tmp_path / "osv.json"]))
+    sbom = build(Product("acme-calc", "0.9.0", "ACME"), T,
+                 [Component("dependency", "bc", "1.07.1-3+b1", ecosystem="Debian:12", match_name="bc",
+                            match_version="1.07.1-3")], {}, [])
+    skipped = json.loads(verdicts())
+    skipped["targets"][T]["checks"].append({"id": "supply.vulnerabilities", "outcome": "skipped",
+                                            "message": "the lab has imported no vulnerability records"})
+    client, sid, cell_id, _ = queued
+    got = claim(client, cell_id)
+    r = upload(client, cell_id, got["credential"], tar_of({"verdicts.json": json.dumps(skipped).encode(),
+                                                           f"sbom/{T}.cdx.json": sbom.encode()}))
+    assert r.status_code == 200 and r.json()["verdict"] == "failed", r.text
+    stored = json.loads((settings.storage / "submissions" / sid / "cells" / T / "verdicts.json").read_text())
+    check = next(c for c in stored["targets"][T]["checks"] if c["id"] == "supply.vulnerabilities")
+    assert check["outcome"] == "failed" and "OSV-TEST-CENTRE-1 (high)" in check["message"]
+    assert "matched by the service" in check["message"]
+    assert "fixed in 1.07.1-4" in check["message"] and stored["targets"][T]["reason"].startswith("supply.vulnerab")

@@ -30,7 +30,7 @@ Who may call: hello and claim need the workers' shared secret (``LAB_WORKER_TOKE
 token when the service has one (without it they are open: keep the API on loopback); every other
 call needs the per-attempt credential the claim handed out (stored only as its sha256).
 
-Dependencies (``get_settings``, ``get_session``, ``get_inventory``, ``get_enqueue``,
+Dependencies (``get_settings``, ``get_session``, ``get_inventory``, ``get_enqueue``, ``get_ready``,
 ``get_worker_token``) can be overridden by the app that mounts the router
 (``app.dependency_overrides``).
 """
@@ -57,6 +57,8 @@ from sqlalchemy.orm import Session
 
 from lab.centre import ledger
 from lab.centre.models import Cell, Submission
+from lab.centre.sweep import Ready, sweep
+from lab.centre.vulns import judged
 from lab.errors import InfrastructureError, InputError
 from lab.inventory import load_inventory
 from lab.inventory.load import LoadedInventory
@@ -172,9 +174,6 @@ def get_enqueue() -> Callable[[Cell, Settings], None]:
 
 
 EnqueueDep = Annotated[Callable[[Cell, Settings], None], Depends(get_enqueue)]
-Ready = Callable[[list[str], Settings], dict[str, int]]
-
-
 def get_ready() -> Ready:
     """How many messages wait in each target's queue: ``lab.centre.tasks.ready_messages``."""
     from lab.centre.tasks import ready_messages
@@ -192,53 +191,6 @@ class Hello(BaseModel):
     name: str = Field(pattern=WORKER_NAME)
     targets: list[Annotated[str, Field(pattern=TARGET_NAME)]] = Field(default_factory=list, max_length=1000)
     slots: int = Field(1, ge=1, le=1024)
-
-
-def sweep(session: Session, settings: Settings, enqueue: Callable[[Cell, Settings], None] | None = None,
-          ready: Ready | None = None) -> int:
-    """Take over the running cells whose worker went quiet: each ends broken "worker NAME lost" and
-    its next attempt is queued (published before the commit, while the submission is locked, so a
-    broker that refuses it leaves the ledger as it was for the next sweep). Then publish again the
-    queued cells whose message the broker lost (``ledger.unheard``: their queue is empty long after
-    their message went out), so a cell queued in the ledger never waits for a message that will not
-    come. Returns how many cells were taken over or published again."""
-    enqueue = enqueue or get_enqueue()
-    done = 0
-    for cell in ledger.lost(session, settings):
-        cell_id, target = cell.id, cell.target
-        try:
-            nxt = ledger.take_over(session, cell_id, settings)
-            if nxt is not None:
-                enqueue(session.get(Cell, cell_id), settings)  # a committed id: a claim can find it at once
-            session.commit()
-            done += 1
-        except InfrastructureError as exc:
-            session.rollback()
-            log.warning("cell %s (%s) is lost but could not be queued again: %s", cell_id, target, exc)
-    return done + _republish(session, settings, enqueue, ready or get_ready())
-
-
-def _republish(session: Session, settings: Settings, enqueue: Callable[[Cell, Settings], None], ready: Ready) -> int:
-    waiting = ledger.unheard(session, settings, None)
-    if not waiting:
-        return 0
-    try:
-        counts = ready(sorted({c.target for c in waiting}), settings)
-    except InfrastructureError as exc:
-        log.warning("queued cells not checked against the broker: %s", exc)
-        return 0
-    done = 0
-    for cell in ledger.unheard(session, settings, counts):
-        try:
-            enqueue(cell, settings)
-            ledger.published(cell)
-            session.commit()
-            log.warning("cell %s (%s) was queued with no message in its queue: published again", cell.id, cell.target)
-            done += 1
-        except InfrastructureError as exc:
-            session.rollback()
-            log.warning("cell %s (%s) could not be published again: %s", cell.id, cell.target, exc)
-    return done
 
 
 @router.post("/hello", dependencies=[Depends(require_worker)])
@@ -406,7 +358,8 @@ def _check_verdicts(folder: Path, cell: Cell, sub: Submission) -> Verdicts:
     return v
 
 
-def _prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: LoadedInventory) -> Verdicts:
+def _prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: LoadedInventory,
+             engine: Engine) -> Verdicts:
     """Unpack and check the results, then make them the service's: its run id, its certificate."""
     from lab.certs.issue import issue_certificates
     from lab.submission.unpack import unpack
@@ -421,6 +374,7 @@ def _prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: Lo
         shutil.rmtree(incoming / foreign, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             (incoming / foreign).unlink()
+    v = judged(v, incoming, engine, inv.model.lab.policy.fail_on_severity)  # the feed is the service's
     v = _waived(v, incoming, inv)
     write_atomic(incoming / "verdicts.json", v.dump())
     issue_certificates(v, incoming, inv.model.lab, only={cell.target}, inventory=inv)
@@ -471,7 +425,7 @@ def _record(session: Session, cell_id: int, credential: str, archive: Path, sett
     incoming = cells_dir / f".incoming-{cell.id}-{secrets.token_hex(6)}"
     target, folder = cell.target, cells_dir / cell.target
     try:
-        v = _prepare(archive, incoming, cell, sub, inv)
+        v = _prepare(archive, incoming, cell, sub, inv, session.get_bind())
         result = v.targets[target]
         rel = str(folder.relative_to(settings.storage))
         try:

@@ -45,6 +45,23 @@ def subjects(components: list[Component]) -> list[osv.Subject]:
             for c in components if c.ecosystem and (c.match_version or c.version)]
 
 
+def judge(found: list[osv.Finding], threshold: str, records: int, matched: int) -> tuple[bool, str]:
+    """The check's outcome and message: passed (with an advisory of what is below the threshold) or
+    failed naming every finding at or above it. The suite and the centre (which matches the SBOM a
+    worker uploaded against its own feed) say it in the same words."""
+    from lab.observe import findings as listing
+
+    failing = [f.line() for f in found if osv.at_or_above(f.severity, threshold)]
+    below = [f.line() for f in found if not osv.at_or_above(f.severity, threshold)]
+    if failing:
+        shown = f"\nbelow {threshold} (advisory):\n{listing.listing(below)}" if below else ""
+        return False, (f"{len(failing)} known vulnerabilit{'y' if len(failing) == 1 else 'ies'} at or above "
+                       f"{threshold}: {listing.head(failing)}\n{listing.listing(failing)}{shown}")
+    return True, ((f"advisory: {len(below)} below {threshold}: {listing.head(below)}" if below else
+                   "no known vulnerability") + f" ({records} record(s) in the lab's feed, "
+                  f"{matched} component(s) matched)")
+
+
 def findings(engine: Engine, components: list[Component]) -> list[osv.Finding]:
     try:
         return osv.match(engine, subjects(components))
