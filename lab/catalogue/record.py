@@ -40,6 +40,7 @@ from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import NAME as TARGET_NAME
 from lab.results.model import Verdicts
 from lab.submission.model import Product as ProductManifest
+from lab.supply.stored import components_of
 from lab.validation import problems_of
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
@@ -194,6 +195,7 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
             c = doc["certificate"]
             result.certificate = Certificate(id=c["id"], key_id=doc["signature"]["key_id"], issued=c["issued"],
                                              expires=c["expires"], document=doc, **_issued_on(c))
+        result.components = components_of(run_dir, name)  # from its SBOM: later imports flag it
         s.add(result)
 
 
@@ -208,7 +210,8 @@ def _issued_on(content: dict) -> dict:
 
 def record_run(engine: Engine, run_dir: Path, verdicts: Verdicts | None = None,
                certificates: dict[str, dict] | None = None, *, archive: Path | None = None,
-               recertifies: str | None = None, recertify_reason: str | None = None) -> str:
+               recertifies: str | None = None, recertify_reason: str | None = None,
+               archives: Path | None = None) -> str:
     """Record the run in ``run_dir``; ``InputError`` when its vendor does not own the product, when
     its run id belongs to another product, version or vendor, or when the folder is malformed.
 
@@ -227,7 +230,7 @@ def record_run(engine: Engine, run_dir: Path, verdicts: Verdicts | None = None,
         from lab.catalogue.archives import archives_dir, keep
 
         try:
-            life["archive"] = keep(archive, archives_dir(engine))
+            life["archive"] = keep(archive, archives or archives_dir(engine))
         except OSError as exc:
             raise InfrastructureError(f"the submission's archive could not be kept: {exc}") from None
     try:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lab import __version__
 from lab.catalogue.record import record_run
-from lab.centre.intake import submission_dir
+from lab.centre.intake import archive_path, submission_dir
 from lab.centre.ledger import VERDICTS, cell_view
 from lab.centre.models import Cell, Submission
 from lab.errors import InfrastructureError, InputError
@@ -230,7 +230,8 @@ def publish(engine: Engine, storage: Path, sub_id: str, by: str) -> Submission:
         raise InputError(sub_id, ["no such submission"])
     run = run_folder(storage, sub)
     report(storage, sub)  # best effort: the verdicts and certificates stand without it
-    record_run(engine, run)
+    # the submission's archive is kept in the catalogue's archives, so the lab can run it again
+    record_run(engine, run, archive=archive_path(storage, sub_id), archives=Path(storage) / "archives")
     with Session(engine, expire_on_commit=False) as s, s.begin():
         row = s.get(Submission, sub_id)
         row.published, row.published_by = True, by[:320]

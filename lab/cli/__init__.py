@@ -19,9 +19,11 @@ __all__ = ["EXIT_BAD_INPUT", "EXIT_BROKEN", "app", "err", "main", "out"]
 
 def _register() -> None:
     from lab.cli import admin, boards, catalogue, certificate, gc, images, report, run, serve, targets, validate, worker
+    from lab.cli.recertify import recertify as recertify_command
 
     app.command("validate")(validate.validate)
     app.command("run")(run.run)
+    app.command("recertify")(recertify_command)
     app.command("report")(report.report)
     app.add_typer(targets.app, name="targets")
     app.add_typer(certificate.app, name="certificate")
@@ -32,6 +34,9 @@ def _register() -> None:
     app.command("serve")(serve.serve)
     app.command("worker")(worker.worker)
     app.add_typer(admin.app, name="admin")
+    from lab.cli import vulns
+
+    app.add_typer(vulns.app, name="vulns")
 
 
 def main() -> None:

@@ -49,20 +49,38 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
     done = Finished(verdicts, issue_certificates(verdicts, plan.out, inv.model.lab,
                                                  only={t.name for t in plan.targets}, inventory=inv))
     done.waivers = applied
-    if report:
-        from lab.report.render import render
+
+    def record() -> None:
+        from lab.catalogue.db import open_for
+        from lab.catalogue.record import record_run
 
         try:
-            done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts)
-        except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
-            done.report_error = str(exc)
-    from lab.catalogue.db import open_for
-    from lab.catalogue.record import record_run
+            record_run(open_for(inv, catalogue), plan.out, verdicts, done.certificates,
+                       archive=plan.submission, recertifies=recertifies, recertify_reason=recertify_reason)
+            done.recorded = True
+        except (InfrastructureError, InputError) as exc:
+            done.record_error = str(exc)
+        except BaseException as exc:  # raised in the caller's thread, as before
+            unexpected.append(exc)
 
+    unexpected: list[BaseException] = []
+    # The report and the catalogue record read the same finished results and nothing of each other:
+    # the record is written while the report renders (mostly the Allure generator's own process).
+    import threading
+
+    recorder = threading.Thread(target=record, name="record")
+    recorder.start()
     try:
-        record_run(open_for(inv, catalogue), plan.out, verdicts, done.certificates,
-                   archive=plan.submission, recertifies=recertifies, recertify_reason=recertify_reason)
-        done.recorded = True
-    except (InfrastructureError, InputError) as exc:
-        done.record_error = str(exc)
+        if report:
+            from lab.report.render import render
+
+            try:
+                done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts,
+                                     lab=inv.model.lab)
+            except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
+                done.report_error = str(exc)
+    finally:
+        recorder.join()
+    if unexpected:
+        raise unexpected[0]
     return done
