@@ -11,6 +11,10 @@
                talking to it; its dependency perl stays installed after purge (the OS's, not the product's).
 - debian-curl: a library and its program (libcurl4 + curl) at the release's current version,
                installed as one transaction.
+- acme-notes:  a desktop application (GTK 3, Python) built here, whose window shows 新建笔记; passes
+               on the UKUI desktop target with its screenshots.
+- debian-galculator: a real desktop application from Debian 12 (a GTK 3 calculator), as a vendor
+               would submit it; its dependencies come from the target's repositories.
 """
 
 from __future__ import annotations
@@ -84,6 +88,22 @@ def acme_web() -> None:
     }, out / "acme-web-1.0.0-x86_64.tar.gz")
 
 
+def acme_notes() -> None:
+    out = HERE / "acme-notes"
+    src = out / "src"
+    build_deb({"/usr/bin/acme-notes": src / "acme-notes.py",
+               "/usr/share/applications/acme-notes.desktop": src / "acme-notes.desktop",
+               "/usr/share/icons/hicolor/scalable/apps/acme-notes.svg": src / "acme-notes.svg"},
+              {"Package": "acme-notes", "Version": "1.0.0", "Architecture": "all",
+               "Depends": "python3, python3-gi, gir1.2-gtk-3.0",
+               "Description": "Short notes on the desktop (a GTK 3 application)"}, out)
+
+
+def debian_galculator() -> None:
+    fixed_name(download_deb("lab/debian12-x86_64", "galculator", HERE / "debian-galculator"),
+               "galculator.deb")
+
+
 EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
             "acme-calc": (acme_calc, "acme-calc_0.9.0_all.deb"),
             "acme-ledger": (acme_ledger, "acme-ledger_2.0.0_all.deb"),
@@ -91,7 +111,9 @@ EXAMPLES = {"acme-hello": (acme_hello, "acme-hello_1.2.0_amd64.deb"),
             "arm64-hello": (arm64_hello, "hello_*_arm64.deb"),
             "acme-web": (acme_web, "acme-web-1.0.0-x86_64.tar.gz"),
             "debian-memcached": (debian_memcached, "memcached.deb"),
-            "debian-curl": (debian_curl, "libcurl4.deb")}
+            "debian-curl": (debian_curl, "libcurl4.deb"),
+            "acme-notes": (acme_notes, "acme-notes_1.0.0_all.deb"),
+            "debian-galculator": (debian_galculator, "galculator.deb")}
 
 
 def main() -> None:

@@ -47,6 +47,10 @@ class Facts(BaseModel):
     memory_limit: str | None = None  # the limits the target really runs under, read from its cgroup
     pids_limit: str | None = None
     cpu_limit: str | None = None
+    desktop: str | None = None          # desktop targets only: the environment (UKUI), its version,
+    desktop_version: str | None = None  # the lab's display, the UTF-8 locales
+    display: str | None = None
+    locales: str | None = None
 
     def summary(self) -> dict[str, str]:
         """The facts as people read them (in results and certificates): ``emulated: yes``."""
@@ -116,6 +120,10 @@ def gather(transport: Transport, target: Target) -> Facts:
         db = target.database
         facts = facts.model_copy(update={"db_engine": db.engine, "db_server": db.server,
                                          "db_profiles": ",".join(db.profiles) or None})
+    if "desktop" in target.all_tags:
+        from lab.desktop.session import FACTS_PROBE, parse_facts
+
+        facts = facts.model_copy(update=parse_facts(transport.run(FACTS_PROBE, timeout=60).stdout))
     declared = target.facts
     if facts.arch != declared.arch:
         raise InfrastructureError(

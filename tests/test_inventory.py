@@ -35,7 +35,8 @@ def problems(tmp_path, text):
 def test_default_inventory_has_the_buildable_targets_stacks_and_boards(inventory):
     enabled = {t.name: t for t in inventory.model.enabled}
     assert set(enabled) == {"debian12-x86_64", "debian13-x86_64", "debian12-aarch64", "board-debian12-x86_64",
-                            "board-debian12-aarch64", "debian12-postgresql", "debian12-mariadb"}
+                            "board-debian12-aarch64", "debian12-postgresql", "debian12-mariadb",
+                            "debian12-ukui-x86_64"}
     assert enabled["debian12-mariadb"].database.profiles == ["tidb", "oceanbase-mysql"]
     assert enabled["board-debian12-x86_64"].ssh.host == "127.0.0.1"
     assert enabled["debian12-aarch64"].docker.debootstrap.arch == "arm64"

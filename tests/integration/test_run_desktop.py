@@ -1,0 +1,152 @@
+"""The desktop suite on the UKUI target, with real applications: the example built here from
+source, a real one from Debian's archive, and defective ones built on the spot. Runs are grouped
+(one submission carries as many defects as can show at once): each costs a UKUI container."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from examples.make import build_deb
+from tests.integration.packages import MANIFEST
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+UKUI = "debian12-ukui-x86_64"
+PLAIN = "debian12-x86_64"
+DESKTOP_CHECKS = ["desktop.entry", "desktop.icon", "desktop.launch", "desktop.window", "desktop.screenshot",
+                  "desktop.close", "desktop.locale"]
+GTK = "#!/usr/bin/python3\nimport gi\ngi.require_version('Gtk', '3.0')\nfrom gi.repository import Gtk\n"
+
+
+@pytest.fixture(scope="module")
+def ukui(built):
+    built(PLAIN)
+    built(UKUI)
+
+
+def png(path: Path, size: int) -> Path:
+    Image.new("RGB", (size, size), (200, 40, 40)).save(path)
+    return path
+
+
+def desktop_app(folder: Path, name: str, program: str, *, exec_line: str | None = None,
+                categories: str = "Office;", icon: tuple[str, Path | bytes] | None = None,
+                window_timeout: float = 20, extra: str = "") -> Path:
+    """A submission whose .deb installs ``program`` as /usr/bin/NAME, its entry and icon."""
+    folder.mkdir(parents=True)
+    entry = (f"[Desktop Entry]\nType=Application\nName={name}\nExec={exec_line or name}\nIcon={name}\n"
+             f"Categories={categories}\n")
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48"/></svg>'
+    icon_path, icon_data = icon or (f"/usr/share/icons/hicolor/scalable/apps/{name}.svg", svg)
+    deb = build_deb({f"/usr/bin/{name}": program.encode(), f"/usr/share/applications/{name}.desktop": entry.encode(),
+                     icon_path: icon_data},
+                    {"Package": name, "Version": "1.0", "Architecture": "all"}, folder)  # python3: the image's
+    (folder / "submission.toml").write_text(
+        MANIFEST.format(name=name) + f'[[artifacts]]\npath = "{deb.name}"\n'
+        f'[desktop]\nentry = "{name}.desktop"\nwindow_timeout = {window_timeout}\n{extra}')
+    return folder
+
+
+def outcomes(run, target: str) -> dict[str, str]:
+    return {c["id"]: c["outcome"] for c in run.target(target)["checks"] if c["id"].startswith("desktop.")}
+
+
+def test_the_example_passes_with_its_screenshots_read_back(ukui, examples, lab_run):
+    run = lab_run(examples / "acme-notes")
+    assert run.proc.returncode == 0, run.proc.stdout[-3000:]
+    result = run.target(UKUI)
+    assert result["verdict"] == "passed"
+    assert set(outcomes(run, UKUI).values()) == {"passed"}
+    assert result["facts"]["desktop"] == "UKUI" and "zh_CN.UTF-8" in result["facts"]["locales"]
+    assert "'新建笔记' read in it under zh_CN.UTF-8, en_US.UTF-8" in run.check(UKUI, "desktop.locale")["message"]
+    assert "ACME 笔记" in run.check(UKUI, "desktop.window")["message"]
+    shots = run.out / "screenshots" / UKUI
+    index = json.loads((shots / "index.json").read_text())
+    assert {i["file"] for i in index} == {"window-zh_CN.png", "window-en_US.png"}
+    with Image.open(shots / "window-zh_CN.png") as img:   # a real picture, not one colour
+        assert img.width >= 300 and len(img.getcolors(1 << 16) or range(1 << 16)) > 10
+    attachments = list((run.out / "allure-results").glob("*-attachment.png"))
+    assert len(attachments) >= 2
+    assert "install.leftovers" not in [c["id"] for c in result["checks"] if c["outcome"] != "passed"
+                                       and c["outcome"] != "skipped"]
+
+
+def test_a_real_application_from_debians_archive_passes(ukui, examples, lab_run):
+    run = lab_run(examples / "debian-galculator")
+    assert run.proc.returncode == 0, run.proc.stdout[-3000:]
+    assert run.target(UKUI)["verdict"] == "passed"
+    assert set(outcomes(run, UKUI).values()) == {"passed"}
+    assert "galculator" in run.check(UKUI, "desktop.window")["message"]
+
+
+def test_a_missing_program_and_a_tiny_icon_fail_and_a_plain_target_skips(ukui, tmp_path, lab_run):
+    sub = desktop_app(tmp_path / "ghost", "acme-ghost", GTK, exec_line="/usr/bin/acme-phantom --start %U",
+                      categories="Office;NotesBogus;",
+                      icon=("/usr/share/icons/hicolor/16x16/apps/acme-ghost.png", png(tmp_path / "i.png", 16)))
+    run = lab_run(sub, "--targets", f"{UKUI},{PLAIN}", "-j", "2")
+    assert run.proc.returncode == 1
+    entry = run.check(UKUI, "desktop.entry")
+    assert entry["outcome"] == "failed"
+    assert "/usr/bin/acme-phantom is not an installed executable" in entry["message"]
+    assert "Categories NotesBogus are not registered" in entry["message"]
+    icon = run.check(UKUI, "desktop.icon")
+    assert icon["outcome"] == "failed" and "16x16/apps/acme-ghost.png (16x16)" in icon["message"]
+    launch = run.check(UKUI, "desktop.launch")
+    assert launch["outcome"] == "skipped" and "Exec" in launch["message"]
+    plain = outcomes(run, PLAIN)
+    assert set(plain.values()) == {"skipped"} and set(plain) == set(DESKTOP_CHECKS)
+    assert "has no desktop (no tag `desktop`)" in run.check(PLAIN, "desktop.entry")["message"]
+
+
+def test_an_application_that_crashes_on_start_fails_with_its_last_output(ukui, tmp_path, lab_run):
+    program = ("#!/usr/bin/python3\nprint('acme-crash: reading /etc/acme-crash/layout.ini', flush=True)\n"
+               "layout = {}\nprint(layout['main-window'])\n")
+    run = lab_run(desktop_app(tmp_path / "crash", "acme-crash", program), "--targets", UKUI)
+    assert run.proc.returncode == 1
+    launch = run.check(UKUI, "desktop.launch")
+    assert launch["outcome"] == "failed" and "before any window appeared (exit status 1)" in launch["message"]
+    assert "reading /etc/acme-crash/layout.ini" in launch["message"] and "KeyError: 'main-window'" in launch["message"]
+    window = run.check(UKUI, "desktop.window")
+    assert window["outcome"] == "failed" and "exited before mapping one" in window["message"]
+    assert (run.out / "logs" / UKUI / "desktop" / "app-1.log").exists()
+
+
+def test_an_application_that_never_maps_a_window_fails_desktop_window(ukui, tmp_path, lab_run):
+    program = GTK + "w = Gtk.Window(title='never shown')\nw.realize()\nGtk.main()\n"
+    run = lab_run(desktop_app(tmp_path / "hidden", "acme-hidden", program, window_timeout=8), "--targets", UKUI)
+    assert run.proc.returncode == 1
+    window = run.check(UKUI, "desktop.window")
+    assert window["outcome"] == "failed" and "was mapped within window_timeout = 8 s" in window["message"]
+    assert run.check(UKUI, "desktop.launch")["outcome"] == "passed"   # it runs, it just shows nothing
+    assert run.check(UKUI, "desktop.screenshot")["outcome"] == "skipped"
+
+
+def test_a_blank_window_that_ignores_the_close_request_fails_both(ukui, tmp_path, lab_run):
+    program = (GTK + "w = Gtk.Window(title='ACME Blank')\nw.set_default_size(400, 300)\n"
+               "w.connect('delete-event', lambda *a: True)\nw.show_all()\nGtk.main()\n")
+    run = lab_run(desktop_app(tmp_path / "blank", "acme-blank", program, extra='locales = ["zh_CN.UTF-8"]\n'),
+                  "--targets", UKUI)
+    assert run.proc.returncode == 1
+    shot = run.check(UKUI, "desktop.screenshot")
+    assert shot["outcome"] == "failed" and "nothing drawn" in shot["message"] and "is blank" in shot["message"]
+    assert (run.out / "screenshots" / UKUI / "window-zh_CN.png").exists()
+    close = run.check(UKUI, "desktop.close")
+    assert close["outcome"] == "failed" and "WM_DELETE_WINDOW" in close["message"]
+    assert "still runs 5 s later" in close["message"]
+    assert run.check(UKUI, "install.leftovers")["outcome"] == "passed"   # the lab killed it and cleaned up
+
+
+def test_a_submission_without_desktop_skips_the_suite(tmp_path, lab_run):
+    folder = tmp_path / "cli"
+    folder.mkdir()
+    deb = build_deb({"/usr/bin/acme-cli": b"#!/bin/sh\necho hi\n"},
+                    {"Package": "acme-cli", "Version": "1.0", "Architecture": "all"}, folder)
+    (folder / "submission.toml").write_text(MANIFEST.format(name="acme-cli") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    run = lab_run(folder, "--targets", PLAIN, "--suites", "desktop")
+    assert run.proc.returncode == 0
+    checks = {c["id"]: c for c in run.target(PLAIN)["checks"] if c["id"].startswith("desktop.")}
+    assert set(checks) == set(DESKTOP_CHECKS)
+    assert all(c["outcome"] == "skipped" and "declares no [desktop]" in c["message"] for c in checks.values())
