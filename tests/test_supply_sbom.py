@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lab.supply.licences import Declared
-from lab.supply.sbom import Component, Product, build, bundled_purl, deb_purl, validate
+from lab.supply.sbom import Component, Product, build, bundled_purl, deb_purl, generic_purl, validate
 from lab.supply.stored import subjects
 
 
@@ -53,3 +53,29 @@ def test_the_schema_check_refuses_a_broken_document():
 def test_subjects_name_debian_packages_by_their_source():
     assert ("Debian:12", "curl", "7.88.1-10+deb12u8", "libcurl4 (source curl)") in subjects(sample())
     assert ("PyPI", "requests", "2.31.0", "requests") in subjects(sample())
+
+
+@pytest.mark.parametrize("version", ["1.0?arch=evil#sub", "1.0 beta@2/x"])
+def test_a_vendors_version_cannot_forge_the_products_purl(version):
+    """Review: the product's purl was formatted from the vendor's version text, so ``?``/``#``/``@``
+    in it read back as qualifiers, a subpath or another name; now it round-trips as one version."""
+    from packageurl import PackageURL
+
+    back = PackageURL.from_string(generic_purl("acme-web", version))
+    assert (back.name, back.version, back.qualifiers, back.subpath) == ("acme-web", version, {}, None)
+    comp = Component("product", "acme-web", version, generic_purl("acme-web", version), declared_in="submission.toml")
+    validate(build(Product("acme-web", version, "ACME"), "debian12-x86_64", [comp], {}))
+
+
+def test_licence_refs_and_unknown_exceptions_beside_plain_ids_still_make_a_valid_sbom():
+    """Debian's harfbuzz copyright: plain ids, a LicenseRef and `X WITH LicenseRef-...` in one file
+    (CycloneDX refuses an expression among several licence entries)."""
+    where = "/usr/share/doc/gir1.2-harfbuzz-0.0/copyright"
+    declared = [Declared(e, where) for e in ("MIT", "LicenseRef-Monotype",
+                                             "GPL-2.0-or-later WITH LicenseRef-Font-exception")]
+    text = build(Product("p", "1", "v"), "t", [Component("dependency", "gir1.2-harfbuzz-0.0", "1",
+                                                         licences=declared)], {}, [])
+    validate(text)
+    (comp,) = [c for c in json.loads(text)["components"] if c["name"] == "gir1.2-harfbuzz-0.0"]
+    names = {lic["license"].get("id") or lic["license"].get("name") for lic in comp["licenses"]}
+    assert names == {"MIT", "LicenseRef-Monotype", "GPL-2.0-or-later WITH LicenseRef-Font-exception"}

@@ -80,6 +80,12 @@ def deb_purl(name: str, version: str, arch: str, distro: str) -> str:
     return PackageURL("deb", "debian", name, version, {"arch": arch, "distro": distro}).to_string()
 
 
+def generic_purl(name: str, version: str) -> str:
+    """The product itself (a tarball): built, never formatted, since its version is the vendor's
+    text (``1.0?arch=x#y`` would otherwise read as qualifiers and a subpath)."""
+    return PackageURL("generic", None, name, version).to_string()
+
+
 def rpm_purl(name: str, version: str, arch: str, namespace: str) -> str:
     return PackageURL("rpm", namespace or None, name, version, {"arch": arch}).to_string()
 
@@ -132,8 +138,14 @@ def _licences(c: Component, factory: LicenseFactory) -> list:
     try:
         return [factory.make_with_expression(joined) if " " in joined else factory.make_from_string(joined)]
     except (InvalidLicenseExpressionException, ValueError):
-        return [factory.make_from_string(e) if " " not in e else DisjunctiveLicense(name=e[:500])
-                for e in expressions]
+        return [_one_licence(e, factory) for e in expressions]
+
+
+def _one_licence(expression: str, factory: LicenseFactory) -> DisjunctiveLicense:
+    """A licence entry that may stand beside others: CycloneDX refuses an expression among several
+    entries, so anything that is not a plain SPDX id (``LicenseRef-...``, ``A WITH B``) goes by name."""
+    made = factory.make_from_string(expression) if " " not in expression else None
+    return made if isinstance(made, DisjunctiveLicense) else DisjunctiveLicense(name=expression[:500])
 
 
 def build(product: Product, target: str, components: list[Component], files: dict[str, str],
