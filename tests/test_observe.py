@@ -152,3 +152,15 @@ def test_board_listings_keep_link_targets():
     entries = parse_find(out)
     assert entries["/etc/rc2.d/S01x"].link == "../init.d/x"
     assert entries["/etc/a b\nc"].kind == "file" and entries["/etc/a b\nc"].size == 3
+
+
+def test_python_byte_code_belongs_to_whoever_installed_its_source():
+    """py3compile writes __pycache__ from a maintainer script: in no package's file list."""
+    owners = Owners({"/opt/acme/tool.py": "acme"}, {"/usr/lib/python3/dist-packages/gi/__init__.py": "python3-gi",
+                                                   "/usr/lib/python3/dist-packages/gi": "python3-gi"})
+    base = "/usr/lib/python3/dist-packages/gi/__pycache__"
+    assert owners.owner(f"{base}/__init__.cpython-311.pyc") == ("os", "python3-gi")
+    assert owners.owner(base) == ("os", "python3-gi")
+    assert owners.owner("/opt/acme/__pycache__/tool.cpython-311.pyc") == ("product", "acme")
+    assert owners.owner("/opt/acme/__pycache__/planted.cpython-311.pyc") == ("scripts", "")
+    assert owners.owner("/usr/lib/python3/dist-packages/gi/evil.pyc") == ("scripts", "")

@@ -79,13 +79,24 @@ class Owners:
         return cls(product, os_packages, lookup if not deployment.dependency_archives() else None)
 
     def prefetch(self, paths: Iterable[str]) -> None:
-        unknown = [p for p in paths if canonical(p) not in self.product and canonical(p) not in self.os_packages]
+        wanted = [canonical(p) for p in paths]
+        wanted += [src for src in map(byte_code_source, wanted) if src]
+        unknown = list(dict.fromkeys(p for p in wanted if p not in self.product and p not in self.os_packages))
         if self.lookup and unknown:
             self._looked_up.update({canonical(p): pkg for p, pkg in self.lookup(unknown).items()})
 
     def owner(self, path: str) -> tuple[str, str]:
-        """("product", package) | ("os", package) | ("scripts", "")."""
+        """("product", package) | ("os", package) | ("scripts", "").
+
+        Python's byte code is written by the package's own maintainer script (``py3compile``), so
+        it is in no file list: ``dir/__pycache__/mod.cpython-311.pyc`` (and that ``__pycache__``
+        folder) belongs to whoever installed ``dir/mod.py`` (and ``dir``)."""
         c = canonical(path)
+        source = byte_code_source(c)
+        if source is not None:
+            found = self.owner(source)
+            if found[0] != "scripts":
+                return found
         if c in self.product:
             return "product", self.product[c]
         if c in self.os_packages:
@@ -93,6 +104,16 @@ class Owners:
         if c in self._looked_up:
             return "os", self._looked_up[c]
         return "scripts", ""
+
+
+def byte_code_source(path: str) -> str | None:
+    """The file (or folder) a ``__pycache__`` entry was compiled from, else None."""
+    folder, name = posixpath.split(path)
+    if name == "__pycache__":
+        return folder
+    if posixpath.basename(folder) != "__pycache__" or not name.endswith(".pyc"):
+        return None
+    return posixpath.join(posixpath.dirname(folder), name.split(".", 1)[0] + ".py")
 
 
 def dpkg_lookup(transport) -> Lookup:
