@@ -44,7 +44,7 @@ def cells(dom: str) -> dict[tuple[str, str], str]:
     """(product, target) -> the matrix cell's HTML."""
     out = {}
     for row in re.findall(r"<tr data-search[\s\S]*?</tr>", dom):
-        product = re.search(r'href="products/([^"]+)\.html"', row).group(1)
+        product = re.search(r'href="products/([^"]+?)(?:\.[a-z]{2}(?:-[A-Z]{2})?)?\.html', row).group(1)  # any language
         for target, cell in re.findall(r'<td class="cell [a-z]+" data-target="([^"]+)"([\s\S]*?)</td>', row):
             out[(product, target)] = cell
     return out

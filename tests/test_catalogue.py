@@ -192,8 +192,9 @@ def test_a_transfer_is_recorded_and_moves_the_product(engine, tmp_path):
         assert product.vendor == "NewCo"
         assert [(x.from_vendor, x.to_vendor) for x in s.scalars(select(ProductTransfer))] == [("ACME", "NewCo")]
         assert {r.id: r.vendor for r in s.scalars(select(Run))} == {"r1": "ACME", "r3": "NewCo"}
-    page = (publish(engine, tmp_path / "site", "Lab", tmp_path / "key.pem").parent / "products/acme.html").read_text()
-    assert "Transferred from ACME to NewCo on" in page
+    site = publish(engine, tmp_path / "site", "Lab", tmp_path / "key.pem").parent
+    page = (site / "products/acme.en.html").read_text()
+    assert "Transferred from ACME to NewCo on" in page  # the English page; products/acme.html is in zh-CN
     for bad, match in (("nothing", "no such product"), ("acme", "already belongs")):
         with pytest.raises(InputError, match=match):
             transfer_product(engine, bad, "NewCo")
@@ -310,7 +311,7 @@ def site(engine, tmp_path):
 
 def test_columns_say_what_each_target_stands_for_and_only_this_inventorys(site):
     out, _ = site
-    index = (out / "index.html").read_text()
+    index = (out / "index.en.html").read_text()  # English; index.html is in the default language (zh-CN)
     heads = dict(re.findall(r'<th class="target" data-target="([^"]+)">([\s\S]*?)</th>', index))
     assert list(heads) == ["debian12-x86_64", "debian12-aarch64", "debian12-postgresql",
                            "openeuler-x86_64"]  # the inventory's order
@@ -327,7 +328,7 @@ def test_columns_say_what_each_target_stands_for_and_only_this_inventorys(site):
 
 def test_cells_say_why_whose_fault_and_which_build_in_words(site):
     out, _ = site
-    index = (out / "index.html").read_text()
+    index = (out / "index.en.html").read_text()  # English; index.html is in the default language (zh-CN)
     cells = dict(re.findall(r'<td class="cell [a-z]+" data-target="([^"]+)"[^>]*>([\s\S]*?)</td>', index))
     failed = html.unescape(re.sub(r"<[^>]+>", " ", cells["debian12-x86_64"]))
     assert "the product's fault" in failed
@@ -338,7 +339,7 @@ def test_cells_say_why_whose_fault_and_which_build_in_words(site):
     assert "the lab's fault" in broken and "the container died" in broken and "artifact: any CPU (all)" in broken
     nothing_for_it = html.unescape(re.sub(r"<[^>]+>", " ", cells["openeuler-x86_64"]))  # a .deb, an rpm system
     assert "lab.provision: no image here" in nothing_for_it and "artifact:" not in nothing_for_it
-    product = (out / "products/gnu-hello.html").read_text()
+    product = (out / "products/gnu-hello.en.html").read_text()
     assert "emulated: no" in product and "CPU: x86_64" in product and "glibc: 2.36" in product
     for page in (index, product, *(p.read_text() for p in (out / "certificates").rglob("*.html"))):
         assert not re.search(r">[^<]*\b(False|True|None)\b", page.replace("db_server", "")), page

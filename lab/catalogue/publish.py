@@ -194,6 +194,10 @@ def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAUL
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report, dest)
         links["report"] = f"reports/{_slug(run.id)}.html"
+    from lab.desktop.evidence import publish_screenshots  # a desktop application's windows
+
+    links["screenshots"] = publish_screenshots(Path(run.folder), result.target, site,
+                                               f"screenshots/{_slug(run.id)}/{_slug(result.target)}")
     return links
 
 
@@ -242,6 +246,9 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
     site.mkdir(parents=True, exist_ok=True)
     inventory = {t.name: t for t in targets} if targets is not None else None
     known = set(inventory) if inventory is not None else None
+    from lab.supply.published import affected, cell_supply
+
+    hits = affected(engine)  # every imported record against every recorded install's components
     with Session(engine) as s:
         versions = every_version(s)
         by_target: dict[str, list[Result]] = {}
@@ -254,6 +261,7 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
             for target, result in sorted(latest.items()):
                 by_target.setdefault(target, []).append(result)
                 cells[target] = _cell(target, result, site, (inventory or {}).get(target), languages)
+                cells[target].update(cell_supply(result, site, hits, _slug))
             product = version.product
             row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
                    "version": version.version, "cells": cells,
@@ -280,7 +288,8 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
                      {"results": {t: {k: c[k] for k in ("verdict", "reason", "fault", "artifact_arch", "run",
                                                         "certificate", "certificate_page", "report",
                                                         "waived", "certificate_expires", "certificate_expired",
-                                                        "change", "history")}
+                                                        "change", "history", "affected_by", "sbom",
+                                                        "sbom_sha256")}
                                   for t, c in row["cells"].items()}} for row in rows]}, indent=2, ensure_ascii=False))
     key = load_or_create(signing_key or default_key_path()).public_key()
     (site / "keys").mkdir(exist_ok=True)

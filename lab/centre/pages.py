@@ -20,11 +20,18 @@ from lab import i18n
 from lab.catalogue.publish import install_filters
 from lab.centre.auth import Principal, csrf_matches
 from lab.centre.context import centre_of, current
+from lab.certs.render import ENV as CATALOGUE_ENV
 from lab.i18n import N_
 
 ENV = i18n.install(Environment(loader=ChoiceLoader([FileSystemLoader(Path(__file__).with_name("templates")),
                                                     PackageLoader("lab", "templates")]), autoescape=True))
 install_filters(ENV)  # the catalogue's words (verdicts, reasons, facts) in the page's language
+# ... and whatever else the catalogue's templates use (lab.certs.render registers it): the same
+# templates render here, in the portal's frame.
+for _name, _value in CATALOGUE_ENV.filters.items():
+    ENV.filters.setdefault(_name, _value)
+for _name, _value in CATALOGUE_ENV.globals.items():
+    ENV.globals.setdefault(_name, _value)
 
 
 def size_words(n: int) -> str:
@@ -53,6 +60,9 @@ FORM_MAX = 16 << 10
 TITLES = {401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"), 409: N_("Not yet"),
           413: N_("Too large"), 422: N_("Refused"), 503: N_("The service is not available")}
 LANGUAGE_COOKIE = "lang"
+# The pages in every language of [lab] languages (the buyers' and the error page); the vendors' and
+# engineers' pages (login, submissions, console) are in English for now, frame included.
+TRANSLATED = {"matrix.html.j2", "product.html.j2", "certificate.html.j2", "keys.html.j2", "error.html.j2"}
 
 
 def signed_in(request: Request) -> tuple[Principal, dict]:
@@ -111,8 +121,8 @@ def render(request: Request, name: str, status: int = 200, who=_ASK, session: di
     choice in a cookie."""
     if who is _ASK:
         who, session = current(request)
-    languages = languages_of(request)
-    lang = language_of(request)
+    languages = languages_of(request) if name in TRANSLATED else [i18n.SOURCE]
+    lang = language_of(request) if name in TRANSLATED else i18n.SOURCE
     switch = {code: f"{request.url.path}?lang={code}" for code in languages} if len(languages) > 1 else None
 
     def link(url: str) -> str:
@@ -122,6 +132,8 @@ def render(request: Request, name: str, status: int = 200, who=_ASK, session: di
                        csrf=(session or {}).get("csrf", ""), switch=switch, link=link, **context)
     response = HTMLResponse(page, status_code=status, headers=headers)
     response.headers["Content-Language"] = lang
+    if len(languages) > 1:
+        response.headers["Vary"] = "Cookie"  # the same URL is another language for another cookie
     if request.query_params.get("lang") == lang and request.cookies.get(LANGUAGE_COOKIE) != lang:
         response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

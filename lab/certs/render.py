@@ -64,6 +64,22 @@ def yes_no(value: object) -> str:
 ENV.filters["yes_no"] = i18n.yes_no  # on a page: yes/no in the page's language
 
 
+def is_expired(expires: object) -> bool:
+    """Whether a certificate's expiry has passed as the page is rendered: an expiry that cannot be
+    read counts as passed (a page never shows such a certificate as valid)."""
+    from datetime import UTC, datetime
+
+    from lab.certs.certificate import when
+
+    try:
+        return when(str(expires)) < datetime.now(UTC)
+    except ValueError:
+        return True
+
+
+ENV.globals["is_expired"] = is_expired
+
+
 def _localised(name: str, lang: str, default: str) -> str:
     return name if lang == default or not name.endswith(".html") else f"{name[:-5]}.{lang}.html"
 

@@ -7,12 +7,16 @@ from pathlib import Path
 import typer
 
 from lab.cli.console import out
+from lab.cli.options import Inventory
+from lab.report.pdf import lab_settings
 from lab.report.render import render
 
 
 def report(
     folder: Path = typer.Argument(..., help="a run's results folder (with verdicts.json)"),
     history: Path = typer.Option(Path("reports/history"), "--history", help="per-product Allure history"),
+    inventory: Path = Inventory,
 ) -> None:
-    """Render the run's Allure report: one self-contained HTML file that opens offline."""
-    out.print(f"report: {render(folder, history)}", highlight=False)
+    """Render the run's Allure report (one self-contained HTML file that opens offline) and its test
+    report for people, report/report.pdf (the centre's name and language from the inventory)."""
+    out.print(f"report: {render(folder, history, lab=lab_settings(inventory))}", highlight=False)

@@ -1,4 +1,5 @@
-"""``lab report DIR``: the run's Allure results as one self-contained HTML file.
+"""``lab report DIR``: the run's Allure results as one self-contained HTML file, and the test
+report for people as ``report/report.pdf`` (``lab.report.pdf``).
 
 Allure 3 (npm package ``allure``, pinned in package.json) renders a single file; the analytics
 tag it embeds is removed so the report makes no outside request when opened. History is kept
@@ -14,7 +15,9 @@ import subprocess
 from pathlib import Path
 
 from lab.errors import InfrastructureError, InputError
+from lab.inventory.model import LabSettings
 from lab.report.allure_meta import report_config
+from lab.report.pdf import lab_settings, write_report
 from lab.results.model import Verdicts
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,9 +44,11 @@ def strip_analytics(html: str) -> str:
     return html
 
 
-def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | None = None) -> Path:
+def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | None = None,
+           lab: LabSettings | None = None) -> Path:
     """The report of a run; ``verdicts`` from memory when the caller has them (``lab run``), else
-    read from the folder (``lab report DIR``)."""
+    read from the folder (``lab report DIR``). ``lab``: the inventory's ``[lab]`` (the centre's name
+    and languages of the PDF); without it, that of ./targets.toml when it loads, else the defaults."""
     run_dir = Path(run_dir)
     results = run_dir / "allure-results"
     path = run_dir / "verdicts.json"
@@ -54,6 +59,11 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     product, version, run_id = verdicts.submission.name, verdicts.submission.version, verdicts.run
     # The first line a reader sees: each target's verdict, not a pass percentage.
     outcome = ", ".join(f"{name} {r.verdict.upper()}" for name, r in verdicts.targets.items())
+    pdf_error = None
+    try:  # the PDF first: it needs no Node.js, so a failing Allure does not cost the people's report
+        write_report(run_dir, verdicts, lab if lab is not None else lab_settings())
+    except InfrastructureError as exc:
+        pdf_error = exc
     history_dir = Path(history_dir or Path("reports") / "history")
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
@@ -67,4 +77,6 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     if proc.returncode != 0 or not index.exists():
         raise InfrastructureError(f"allure failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     index.write_text(strip_analytics(index.read_text()))
+    if pdf_error is not None:
+        raise pdf_error
     return index

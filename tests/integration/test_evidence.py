@@ -76,7 +76,7 @@ def test_the_matrix_shows_both_runs_with_colours_and_working_links(published, re
 
 def test_columns_say_what_each_target_stands_for(published, inventory):
     _, site = published
-    dom, _ = render(site / "index.html")
+    dom, _ = render(site / "index.en.html")  # English: index.html is in the default language, zh-CN
     heads = columns(dom)
     assert list(heads) == [t.name for t in inventory.model.targets if t.name in heads]  # the inventory's order
     assert set(heads) == {"debian12-x86_64", "debian13-x86_64", "openeuler2203-x86_64"}
@@ -90,7 +90,7 @@ def test_columns_say_what_each_target_stands_for(published, inventory):
 def test_a_failed_or_broken_cell_says_why_and_whose_fault_in_the_page(published):
     _, site = published
     # what the cell shows, its attributes (the tooltip) left out
-    found = {k: text_of(v.split(">", 1)[1]) for k, v in cells(render(site / "index.html")[0]).items()}
+    found = {k: text_of(v.split(">", 1)[1]) for k, v in cells(render(site / "index.en.html")[0]).items()}
     results = next(p for p in json_of(site / "matrix.json")["products"] if p["name"] == "gnu-hello")["results"]
     failed = found[("gnu-hello", "debian12-x86_64")]
     reason = results["debian12-x86_64"]["reason"]
@@ -102,7 +102,7 @@ def test_a_failed_or_broken_cell_says_why_and_whose_fault_in_the_page(published)
     reason = results["openeuler2203-x86_64"]["reason"]
     assert reason and "the lab's fault" in broken and plain_reason(reason)[:60] in broken, (reason, broken)
     assert "artifact: x86_64 (amd64)" in found[("acme-hello", "debian13-x86_64")]
-    product, _ = render(site / "products/gnu-hello.html")
+    product, _ = render(site / "products/gnu-hello.en.html")
     assert "emulated: no" in text_of(product) and not re.search(r"\b(False|True|None)\b", text_of(product))
 
 
