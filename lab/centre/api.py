@@ -190,7 +190,7 @@ def get_verdicts(request: Request, submission_id: str):
 def get_report(request: Request, submission_id: str):
     sub = visible(request, require_reader(request), submission_id)
     try:
-        page = review.report(centre_of(request).storage, sub)
+        page = review.report(centre_of(request).storage, sub, centre_of(request).inventory.model.lab)
     except review.NotFinished:
         raise HTTPException(409, "no report yet: it is made once every target has finished") from None
     if page is None:
@@ -227,7 +227,7 @@ def post_publish(request: Request, submission_id: str):
 def publish(centre: Centre, submission_id: str, by: str) -> Submission:
     """``review.publish`` with its refusals as answers: 409 unfinished or refused by the catalogue."""
     try:
-        return review.publish(centre.engine, centre.storage, submission_id, by)
+        return review.publish(centre.engine, centre.storage, submission_id, by, centre.inventory.model.lab)
     except InputError as exc:
         raise HTTPException(409, "; ".join(exc.problems)) from None
 

@@ -131,7 +131,8 @@ async def console_publish(request: Request):
     if review.load(centre.engine, sub_id[:40]) is None:
         raise HTTPException(404, "no such submission")
     try:
-        sub = await run_in_threadpool(review.publish, centre.engine, centre.storage, sub_id, who.name)
+        sub = await run_in_threadpool(review.publish, centre.engine, centre.storage, sub_id, who.name,
+                                      centre.inventory.model.lab)
     except InputError as exc:
         raise HTTPException(409, "; ".join(exc.problems)) from None
     said = f"{sub.product} {sub.version} published"

@@ -184,7 +184,7 @@ def run_folder(storage: Path, sub: Submission) -> Path:
     return run
 
 
-def report(storage: Path, sub: Submission) -> Path | None:
+def report(storage: Path, sub: Submission, lab=None) -> Path | None:
     """The run's HTML report, rendered once the submission is finished; None if it cannot be."""
     run = run_folder(storage, sub)
     page = run / "report" / "index.html"
@@ -198,7 +198,8 @@ def report(storage: Path, sub: Submission) -> Path | None:
         if page.is_file():
             return page
         try:
-            render(run, Path(storage) / "history", Verdicts.model_validate_json((run / "verdicts.json").read_bytes()))
+            render(run, Path(storage) / "history", Verdicts.model_validate_json((run / "verdicts.json").read_bytes()),
+                   lab=lab)
         except (InfrastructureError, InputError):
             return None
     return page if page.is_file() else None
@@ -221,7 +222,7 @@ def certificate(storage: Path, sub: Submission, target: str) -> dict | None:
 
 # --- publishing -----------------------------------------------------------------------------------
 
-def publish(engine: Engine, storage: Path, sub_id: str, by: str) -> Submission:
+def publish(engine: Engine, storage: Path, sub_id: str, by: str, lab=None) -> Submission:
     """Record a finished submission's results in the catalogue: the buyers' pages show them from now
     on. Again after a cell changed: the catalogue's record is replaced. ``NotFinished`` (409),
     ``InputError`` when the catalogue refuses it (another vendor owns the product)."""
@@ -229,7 +230,7 @@ def publish(engine: Engine, storage: Path, sub_id: str, by: str) -> Submission:
     if sub is None:
         raise InputError(sub_id, ["no such submission"])
     run = run_folder(storage, sub)
-    report(storage, sub)  # best effort: the verdicts and certificates stand without it
+    report(storage, sub, lab)  # best effort: the verdicts and certificates stand without it
     # the submission's archive is kept in the catalogue's archives, so the lab can run it again
     record_run(engine, run, archive=archive_path(storage, sub_id), archives=Path(storage) / "archives")
     with Session(engine, expire_on_commit=False) as s, s.begin():

@@ -147,6 +147,8 @@ class LabSettings(Strict):
     cache: CacheSettings = CacheSettings()
     policy: Policy = Policy()
     stability: StabilitySettings = StabilitySettings()
+    site_url: str | None = Field(None, max_length=400, description="where buyers read the published catalogue "
+                                 "(the PDF report's QR code points there); default $LAB_SITE_URL or the service's URL")
     languages: list[Literal["zh-CN", "en"]] = Field(
         default_factory=lambda: ["zh-CN", "en"], min_length=1,
         description="languages of the buyers' site, certificates' pages and the PDF; the first is the default")

@@ -215,8 +215,10 @@ def lab_settings(inventory: Path | None = None) -> LabSettings:
     return LabSettings()
 
 
-def site_address() -> str:
-    """Where buyers find the published site: ``LAB_SITE_URL``, else the service's address."""
+def site_address(lab: LabSettings | None = None) -> str:
+    """Where buyers find the published site: ``[lab] site_url``, ``LAB_SITE_URL``, else the service's address."""
+    if lab is not None and lab.site_url:
+        return lab.site_url
     explicit = os.environ.get("LAB_SITE_URL", "").strip()
     if explicit:
         return explicit
@@ -255,7 +257,7 @@ def write_report(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = No
     run_dir = Path(run_dir)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    page = report_html(run_dir, verdicts, lab, site_url=site_url if site_url is not None else site_address())
+    page = report_html(run_dir, verdicts, lab, site_url=site_url if site_url is not None else site_address(lab))
     try:
         pdf = HTML(string=page, base_url=str(out)).write_pdf()
     except Exception as exc:  # Pango/fonts missing, or a rendering bug: the lab's fault, said plainly
