@@ -10,7 +10,6 @@ the same folder is kept once. Only regular files and folders are packed: a link 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
 import tarfile
@@ -20,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from lab.errors import InfrastructureError, InputError
+from lab.submission.load import sha256_file
 
 ENV = "LAB_ARCHIVES"
 SUFFIXES = (".tar.gz", ".tgz", ".zip")
@@ -38,12 +38,6 @@ def archives_dir(engine: Engine) -> Path:
     return Path("reports") / "archives"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _pack(folder: Path, into: Path) -> None:
@@ -76,7 +70,7 @@ def keep(source: Path, folder: Path) -> str:
             suffix = ".zip" if source.name.endswith(".zip") else ".tar.gz"
         else:
             raise InputError(str(source), ["not a submission folder or archive: it cannot be kept"])
-        name = _sha256(staged) + suffix
+        name = sha256_file(staged) + suffix
         final = folder / name
         if not final.exists():
             os.replace(staged, final)
@@ -90,7 +84,7 @@ def path_of(engine: Engine, name: str) -> Path:
     path = archives_dir(engine) / name
     if not path.is_file():
         raise InfrastructureError(f"the kept archive {path} is missing: the submission cannot be run again")
-    got = _sha256(path)
+    got = sha256_file(path)
     if not name.startswith(got):
         raise InfrastructureError(f"the kept archive {path} has sha256 {got}: it was altered")
     return path
