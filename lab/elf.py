@@ -6,6 +6,7 @@ No vendor code runs here: the file's headers are parsed as data.
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass, field
 
 from elftools.common.exceptions import ELFError
@@ -55,8 +56,8 @@ def parse(path: str, data: bytes) -> ElfInfo | None:
         _segments(elf, info)
         _versions(elf, info)
         _symbols(elf, info)
-    except (ELFError, ValueError, KeyError, IndexError):
-        return None
+    except (ELFError, ValueError, KeyError, IndexError, OverflowError, struct.error):
+        return None  # OverflowError: an offset past what Python seeks (2**63 and up)
     return info
 
 

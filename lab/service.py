@@ -131,3 +131,13 @@ class Supervisor:
             return self.t.get_bytes(self.log_file)
         except FileNotFoundError:
             return b""
+
+    def log_end(self) -> bytes:
+        """The log's last bytes, within the transport's output cap, the cut said first: a service (or
+        a stability load command) writing for hours can leave gigabytes that ``log`` would read whole
+        into the controller's memory."""
+        keep = max(1024, self.t.output_max_bytes - 256)
+        f = q(self.log_file)
+        return self.t.run(f"n=$(wc -c <{f} 2>/dev/null) || exit 0; [ \"$n\" -gt {keep} ] && "
+                          f"printf '[... the first %s bytes cut by the lab ...]\\n' $((n - {keep})); "
+                          f"tail -c {keep} {f}").stdout_bytes

@@ -110,22 +110,29 @@ def test_no_runpath_to_build_or_outside_folders(target, deployment):
 @pytest.mark.check("package.abi")
 def test_libraries_keep_the_earlier_release_abi(lab, target, deployment):
     """Each shared library against the same library (by SONAME) of the release named in ``[upgrade]``."""
-    from lab.supply.abi import compare, libraries, stem
+    import time
+
+    from lab.inventory.model import Limits
+    from lab.supply.abi import ABIDIFF_TOTAL, Allowance, compare, libraries, stem
 
     upgrade = lab.submission.model.upgrade
     if upgrade is None:
         raise NotApplicable("the submission names no earlier release ([upgrade])")
     limits = target.lab.limits if target.lab else None
+    cap = (limits or Limits()).archive_max_bytes
     new: dict[str, bytes] = {}
+    mine = Allowance(cap)
     for _, staged in deployment.steps:
-        new.update(libraries(staged.artifact, staged.local, limits))
+        new.update(libraries(staged.artifact, staged.local, limits, mine))
     if not new:
         raise NotApplicable("the artifacts ship no shared libraries")
     old: dict[str, bytes] = {}
+    earlier = Allowance(cap)
     for art in upgrade.from_:
-        old.update(libraries(art, lab.submission.file(art.path), limits))
+        old.update(libraries(art, lab.submission.file(art.path), limits, earlier))
     old_by_stem = {stem(s): s for s in old}
     bad, added, notes = [], [], []
+    deadline = time.monotonic() + ABIDIFF_TOTAL
     for soname, data in sorted(new.items()):
         before = soname if soname in old else old_by_stem.get(stem(soname))
         if before is None:
@@ -134,7 +141,7 @@ def test_libraries_keep_the_earlier_release_abi(lab, target, deployment):
         if before != soname:
             notes.append(f"{soname}: SONAME changed from {before} (a declared break, installed beside the old)")
             continue
-        diff = compare(old[before], data, soname)
+        diff = compare(old[before], data, soname, timeout=deadline - time.monotonic())
         bad += [f"{soname}: {what} removed" for what in diff.removed]
         bad += [f"{soname}: {what} changed" for what in diff.changed]
         added += [f"{soname}: {what} added" for what in diff.added]

@@ -80,7 +80,7 @@ def watched(lab, target, service) -> Watched:
             ended = not load.alive()
             load.kill9()
             (lab.logs / "stability-load.log").write_text(
-                redact(load.log().decode("utf-8", "replace"), target.transport.secrets))
+                redact(load.log_end().decode("utf-8", "replace"), target.transport.secrets))
     if load is not None:
         series.load = lab.submission.model.stability.load
         series.load_ended_early = ended
@@ -154,6 +154,6 @@ def test_comes_back_after_repeated_sigkill(lab, target, service):
             assert ready.ready, f"not ready again after SIGKILL and restart {attempt}/{kills}: {ready.detail}"
     finally:
         (lab.logs / "stability-restarts.log").write_text(
-            redact(service.log().decode("utf-8", "replace"), target.transport.secrets))
+            redact(service.log_end().decode("utf-8", "replace"), target.transport.secrets))
         service.log_file = LOG
     lab.note(f"ready again after each of {kills} SIGKILLs")

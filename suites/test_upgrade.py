@@ -64,7 +64,7 @@ def upgrade(lab, target):
     yield state
     for phase, sup in state.services.items():
         (lab.logs / f"upgrade-{phase}-service.log").write_text(
-            redact(sup.log().decode("utf-8", "replace"), target.transport.secrets))
+            redact(sup.log_end().decode("utf-8", "replace"), target.transport.secrets))
         if sup.alive():
             sup.kill9()
 
@@ -137,9 +137,10 @@ def test_the_earlier_release_installs_and_writes_its_data(lab, target, upgrade):
     upgrade.before = steps.checksums(target.transport, up.keep) if up.keep else None
     if upgrade.before is not None:
         done.append(f"{len(upgrade.before.files)} file(s) under {', '.join(up.keep)} summed")
-    upgrade.conffile = steps.first_conffile(target.transport, d)
-    if upgrade.conffile:
-        upgrade.line = steps.administer(target.transport, upgrade.conffile)
+    conffile = steps.first_conffile(target.transport, d)
+    if conffile:  # set once changed: an unchanged one (the lab's fault, broken here) must not pass upgrade.config
+        upgrade.line = steps.administer(target.transport, conffile)
+        upgrade.conffile = conffile
         done.append(f"{upgrade.conffile} changed as an administrator would")
     assert not problems, "\n".join(problems)
     lab.note("; ".join(done))

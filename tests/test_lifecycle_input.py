@@ -72,3 +72,9 @@ def test_a_watch_longer_than_the_lab_allows_is_refused(folder):
 def test_compare_names_missing_and_changed_files():
     before = {"/d/a": "1", "/d/b": "2", "/d/c": "3"}
     assert compare(before, {"/d/a": "1", "/d/c": "9", "/d/new": "4"}) == (["/d/b"], ["/d/c"])
+
+
+def test_a_load_command_with_a_nul_is_refused(folder):
+    """Review: ``load = "x\\u0000y"`` was accepted; the shell would have run a cut command."""
+    (folder / "submission.toml").write_text(MANIFEST + '[stability]\nload = "bench\\u0000 --rm -rf"\n')
+    assert any(p.startswith("stability.load") and "NUL" in p for p in problems(folder))

@@ -72,3 +72,64 @@ def test_go_build_info_of_an_elf_program(tmp_path):
     found = go_buildinfo((tmp_path / "goprog").read_bytes(), "/opt/acme/bin/acme")
     assert [(c.ecosystem, c.name, c.version) for c in found] == [("Go", "golang.org/x/net", "v0.17.0")]
     assert go_buildinfo((tmp_path / "prog").read_bytes(), "x") == []
+
+
+def hostile_elf() -> bytes:
+    """An ELF whose one section (its names' table) starts at 2**64-256: pyelftools seeks there and
+    Python refuses the offset with OverflowError."""
+    import struct
+
+    h = bytearray(128)
+    h[:7] = b"\x7fELF\x02\x01\x01"
+    struct.pack_into("<HHI", h, 16, 3, 62, 1)
+    struct.pack_into("<Q", h, 0x28, 64)
+    struct.pack_into("<HHHHHH", h, 0x34, 64, 56, 0, 64, 1, 0)
+    struct.pack_into("<IIQQQQIIQQ", h, 64, 0, 3, 0, 0, 0xFFFFFFFFFFFFFF00, 16, 0, 0, 1, 0)
+    return bytes(h)
+
+
+def test_hostile_metadata_is_skipped_not_a_crash(tmp_path, monkeypatch):
+    """Review: a package.json nested past Python's recursion limit or naming a licence type that is
+    not a string, an ELF with an absurd section offset, and a corrupt or oversized nested jar are
+    skipped (a note at most): what a vendor bundles never makes the supply checks broken."""
+    import lab.supply.bundled as bundled
+
+    corrupt = bytearray(zipped({"x.dist-info/METADATA": b"Name: x\nVersion: 1\n" * 50}))
+    with zipfile.ZipFile(io.BytesIO(bytes(corrupt))) as z:
+        info = z.infolist()[0]
+    start = info.header_offset + 30 + len(info.filename)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.dist-info/METADATA", b"Name: x\nVersion: 1\n" * 50)
+    deflated = bytearray(buf.getvalue())
+    deflated[start:start + 8] = b"\xff" * 8
+    many = zipped({f"p{i}.dist-info/METADATA": f"Name: p{i}\nVersion: 1\n".encode() for i in range(40)})
+    # the corrupt member's 950 bytes, then p0..p9 (20 bytes each), not p10
+    monkeypatch.setattr(bundled, "NESTED_READ_MAX", 950 + 10 * len(b"Name: p10\nVersion: 1\n"))
+    art = build_tarball({
+        "web/node_modules/deep/package.json": b"[" * 200_000 + b"]" * 200_000,
+        "web/node_modules/odd/package.json": json.dumps({"name": "odd", "version": "1.0.0",
+                                                         "licenses": [{"type": 5}, {"type": "MIT"}]}).encode(),
+        "lib/corrupt.whl": bytes(deflated),
+        "lib/many.jar": many,
+    }, tmp_path / "a.tar.gz")
+    found = scan(Artifact(path="a.tar.gz", prefix="/opt/acme"), art)
+    got = {(c.name, c.licence) for c in found.components}
+    assert ("odd", "MIT") in got and not any(n == "deep" for n, _ in got)
+    assert "/opt/acme/lib/corrupt.whl: not a readable archive" in found.notes
+    assert sum(c.name.startswith("p") for c in found.components) == 10
+    assert any("many.jar: the lab reads no more metadata" in n for n in found.notes)
+    assert go_buildinfo(hostile_elf(), "/opt/acme/bin/x") == []
+
+
+def test_licence_files_are_read_up_to_a_total_that_licensecheck_gets_through(tmp_path, monkeypatch):
+    """Review: 500 licence files of 256 KiB each (125 MiB) took licensecheck past its timeout, which
+    made supply.licences *broken* by the vendor's choice; the total read is now capped, with a note."""
+    import lab.supply.bundled as bundled
+
+    monkeypatch.setattr(bundled, "LICENCE_BYTES_MAX", 2000)
+    art = build_tarball({f"c{i}/LICENSE": b"x" * 900 for i in range(4)}, tmp_path / "a.tar.gz")
+    found = scan(Artifact(path="a.tar.gz", prefix="/opt/acme"), art)
+    assert len(found.licence_files) == 2
+    assert [n for n in found.notes if "licence files beyond" in n] == [
+        "licence files beyond 0 MiB together are not read, from /opt/acme/c2/LICENSE on"]

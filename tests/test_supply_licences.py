@@ -77,3 +77,17 @@ def test_the_products_own_and_bundled_components_decide_os_packages_are_listed()
     assert os_only == ["libfoo1 2.0-1 (source foo) (dependency): AGPL-3.0-or-later declared in "
                        "/usr/share/doc/libfoo1/copyright (AGPL-3.0-or-later)"]
     assert unknown == ["mystery 0.1 (bundled; /opt/acme/x/METADATA)"]
+
+
+@pytest.mark.parametrize("declared", ["GPL-2+ or ()IT and Apache-2.0)", "GPL-2+ or (,IT and Apache-2.0)", "MIT and ()",
+                                      "( , )"])
+def test_a_malformed_licence_field_is_kept_by_name_never_a_crash(declared):
+    """Review: license-expression raises IndexError or AssertionError (not ExpressionError) on some
+    malformed text: an AssertionError read as the product *failing* supply.licences, an IndexError
+    as *broken*. A vendor's licence field is kept as a LicenseRef, or as none when nothing is left."""
+    got = normalise(declared)
+    assert got is None or got.startswith("LicenseRef-")
+    assert forbidden_in("MIT AND ()", ["MIT"]) == []
+    text = ("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+            f"Files: *\nCopyright: 2020 ACME\nLicense: {declared}\n text\n").encode()
+    assert all(d.expression.startswith("LicenseRef-") for d in debian_copyright(text, "/c") or [])

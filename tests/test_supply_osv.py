@@ -92,3 +92,69 @@ def test_severity_from_the_records_word_or_its_cvss_vector(extra, level):
 def test_thresholds():
     assert osv.at_or_above("high", "high") and osv.at_or_above("critical", "medium")
     assert not osv.at_or_above("medium", "high") and not osv.at_or_above("unknown", "low")
+
+
+def test_hostile_record_files_are_refused_by_name_not_with_a_traceback(tmp_path, engine):
+    """Review: nesting past Python's recursion limit, a zip whose deflate stream is corrupt, and a
+    batch larger than the lab reads are each refused (InputError naming the file), nothing imported."""
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    nested = record("OSV-9")
+    (tmp_path / "deep" / "deep2.json").write_text(json.dumps(nested)[:-1] + ', "database_specific": '
+                                                  + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "}")
+    with pytest.raises(InputError) as exc:
+        osv.read_paths([tmp_path / "deep"])
+    text = exc.value.render()
+    assert "deep.json: not an OSV record: nested too deeply" in text
+    assert "deep2.json: not an OSV record: nested too deeply" in text
+
+    z = tmp_path / "corrupt.zip"
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("OSV-1.json", json.dumps(record()) * 20)
+    data = bytearray(z.read_bytes())
+    start = 30 + len("OSV-1.json")  # the member's compressed bytes follow its local header
+    data[start:start + 16] = b"\xff" * 16
+    z.write_bytes(bytes(data))
+    with pytest.raises(InputError) as exc:
+        osv.read_paths([z])
+    assert f"{z}: not a readable .zip: Error -3" in str(exc.value)
+
+
+def test_a_batch_larger_than_the_lab_reads_is_refused_whole(tmp_path, engine, monkeypatch):
+    for i in range(3):
+        (tmp_path / f"r{i}.json").write_text(json.dumps(record(f"OSV-{i}")))
+    one = len((tmp_path / "r0.json").read_bytes())
+    monkeypatch.setattr(osv, "BATCH_MAX", 2 * one + 1)
+    with pytest.raises(InputError) as exc:
+        osv.read_paths([tmp_path])
+    assert "r2.json" in exc.value.render() and "several batches" in exc.value.render()
+    assert osv.count(engine) == 0
+
+
+def test_a_feed_the_lab_cannot_read_is_broken_not_no_records(tmp_path, engine):
+    """Review: any database error read as "no records", which skipped supply.vulnerabilities and let
+    a certificate through unchecked. Only a catalogue without the feed's table is empty."""
+    from sqlalchemy import create_engine
+
+    from lab.errors import InfrastructureError
+    from lab.supply import feed
+
+    empty = tmp_path / "empty.db"
+    assert feed.records(create_engine(f"sqlite:///{empty}")) == 0
+    (tmp_path / "r.json").write_text(json.dumps(record()))
+    osv.import_records(engine, osv.read_paths([tmp_path / "r.json"]))
+    assert feed.records(engine) == 1
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database, " * 400)
+    with pytest.raises(InfrastructureError) as exc:
+        feed.records(create_engine(f"sqlite:///{corrupt}"))
+    assert "the lab's vulnerability feed cannot be read" in str(exc.value)
+
+
+def test_one_bad_record_is_counted_as_one_error(tmp_path):
+    """Review: the closing advice was counted as a problem, so one bad record read "2 error(s)"."""
+    (tmp_path / "bad.json").write_text(json.dumps({"id": "OSV-1", "modified": "nope"}))
+    with pytest.raises(InputError) as exc:
+        osv.read_paths([tmp_path / "bad.json"])
+    first = exc.value.render().splitlines()[0]
+    assert first.endswith("1 error(s)") and "nothing was imported" in first

@@ -14,9 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from lab.cli.console import err, out
+from lab.cli.console import err, out, shown
 from lab.cli.options import Inventory
 from lab.inventory import load_inventory
 
@@ -38,7 +37,7 @@ def recertify(
     inv = load_inventory(inventory)
     waivers = load_waivers(inv)
     for warning in waivers.warnings:
-        err.print(f"[yellow]waivers:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]waivers:[/] {shown(warning)}", highlight=False, soft_wrap=True)
     engine = open_for(inv, catalogue)
     found = due(certified(engine), lab_now(inv, within))
     if not found:
@@ -46,9 +45,9 @@ def recertify(
         return
     for d in found:
         c = d.cell
-        out.print(f"{escape(c.product)} {escape(c.version)} on {escape(c.target)} (run {escape(c.run)}, "
-                  f"expires {escape(c.expires[:10])}): {escape('; '.join(d.reasons))}"
-                  + (f" [magenta]cannot be run again[/]: {escape(d.blocked)}" if d.blocked else ""),
+        out.print(f"{shown(c.product)} {shown(c.version)} on {shown(c.target)} (run {shown(c.run)}, "
+                  f"expires {shown(c.expires[:10])}): {shown('; '.join(d.reasons))}"
+                  + (f" [magenta]cannot be run again[/]: {shown(d.blocked)}" if d.blocked else ""),
                   highlight=False, soft_wrap=True)
     if dry_run:
         return
@@ -81,14 +80,14 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
         _build_stale(inv, targets)
         sub = load_submission(archive, inv.model.lab.limits)
     except LabError as exc:
-        err.print(f"[magenta]not run again[/]: {escape(first.product)} {escape(first.version)} of run "
-                  f"{escape(old_run)}: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(f"[magenta]not run again[/]: {shown(first.product)} {shown(first.version)} of run "
+                  f"{shown(old_run)}: {shown(str(exc))}", highlight=False, soft_wrap=True)
         return 3 if isinstance(exc, InfrastructureError) else 2
     try:
         run_id = new_run_id(sub.model.product.name)
         out_dir = (output / run_id if output else default_out(run_id)).resolve()
         plan = Plan(run_id, targets, choose_suites(None), out_dir, archive)
-        out.print(f"run [bold]{escape(run_id)}[/] recertifies {escape(old_run)} on "
+        out.print(f"run [bold]{shown(run_id)}[/] recertifies {shown(old_run)} on "
                   f"{', '.join(t.name for t in targets)}", highlight=False)
         verdicts = execute(plan, inv, sub, jobs)
     finally:
@@ -99,15 +98,15 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
     for name, r in done.verdicts.targets.items():
         cert = done.certificates.get(name)
         if cert is not None:
-            out.print(f"  [green]renewed[/]: {escape(name)} passed; certificate until "
-                      f"{escape(cert['certificate']['expires'][:10])}", highlight=False)
+            out.print(f"  [green]renewed[/]: {shown(name)} passed; certificate until "
+                      f"{shown(cert['certificate']['expires'][:10])}", highlight=False)
         else:
             word = "now failing" if r.verdict == "failed" else r.verdict
-            out.print(f"  [red]{word}[/]: {escape(name)}: {escape(r.reason.splitlines()[0] if r.reason else '')}",
+            out.print(f"  [red]{word}[/]: {shown(name)}: {shown(r.reason.splitlines()[0] if r.reason else '')}",
                       highlight=False, soft_wrap=True)
     if done.record_error:
-        out.print(f"  [magenta]not recorded in the catalogue[/]: {escape(done.record_error)}", highlight=False)
-    out.print(f"  results: {escape(str(plan.out / 'verdicts.json'))}", highlight=False)
+        out.print(f"  [magenta]not recorded in the catalogue[/]: {shown(done.record_error)}", highlight=False)
+    out.print(f"  results: {shown(str(plan.out / 'verdicts.json'))}", highlight=False)
     return exit_code(done.verdicts)  # after the waivers
 
 

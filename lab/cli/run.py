@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from lab.cli.console import err, out
+from lab.cli.console import err, out, shown
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
 from lab.inventory import load_inventory
@@ -97,24 +97,24 @@ def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> P
 
 def _summary(done: Finished, plan: Plan) -> None:
     verdicts = done.verdicts
-    t = Table(title=escape(f"{verdicts.submission.name} {verdicts.submission.version}: verdicts"))
+    t = Table(title=shown(f"{verdicts.submission.name} {verdicts.submission.version}: verdicts"))
     for col in ("target", "verdict", "failed / broken checks", "reason"):
         t.add_column(col, overflow="fold")
     for name, r in verdicts.targets.items():
         bad = [c.id for c in r.checks if c.required and c.outcome in ("failed", "broken")]
-        t.add_row(escape(name), colour(r.verdict), escape(", ".join(bad)),
-                  escape(r.reason.splitlines()[0]) if r.reason else "")
+        t.add_row(shown(name), colour(r.verdict), shown(", ".join(bad)),
+                  shown(r.reason.splitlines()[0]) if r.reason else "")
     out.print(t)
     waivers_said(done)
     if verdicts.interrupted:
         out.print("[magenta]interrupted[/]: the targets that had not finished are broken")
-    out.print(f"results: {escape(str(plan.out / 'verdicts.json'))}", highlight=False)
+    out.print(f"results: {shown(str(plan.out / 'verdicts.json'))}", highlight=False)
     if done.report:
-        out.print(f"report: {escape(str(done.report))}", highlight=False)
+        out.print(f"report: {shown(str(done.report))}", highlight=False)
     if done.report_error:
-        out.print(f"[magenta]report not rendered[/]: {escape(done.report_error)}", highlight=False)
+        out.print(f"[magenta]report not rendered[/]: {shown(done.report_error)}", highlight=False)
     if done.record_error:
-        out.print(f"[magenta]not recorded in the catalogue[/]: {escape(done.record_error)}", highlight=False)
+        out.print(f"[magenta]not recorded in the catalogue[/]: {shown(done.record_error)}", highlight=False)
 
 
 def waivers_said(done: Finished) -> None:
@@ -123,9 +123,9 @@ def waivers_said(done: Finished) -> None:
     if applied is None:
         return
     for u in applied.waived:
-        out.print(f"[cyan]waived[/]: {escape(u.check)} on {escape(u.target)} until {u.entry.expires.isoformat()} "
-                  f"(reviewer {escape(u.entry.reviewer)}): {escape(u.entry.reason)}", highlight=False, soft_wrap=True)
+        out.print(f"[cyan]waived[/]: {shown(u.check)} on {shown(u.target)} until {u.entry.expires.isoformat()} "
+                  f"(reviewer {shown(u.entry.reviewer)}): {shown(u.entry.reason)}", highlight=False, soft_wrap=True)
     for u in applied.expired:
-        out.print(f"[yellow]waiver expired[/] on {u.entry.expires.isoformat()}: {escape(u.check)} on "
-                  f"{escape(u.target)} is failed again (the waiver by {escape(u.entry.reviewer)} no longer applies)",
+        out.print(f"[yellow]waiver expired[/] on {u.entry.expires.isoformat()}: {shown(u.check)} on "
+                  f"{shown(u.target)} is failed again (the waiver by {shown(u.entry.reviewer)} no longer applies)",
                   highlight=False, soft_wrap=True)

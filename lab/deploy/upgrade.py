@@ -20,11 +20,14 @@ import shlex
 from dataclasses import dataclass
 
 from lab.deploy.deployment import Deployment
+from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.provision.base import Provisioned
 from lab.submission.load import LoadedSubmission
 from lab.transport.base import Transport
 
 MAX_FILES = 5000  # under the keep paths; a vendor's data folder of more is judged on its first files
+SUM_TIMEOUT = 600.0  # summing them: the keep paths are the vendor's choice (a huge or endless file is its own)
+ENTRY_MAX = 64 + 2 + 4096 + 1  # one "<sha256>  <path>\0": Linux's longest path
 q = shlex.quote
 
 
@@ -51,13 +54,28 @@ class Checksums:
     capped: bool            # a keep path held more than its share of MAX_FILES: only its first were summed
 
 
-def checksums(transport: Transport, keep: list[str]) -> Checksums:
+def checksums(transport: Transport, keep: list[str], timeout: float = SUM_TIMEOUT) -> Checksums:
     """sha256 of every regular file under ``keep``, read on the target (NUL-separated: a file name
-    is the vendor's and may hold anything but NUL)."""
+    is the vendor's and may hold anything but NUL).
+
+    Bounded, and the product's fault past the bounds: at most ``MAX_FILES`` files, within
+    ``timeout`` (a keep path holding a terabyte-sized sparse file or ``/proc`` is the vendor's
+    declaration: ``ProductFailure``, not a hang or a *broken*). The transport's output cap is
+    raised for this one command to what ``MAX_FILES`` entries can take, so long paths are never
+    cut out of the middle of the list (which would read as files lost by the upgrade)."""
     cap = max(1, MAX_FILES // max(1, len(keep)))
     script = "; ".join(f"if [ -e {q(p)} ]; then find {q(p)} -xdev -type f -print0 | head -z -n {cap} | "
                        f"xargs -0r sha256sum -z --; else printf 'ABSENT %s\\0' {q(p)}; fi" for p in keep)
-    out = transport.run(script + "; true", timeout=600)
+    output_cap = transport.output_max_bytes
+    transport.output_max_bytes = max(output_cap, (MAX_FILES + len(keep)) * ENTRY_MAX)
+    try:
+        out = transport.run(script + "; true", timeout=timeout)
+    except CommandTimeout:
+        raise ProductFailure(f"summing the files under [upgrade] keep ({', '.join(keep)}) took longer than "
+                             f"{timeout:g} s: keep should name the folders of the product's own data, not "
+                             "system folders or files of unbounded size") from None
+    finally:
+        transport.output_max_bytes = output_cap
     files, absent = {}, []
     for entry in out.stdout_bytes.split(b"\0"):
         text = entry.decode("utf-8", "replace")  # for reading and comparing, never for a path given back
@@ -98,7 +116,10 @@ def first_conffile(transport: Transport, d: Deployment) -> str | None:
 def administer(transport: Transport, path: str) -> str:
     """Change ``path`` as an administrator would (a comment line appended); the line, to look for."""
     line = f"# changed by the administrator before the upgrade ({secrets.token_hex(6)})"
-    transport.run(f"printf '\\n%s\\n' {q(line)} >> {q(path)}")
+    r = transport.run(f"printf '\\n%s\\n' {q(line)} >> {q(path)}")
+    if not r.ok:  # unchanged, upgrade.config would read "overwritten" and blame the product
+        raise InfrastructureError(f"the lab could not change {path} as an administrator before the upgrade: "
+                                  f"{r.evidence(500)}")
     return line
 
 

@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.transport.base import Transport
 
 # Per process of session $SID: "P pid state utime stime threads rss_kb fds". Fields of
 # /proc/PID/stat after "pid (comm) ": $1 = state (field 3), $4 = session (6), ${12} = utime (14),
 # ${13} = stime (15), ${18} = num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone.
 SCRIPT = r"""sid={sid}
+{{ read -r s < /proc/$$/stat; }} 2>/dev/null && echo LAB_PROC_READABLE
 for d in /proc/[0-9]*; do
   {{ read -r s < "$d/stat"; }} 2>/dev/null || continue
   r=${{s##*") "}}
@@ -36,6 +38,8 @@ for d in /proc/[0-9]*; do
 done
 true"""
 MAX_PROCESSES = 4096  # more lines than a target's pid limit allows are not read
+READABLE = "LAB_PROC_READABLE"  # the sampling shell read its own /proc entry: an empty sample means gone
+SAMPLE_TIMEOUT = 60.0
 DEAD_STATES = ("Z", "X", "x")
 
 
@@ -116,8 +120,20 @@ def clock_ticks(transport: Transport) -> int:
 
 
 def sample(transport: Transport, leader: int, t: float, clk_tck: int) -> Sample:
+    """One sample. Whose fault, when it cannot be taken: ``/proc`` unreadable on the target (the
+    sampling shell cannot read even its own entry) is the lab's (*broken*), never a service that
+    died; a sample that takes a minute is a target the service or its load command has swamped
+    (a fork bomb, say), which is the product's (*failed*)."""
     wall = time.time()
-    result = transport.run(SCRIPT.format(sid=int(leader)), timeout=60)
+    try:
+        result = transport.run(SCRIPT.format(sid=int(leader)), timeout=SAMPLE_TIMEOUT)
+    except CommandTimeout:
+        raise ProductFailure(f"one sample of the service's processes through /proc took longer than "
+                             f"{SAMPLE_TIMEOUT:g} s at {t:.0f} s into the watch: the target is swamped "
+                             "(the service's processes or its load command)") from None
+    if READABLE not in result.stdout.splitlines():
+        raise InfrastructureError(f"{transport.name}: /proc cannot be read to sample the service at {t:.0f} s "
+                                  f"into the watch (exit {result.exit_status}): {result.stderr.strip()[:300]}")
     return summarise(t, wall, leader, parse(result.stdout), clk_tck)
 
 

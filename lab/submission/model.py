@@ -197,6 +197,14 @@ class Stability(Strict):
     duration: float | None = Field(None, gt=0, le=MAX_SECONDS, allow_inf_nan=False)
     load: str | None = Field(None, min_length=1, max_length=COMMAND)
 
+    @field_validator("load")
+    @classmethod
+    def _load(cls, v: str | None) -> str | None:
+        """A NUL cannot reach ``sh -c`` whole: the shell would run a different, cut command."""
+        if v is not None and "\0" in v:
+            raise ValueError("must not contain NUL")
+        return v
+
     def problems(self, lab_stability) -> list[str]:
         """``stability.duration: N is above the lab's maximum M`` when it asks beyond ``[lab.stability]``."""
         if self.duration is not None and self.duration > lab_stability.max_duration:

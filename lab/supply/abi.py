@@ -34,8 +34,25 @@ from lab.submission.unpack import StreamTooLong, open_tar_stream
 LIB_NAME = re.compile(r"\.so(\.\d+)*$")
 LIB_MAX = 256 << 20
 LIBS_MAX = 200
-ABIDIFF_TIMEOUT = 300
+ABIDIFF_TIMEOUT = 300         # one library
+ABIDIFF_TOTAL = 900           # all of one release's: LIBS_MAX libraries at ABIDIFF_TIMEOUT each would be hours
 ABIDIFF_MEMORY = 4 << 30
+
+
+@dataclass
+class Allowance:
+    """Library bytes one release may hold in memory across all its artifacts (the lab's
+    ``archive_max_bytes``): each artifact is bounded on its own, but sixty-four ``[upgrade] from``
+    artifacts of 2 GiB of libraries each would otherwise all be held at once on the controller."""
+
+    cap: int
+    used: int = 0
+
+    def take(self, artifact: Artifact, size: int) -> None:
+        self.used += size
+        if self.used > self.cap:
+            raise ProductFailure(f"{artifact.path}: the release's shared libraries add up to more than {self.cap} "
+                                 "bytes: the lab compares no more ([lab.limits] archive_max_bytes)")
 
 
 @dataclass
@@ -48,7 +65,7 @@ class AbiDiff:
     output: str = ""
 
 
-def _libs_in_tar(tar, root: str, budget: _Budget, out: dict[str, bytes]) -> None:
+def _libs_in_tar(tar, root: str, budget: _Budget, out: dict[str, bytes], allowance: Allowance | None) -> None:
     for m in tar:
         budget.member(m.size)
         if not m.isfile() or m.size > LIB_MAX or len(out) >= LIBS_MAX:
@@ -62,13 +79,17 @@ def _libs_in_tar(tar, root: str, budget: _Budget, out: dict[str, bytes]) -> None
         if not is_elf(data):
             continue
         info = parse(path, data)
-        if info is None or info.elf_type != "ET_DYN":
+        if info is None or info.elf_type != "ET_DYN" or (info.soname or posixpath.basename(path)) in out:
             continue
-        out.setdefault(info.soname or posixpath.basename(path), data)
+        if allowance is not None:
+            allowance.take(budget.artifact, len(data))
+        out[info.soname or posixpath.basename(path)] = data
 
 
-def libraries(artifact: Artifact, file: Path, limits: Limits | None = None) -> dict[str, bytes]:
-    """SONAME -> the library's bytes, for every shared library an artifact ships."""
+def libraries(artifact: Artifact, file: Path, limits: Limits | None = None,
+              allowance: Allowance | None = None) -> dict[str, bytes]:
+    """SONAME -> the library's bytes, for every shared library an artifact ships (counted against
+    ``allowance``, shared by the artifacts of one release, when given)."""
     limits = limits or Limits()
     out: dict[str, bytes] = {}
     if artifact.format not in ("deb", "tar"):
@@ -78,10 +99,10 @@ def libraries(artifact: Artifact, file: Path, limits: Limits | None = None) -> d
         try:
             if artifact.format == "tar":
                 with open_tar_stream(fh, budget.stream_cap) as tar:
-                    _libs_in_tar(tar, artifact.prefix or "/", budget, out)
+                    _libs_in_tar(tar, artifact.prefix or "/", budget, out, allowance)
             else:
                 with _tar_part(fh, _ar_parts(fh, artifact), "data.tar", budget) as tar:
-                    _libs_in_tar(tar, "/", budget, out)
+                    _libs_in_tar(tar, "/", budget, out, allowance)
         except StreamTooLong:
             raise budget.failure("decompresses to more than the lab reads", "archive_max_bytes") from None
         except UNREADABLE as exc:
@@ -117,20 +138,23 @@ def parse_abidiff(text: str, library: str, status: int) -> AbiDiff:
     return diff
 
 
-def compare(old: bytes, new: bytes, library: str) -> AbiDiff:
-    """``abidiff`` of two builds of one library (exit bits: 1 error, 2 usage, 4 change, 8 incompatible)."""
+def compare(old: bytes, new: bytes, library: str, timeout: float = ABIDIFF_TIMEOUT) -> AbiDiff:
+    """``abidiff`` of two builds of one library (exit bits: 1 error, 2 usage, 4 change, 8 incompatible).
+    ``timeout``: what is left of the check's ``ABIDIFF_TOTAL``, at most ``ABIDIFF_TIMEOUT``."""
+    timeout = max(0.001, min(timeout, ABIDIFF_TIMEOUT))  # spent: abidiff is stopped at once
     with tempfile.TemporaryDirectory(prefix="lab-abi-") as tmp:
         a, b = Path(tmp) / "old.so", Path(tmp) / "new.so"
         a.write_bytes(old)
         b.write_bytes(new)
         try:
             r = subprocess.run(["abidiff", "--no-show-locs", str(a), str(b)], capture_output=True, text=True,
-                               timeout=ABIDIFF_TIMEOUT, preexec_fn=_limits)
+                               timeout=timeout, preexec_fn=_limits)
         except FileNotFoundError:
             raise InfrastructureError("abidiff is needed for package.abi: install Debian's abigail-tools "
                                       "(./labw does)") from None
         except subprocess.TimeoutExpired:
-            raise ProductFailure(f"{library}: abidiff took longer than {ABIDIFF_TIMEOUT} s on it") from None
+            raise ProductFailure(f"{library}: abidiff took longer than {timeout:g} s on it (each library may take "
+                                 f"{ABIDIFF_TIMEOUT} s, all of them {ABIDIFF_TOTAL} s)") from None
     if r.returncode & 3:
         raise ProductFailure(f"{library}: abidiff cannot read it (exit {r.returncode}): "
                              f"{(r.stderr or r.stdout).strip()[:500]}")

@@ -23,8 +23,10 @@ import json
 import os
 import posixpath
 import re
+import struct
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
@@ -38,8 +40,10 @@ from lab.submission.unpack import StreamTooLong, open_tar_stream
 METADATA_MAX = 1 << 20       # a METADATA / package.json / pom.properties
 LICENCE_FILE_MAX = 256 << 10  # one licence file
 LICENCE_FILES_MAX = 500
+LICENCE_BYTES_MAX = 16 << 20  # all of them: licensecheck reads ~0.5 MiB/s on a loaded host, within its timeout
 NESTED_MAX = 64 << 20        # a .jar/.whl read into memory
 NESTED_MEMBERS_MAX = 20000
+NESTED_READ_MAX = 256 << 20  # metadata decompressed out of all the .jar/.whl of one artifact together
 ELF_MAX = 256 << 20
 COMPONENTS_MAX = 5000
 LICENCE_NAME = re.compile(r"^(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE|UNLICENSE)([._-].*)?$", re.I)
@@ -62,6 +66,9 @@ class Found:
     licence_files: dict[str, bytes] = field(default_factory=dict)   # target path -> text
     copyright: dict[str, bytes] = field(default_factory=dict)       # deb: package -> its copyright file
     notes: list[str] = field(default_factory=list)                   # what could not be read
+    nested_read: int = 0                                             # bytes decompressed out of nested zips
+    licence_bytes: int = 0                                           # of licence_files, against LICENCE_BYTES_MAX
+    licence_bytes_capped: bool = False
 
 
 CLASSIFIERS = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "BSD License": "BSD-3-Clause",
@@ -91,7 +98,7 @@ def python_metadata(text: bytes, path: str) -> Bundled | None:
 def npm_metadata(text: bytes, path: str) -> Bundled | None:
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested past Python's limit
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not isinstance(doc.get("version"), str):
         return None
@@ -99,7 +106,8 @@ def npm_metadata(text: bytes, path: str) -> Bundled | None:
     if isinstance(lic, dict):
         lic = lic.get("type", "")
     if not lic and isinstance(doc.get("licenses"), list):
-        lic = " OR ".join(x.get("type", "") for x in doc["licenses"] if isinstance(x, dict) and x.get("type"))
+        lic = " OR ".join(x["type"] for x in doc["licenses"] if isinstance(x, dict) and isinstance(x.get("type"), str)
+                          and x["type"])
     return Bundled("npm", doc["name"][:200], doc["version"][:100], path, lic if isinstance(lic, str) else "")
 
 
@@ -135,8 +143,8 @@ def go_buildinfo(data: bytes, path: str) -> list[Bundled]:
     try:
         section = ELFFile(io.BytesIO(data)).get_section_by_name(".go.buildinfo")
         blob = section.data()[:METADATA_MAX] if section is not None else b""
-    except (ELFError, ValueError, OSError, AttributeError):
-        return []
+    except (ELFError, ValueError, OSError, AttributeError, OverflowError, KeyError, IndexError, struct.error):
+        return []  # a broken ELF names no module (OverflowError: a size field past what Python seeks)
     if not blob.startswith(GO_MAGIC) or len(blob) < 32 or not blob[15] & 2:
         return []
     try:
@@ -157,7 +165,11 @@ def go_buildinfo(data: bytes, path: str) -> list[Bundled]:
 
 
 def _nested_zip(data: bytes, path: str, found: Found) -> None:
-    """A .jar/.war/.whl inside the artifact: its pom.properties or dist-info METADATA."""
+    """A .jar/.war/.whl inside the artifact: its pom.properties or dist-info METADATA.
+
+    A zip's members compress a thousandfold: what is decompressed here counts against
+    ``found.nested_read`` (all the nested archives of one artifact), and the components against
+    ``COMPONENTS_MAX``, so a jar of twenty thousand 1 MiB METADATA files costs no more than the cap."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()[:NESTED_MEMBERS_MAX]
@@ -166,14 +178,21 @@ def _nested_zip(data: bytes, path: str, found: Found) -> None:
                 if info.file_size > METADATA_MAX:
                     continue
                 if name.startswith("META-INF/maven/") and name.endswith("/pom.properties"):
-                    got = maven_properties(z.read(info), f"{path}!/{name}")
+                    reader = maven_properties
                 elif re.fullmatch(r"[^/]+\.dist-info/METADATA", name):
-                    got = python_metadata(z.read(info), f"{path}!/{name}")
+                    reader = python_metadata
                 else:
                     continue
+                if found.nested_read + info.file_size > NESTED_READ_MAX or len(found.components) >= COMPONENTS_MAX:
+                    found.notes.append(f"{path}: the lab reads no more metadata out of nested archives "
+                                       f"({NESTED_READ_MAX >> 20} MiB or {COMPONENTS_MAX} components)")
+                    return
+                found.nested_read += info.file_size
+                got = reader(z.read(info), f"{path}!/{name}")
                 if got:
                     found.components.append(got)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, zlib.error, RuntimeError):
+        # RuntimeError: an encrypted member; zlib.error: a corrupt deflate stream
         found.notes.append(f"{path}: not a readable archive")
 
 
@@ -196,7 +215,14 @@ def _member(found: Found, path: str, size: int, read, executable: bool) -> None:
     elif path.startswith("/usr/share/doc/") and base == "copyright" and size <= LICENCE_FILE_MAX:
         found.copyright[parent] = read(LICENCE_FILE_MAX)
     elif LICENCE_NAME.match(base) and size <= LICENCE_FILE_MAX and len(found.licence_files) < LICENCE_FILES_MAX:
-        found.licence_files[path] = read(LICENCE_FILE_MAX)
+        if found.licence_bytes + size > LICENCE_BYTES_MAX:
+            if not found.licence_bytes_capped:
+                found.licence_bytes_capped = True
+                found.notes.append(f"licence files beyond {LICENCE_BYTES_MAX >> 20} MiB together are not read, "
+                                   f"from {path} on")
+        else:
+            found.licence_bytes += size
+            found.licence_files[path] = read(LICENCE_FILE_MAX)
     elif executable and size <= ELF_MAX:
         head = read(4)
         if head == b"\x7fELF":

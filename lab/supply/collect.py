@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from lab.supply import bundled as bundled_mod
 from lab.supply.licences import Declared, debian_copyright, licensecheck, normalise
-from lab.supply.sbom import Component, bundled_purl, deb_purl, rpm_purl
+from lab.supply.sbom import Component, bundled_purl, deb_purl, generic_purl, rpm_purl
 from lab.supply.versions import normal_name
 
 HASH_CHUNK = 200
@@ -106,7 +106,7 @@ def collect(lab, target, deployment) -> Supply:
     if not mine or any(s.artifact.format == "tar" for _, s in deployment.steps):
         # a tarball is the product itself: named by the submission
         supply.components.insert(0, Component("product", product.name, product.version,
-                                              f"pkg:generic/{product.name}@{product.version}",
+                                              generic_purl(product.name, product.version),
                                               declared_in="submission.toml"))
     for b in found.components:
         spdx = normalise(b.licence)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from lab.catalogue.db import ENV
+from lab.catalogue.models import Vulnerability
 from lab.errors import InfrastructureError
 from lab.supply import osv
 from lab.supply.sbom import Component
@@ -27,17 +28,27 @@ def feed_url(inv) -> str | None:
 
 def open_feed(inv) -> Engine | None:
     url = feed_url(inv)
-    return create_engine(url) if url else None
+    try:
+        return create_engine(url) if url else None
+    except (SQLAlchemyError, ValueError) as exc:  # an URL SQLAlchemy cannot read, a driver not installed
+        raise InfrastructureError(f"the lab's vulnerability feed cannot be opened ({url}): {exc}") from None
 
 
 def records(engine: Engine | None) -> int:
-    """How many records the feed holds (0 when no catalogue or no import yet)."""
+    """How many records the feed holds (0 when no catalogue or no import yet).
+
+    Only a catalogue without the feed's table (migration 0005 never ran there: nothing was
+    imported) counts as empty. A catalogue that cannot be read at all (a corrupt file, a server
+    that refuses) is the lab's fault, *broken*: read as "no records" it would skip the check and
+    let a certificate through unchecked."""
     if engine is None:
         return 0
     try:
+        if not inspect(engine).has_table(Vulnerability.__tablename__):
+            return 0
         return osv.count(engine)
-    except SQLAlchemyError:
-        return 0  # the tables of migration 0005 are not there: nothing was imported
+    except SQLAlchemyError as exc:
+        raise InfrastructureError(f"the lab's vulnerability feed cannot be read: {exc}") from None
 
 
 def subjects(components: list[Component]) -> list[osv.Subject]:

@@ -40,6 +40,9 @@ DEBIAN = {"expat": "MIT", "artistic": "Artistic-1.0-Perl", "public-domain": "Lic
 GNU = re.compile(r"^(A|L)?GPL-?(\d)(?:\.(\d))?(\+|-only|-or-later)?$", re.I)
 NOT_FOUND = {"", "unknown", "none", "noassertion", "generated", "unknown-license"}
 LICENSECHECK_TIMEOUT = 300
+# license-expression refuses some malformed text with these rather than ExpressionError ("MIT and ()":
+# IndexError; "(,X and Y)": AssertionError); a vendor's licence field must never crash the check
+PARSE_ERRORS = (ExpressionError, IndexError, AssertionError, TypeError, ValueError, RecursionError)
 
 
 def _word(word: str) -> str:
@@ -80,8 +83,9 @@ def normalise(text: str) -> str | None:
     cleaned = " ".join("OR" if w == "," else w for w in kept)
     try:
         expr = SPDX.parse(cleaned)
-    except ExpressionError:
-        return "LicenseRef-" + re.sub(r"[^A-Za-z0-9.-]+", "-", text)[:120].strip("-")
+    except PARSE_ERRORS:
+        ref = re.sub(r"[^A-Za-z0-9.-]+", "-", text)[:120].strip("-")
+        return f"LicenseRef-{ref}" if ref else None
     if expr is None:
         return None
     unknown = set(SPDX.unknown_license_keys(expr))
@@ -104,7 +108,7 @@ def forbidden_in(expression: str, forbidden: list[str]) -> list[str]:
     banned = {family(f) for f in forbidden}
     try:
         expr = SPDX.parse(expression)
-    except ExpressionError:
+    except PARSE_ERRORS:
         return []
 
     def bad(node) -> list[str]:

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ from lab.validation import problems_of
 
 FILE_MAX = 16 << 20          # one record file (or zip member)
 ZIP_MEMBERS_MAX = 1_000_000
+BATCH_MAX = 1 << 30          # all the record files of one import together (OSV's largest export is far below)
 PROBLEMS_SHOWN = 50
 LEVELS = ["low", "medium", "high", "critical"]
 WORDS = {"low": "low", "negligible": "low", "unimportant": "low", "moderate": "medium", "medium": "medium",
@@ -168,8 +170,9 @@ def _documents(path: Path) -> Iterable[tuple[str, bytes]]:
                 for info in infos:
                     if info.file_size > FILE_MAX:
                         raise InputError(f"{path}!{info.filename}", [f"larger than {FILE_MAX >> 20} MiB"])
-                    yield f"{path}!{info.filename}", z.read(info)
-        except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
+                    yield f"{path}!{info.filename}", z.read(info)  # zipfile reads no more than file_size
+        except (zipfile.BadZipFile, OSError, NotImplementedError, zlib.error, RuntimeError, EOFError) as exc:
+            # RuntimeError: an encrypted member; zlib.error: a corrupt deflate stream
             raise InputError(str(path), [f"not a readable .zip: {exc}"]) from None
         return
     if path.stat().st_size > FILE_MAX:
@@ -181,8 +184,13 @@ def read_paths(paths: list[Path]) -> list[tuple[str, Record]]:
     """Every record under ``paths``, checked; ``InputError`` naming each bad file and field (all at once)."""
     records: list[tuple[str, Record]] = []
     problems: list[str] = []
+    total = 0
     for path in paths:
         for name, data in _documents(Path(path)):
+            total += len(data)
+            if total > BATCH_MAX:  # a zip of a million 16 MiB members would otherwise fill the controller
+                raise InputError(name, [f"the record files of one import add up to more than {BATCH_MAX >> 20} MiB: "
+                                        "import them in several batches; nothing was imported"])
             if data.lstrip()[:1] == b"{":
                 try:  # the common case, parsed and checked in one pass by pydantic's core
                     records.append((name, Record.model_validate_json(data)))
@@ -194,6 +202,9 @@ def read_paths(paths: list[Path]) -> list[tuple[str, Record]]:
             except (ValueError, UnicodeDecodeError) as exc:
                 problems.append(f"{name}: not JSON: {exc}")
                 continue
+            except RecursionError:  # [[[[...]]]]: no OSV record nests that deep
+                problems.append(f"{name}: not an OSV record: nested too deeply to read")
+                continue
             docs = doc if isinstance(doc, list) else [doc]  # some exports hold a list of records
             for i, d in enumerate(docs):
                 where = name if len(docs) == 1 else f"{name}[{i}]"
@@ -201,10 +212,13 @@ def read_paths(paths: list[Path]) -> list[tuple[str, Record]]:
                     records.append((name, Record.model_validate(d)))
                 except ValidationError as exc:
                     problems += [f"{where}: {p}" for p in problems_of(exc)]
+                except RecursionError:
+                    problems.append(f"{where}: not an OSV record: nested too deeply to read")
     if problems:
-        more = [f"... and {len(problems) - PROBLEMS_SHOWN} more"] if len(problems) > PROBLEMS_SHOWN else []
-        raise InputError("vulnerability records", problems[:PROBLEMS_SHOWN] + more + [
-            "nothing was imported: correct or remove the records named and import again"])
+        more = f" ({len(problems)} in all, the first {PROBLEMS_SHOWN} shown)" if len(problems) > PROBLEMS_SHOWN else ""
+        # said in the source, not as one more problem: "2 error(s)" for one bad record misleads
+        raise InputError("vulnerability records (nothing was imported: correct or remove the records named and "
+                         f"import again){more}", problems[:PROBLEMS_SHOWN])
     return records
 
 

@@ -27,7 +27,7 @@ def components_of(run_dir: Path, target: str) -> list[ResultComponent]:
         if not path.is_file() or path.stat().st_size > SBOM_MAX:
             return []
         found = subjects(path.read_text())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return []  # the lab wrote it; an unreadable one only means no later flags
     return [ResultComponent(ecosystem=e[:ECOSYSTEM_MAX], name=n[:COMPONENT_MAX], version=v[:COMPONENT_MAX],
                             label=label[:COMPONENT_MAX]) for e, n, v, label in found]
