@@ -55,6 +55,7 @@ def pytest_configure(config):
         suites=[s for s in (config.getoption("--lab-suites") or "").split(",") if s] or None,
     )
     config.stash[SESSION] = LabSession(opts)
+    config.stash[SESSION].provision_early()  # the container starts while the suites are collected
 
 
 def check_id(item) -> tuple[str, bool]:
@@ -153,7 +154,7 @@ def service(lab, target, deployment):
     except ProductFailure as exc:  # service.ready reports it once; the other checks then skip
         lab.state.readiness = Readiness(False, 0.0, str(exc))
     yield sup
-    (lab.logs / "service.log").write_text(redact(sup.log().decode("utf-8", "replace"), target.transport.secrets))
+    (lab.logs / "service.log").write_text(redact(sup.log_end().decode("utf-8", "replace"), target.transport.secrets))
     if sup.alive():
         sup.kill9()
 

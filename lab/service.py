@@ -126,12 +126,6 @@ class Supervisor:
     def log_tail(self, lines: int = 20) -> str:
         return self.t.run(f"tail -n {lines} {q(self.log_file)} 2>/dev/null").stdout.rstrip() or "(empty)"
 
-    def log(self) -> bytes:
-        try:
-            return self.t.get_bytes(self.log_file)
-        except FileNotFoundError:
-            return b""
-
     def log_end(self) -> bytes:
         """The log's last bytes, within the transport's output cap, the cut said first: a service (or
         a stability load command) writing for hours can leave gigabytes that ``log`` would read whole

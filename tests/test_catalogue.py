@@ -376,3 +376,14 @@ def test_plain_reasons():
     assert plain_reason("vendor.test_answers: 2 != 3") == "The vendor's own tests (vendor.test_answers): 2 != 3"
     assert plain_reason("the container died") == "the container died"
     assert plain_reason("") == ""
+
+
+def test_a_mistyped_catalogue_url_is_bad_input_naming_where_it_came_from(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "lab", "catalogue", "publish", "--catalogue", "nonsense://x",
+                        "--out", str(tmp_path / "site")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--catalogue" in r.stderr and "not a database URL" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "site").exists()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from lab.errors import InfrastructureError
+from lab.errors import InfrastructureError, InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT = Path("reports") / "catalogue.db"
@@ -37,12 +37,22 @@ ENV = "LAB_CATALOGUE"
 def open_for(inv, url: str | None = None) -> Engine:
     """The catalogue of an inventory: ``url`` (``--catalogue``), else ``$LAB_CATALOGUE``, else
     ``[lab] catalogue``, else reports/catalogue.db beside it."""
+    source = ("--catalogue" if url else f"${ENV}" if os.environ.get(ENV)
+              else f"{inv.path.name} [lab] catalogue")
     return open_catalogue(url or os.environ.get(ENV) or inv.model.lab.catalogue,
-                          inv.root / "reports" / "catalogue.db")
+                          inv.root / "reports" / "catalogue.db", source=source)
 
 
-def open_catalogue(url: str | None = None, default_db: Path = DEFAULT) -> Engine:
+def open_catalogue(url: str | None = None, default_db: Path = DEFAULT, source: str = "--catalogue") -> Engine:
+    """Migrated to the newest schema; ``InputError`` for a URL that names no database SQLAlchemy
+    knows (a typo is bad input, not the lab's fault), ``InfrastructureError`` when it cannot be used."""
     url = url_for(url, default_db)
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise InputError(source, [f"{url.split('@')[-1]!r} is not a database URL SQLAlchemy knows "
+                                         f"(e.g. sqlite:///reports/catalogue.db, postgresql+psycopg://...): {exc}"]
+                         ) from None
     try:
         command.upgrade(alembic_config(url), "head")
         return create_engine(url)

@@ -39,6 +39,21 @@ def _relative_inside(value: str) -> str:
     return value
 
 
+def _command(v: str | None) -> str | None:
+    """A NUL cannot reach ``sh -c`` whole: the shell would run a different, cut command."""
+    if v is not None and "\0" in v:
+        raise ValueError("must not contain NUL")
+    return v
+
+
+def _plain(v: str | None) -> str | None:
+    """Paths and names are shown in terminals and pages: no control characters (an escape
+    sequence, a bidi override) and nothing a terminal would read as a command."""
+    if v is not None and any(not c.isprintable() for c in v):
+        raise ValueError("must be printable text without control characters")
+    return v
+
+
 class Product(Strict):
     name: str = Field(max_length=SHORT)
     version: str = Field(min_length=1, max_length=SHORT)
@@ -76,6 +91,16 @@ class Artifact(Strict):
     def _path(cls, v: str) -> str:
         return _relative_inside(v)
 
+    @field_validator("prefix", "arch")
+    @classmethod
+    def _plain_text(cls, v: str | None) -> str | None:
+        return _plain(v)
+
+    @field_validator("install", "uninstall")
+    @classmethod
+    def _commands(cls, v: str | None) -> str | None:
+        return _command(v)
+
     @field_validator("sha256")
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
@@ -109,6 +134,11 @@ class Service(Strict):
     health: str | None = Field(None, max_length=COMMAND)
     ready_timeout: float = Field(30, gt=0, le=3600, allow_inf_nan=False)
     env: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("command", "health")
+    @classmethod
+    def _commands(cls, v: str | None) -> str | None:
+        return _command(v)
 
     @field_validator("env")
     @classmethod
@@ -200,10 +230,7 @@ class Stability(Strict):
     @field_validator("load")
     @classmethod
     def _load(cls, v: str | None) -> str | None:
-        """A NUL cannot reach ``sh -c`` whole: the shell would run a different, cut command."""
-        if v is not None and "\0" in v:
-            raise ValueError("must not contain NUL")
-        return v
+        return _command(v)
 
     def problems(self, lab_stability) -> list[str]:
         """``stability.duration: N is above the lab's maximum M`` when it asks beyond ``[lab.stability]``."""
