@@ -84,6 +84,8 @@ def pytest_sessionstart(session):
     os.environ["LAB_SIGNING_KEY"] = str(key_dir / "signing-key.pem")
     # ... and record into a catalogue of their own, whatever command a test runs.
     os.environ["LAB_CATALOGUE"] = f"sqlite:///{key_dir / 'catalogue.db'}"
+    # ... and a dependency cache of their own (lab/cache): never the user's.
+    os.environ["LAB_CACHE"] = str(key_dir / "dependency-cache")
 
 
 def _say(session, text: str, **markup) -> None:

@@ -30,9 +30,21 @@ class RpmInstaller(Installer):
         return p.facts.package_manager
 
     def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:
-        got = download(p, batch, f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}",
-                       DEPS, timeout)
+        from lab.cache.deps import BatchCache
+
+        command = f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}"
+        # dnf refreshes its own metadata: a resolution kept in the cache is trusted for the day it was made.
+        cache = BatchCache.open(p, batch, "rpm", DEPS, ".rpm", command.replace(paths(batch), ""))
+        if cache is not None:
+            cache.installed = p.transport.run("rpm -qa | sort | md5sum").stdout.strip()
+            cache.use_lists(False, day=True)
+            if (archive := cache.restore(DEPS)) is not None:
+                self.dependency_archive = archive
+                return
+        got = download(p, batch, command, DEPS, timeout)
         self.dependency_archive, result = got.archive, got.result
+        if result.ok and cache is not None and got.archive:
+            cache.store(got.archive)
         if not result.ok:
             raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name}:\n{result.evidence()}")
 

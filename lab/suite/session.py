@@ -61,7 +61,35 @@ class LabSession:
         self.event("started")
 
     # -- the target ----------------------------------------------------------------------------
+    def provision_early(self) -> None:
+        """Start the target while pytest collects the suites (seconds of imports): the two wait for
+        nothing in each other. ``provision()`` joins it; a failure there is raised once, as if it had
+        happened in ``provision()`` itself, and a later call tries again as before."""
+        import threading
+
+        def work() -> None:
+            try:
+                self.provision()
+            except BaseException as exc:  # handed to the first provision() of the main thread
+                self._early_error = exc
+
+        self._early_error = None
+        self._early = threading.Thread(target=work, name="provision", daemon=True)
+        self._early.start()
+
+    def _join_early(self) -> None:
+        early, self._early = getattr(self, "_early", None), None
+        if early is not None:
+            early.join()
+            error, self._early_error = self._early_error, None
+            if error is not None:
+                raise error
+
     def provision(self) -> Provisioned:
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._join_early()
         if self.provisioned is None:
             self.event("provisioning")
             lab = self.inventory.model.lab
@@ -114,6 +142,8 @@ class LabSession:
         self._stack.callback(cleanup)
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._join_early()  # a target still starting is torn down with the rest
         self._stack.close()
         self.submission.cleanup()
 

@@ -1,0 +1,112 @@
+"""What a certification costs against what it must do, in one go on this machine.
+
+    .venv/bin/python bench/overhead.py [--example debian-memcached] [--target debian12-x86_64]
+                                       [--matrix debian12-x86_64,debian13-x86_64,debian12-postgresql]
+
+1. bare: a ``docker run`` of the target's image with a network that runs ``apt-get update``, installs
+   the example's packages with their dependencies from the same mirror the lab's images use, and
+   starts the example's server until its port answers;
+2. ``lab run`` of the same submission on that target, with the report: cold (an empty dependency
+   cache), then warm (the same cache again);
+3. each matrix target alone (warm), then the three with ``-j 3`` (warm).
+
+It prints each time, the lab's time against the bare one, warm against cold, and the matrix
+against its slowest single target. Runs write to a temporary folder (a copy of the inventory
+there, so the report's history, the catalogue and the key are the bench's own), never reports/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lab.inventory import load_inventory  # noqa: E402
+from lab.provision.container import FETCH_NETWORK, fetch_network  # noqa: E402
+from lab.submission import load_submission  # noqa: E402
+
+
+def bare(image: str, example: Path, inv) -> float:
+    """Seconds from ``docker run`` to the server answering, as a vendor's own script would do it."""
+    sub = load_submission(example, inv.model.lab.limits)
+    try:
+        debs = " ".join(f"/pkg/{shlex.quote(a.path)}" for a in sub.model.artifacts)
+        service = sub.model.service
+        port = service.ports[0] if service and service.ports else None
+        start = (f"({service.command}) >/dev/null 2>&1 & "
+                 f"until bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}' 2>/dev/null; do sleep 0.02; done"
+                 if service and port else "true")
+    finally:
+        sub.cleanup()
+    script = ("apt-get -q update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -y -q "
+              f"--no-install-recommends install {debs} >/dev/null && {start}")
+    fetch_network()  # the bridge the lab's downloaders use: the same route to the same mirror
+    t0 = time.monotonic()
+    subprocess.run(["docker", "run", "--rm", "--network", FETCH_NETWORK, "-v", f"{example}:/pkg:ro", image,
+                    "bash", "-c", script], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - t0
+
+
+def lab_run(work: Path, example: Path, targets: list[str], cache: Path, label: str, jobs: int = 1) -> float:
+    out = work / "runs" / label
+    env = {**os.environ, "LAB_CACHE": str(cache), "LAB_SIGNING_KEY": str(work / "signing-key.pem"),
+           "LAB_CATALOGUE": f"sqlite:///{work / 'catalogue.db'}"}
+    cmd = [sys.executable, "-m", "lab", "run", str(example), "--targets", ",".join(targets), "-j", str(jobs),
+           "--inventory", str(work / "targets.toml"), "--output", str(out)]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+    took = time.monotonic() - t0
+    if proc.returncode not in (0, 1):  # a failed verdict is a fair measurement; a broken run is not
+        sys.exit(f"lab run ({label}) exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return took
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--example", default="debian-memcached")
+    ap.add_argument("--target", default="debian12-x86_64")
+    ap.add_argument("--matrix", default="debian12-x86_64,debian13-x86_64,debian12-postgresql")
+    ap.add_argument("--inventory", default=str(ROOT / "targets.toml"))
+    args = ap.parse_args()
+    example = (ROOT / "examples" / args.example).resolve()
+    matrix = [t for t in args.matrix.split(",") if t]
+    inv = load_inventory(args.inventory)
+    with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
+        work = Path(tmp)
+        shutil.copy(args.inventory, work / "targets.toml")
+        (work / "images").symlink_to(Path(args.inventory).resolve().parent / "images")
+        cache = work / "cache"
+        t = {}
+        print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at start; example {args.example}")
+        t["bare"] = bare(inv.model.get(args.target).docker.image, example, inv)
+        t["cold"] = lab_run(work, example, [args.target], cache, "cold")
+        t["warm"] = lab_run(work, example, [args.target], cache, "warm")
+        singles = {name: lab_run(work, example, [name], cache, f"single-{name}") for name in matrix}
+        t["matrix"] = lab_run(work, example, matrix, cache, "matrix", jobs=len(matrix))
+        print(f"load {os.getloadavg()[0]:.2f} at the end")
+    slowest = max(singles, key=singles.get)
+    rows = [
+        (f"bare docker run: apt-get update, install, start ({args.target})", t["bare"], ""),
+        (f"lab run on {args.target}, cold cache", t["cold"], f"{t['cold'] / t['bare']:.1f}x bare"),
+        (f"lab run on {args.target}, warm cache", t["warm"], f"{t['warm'] / t['bare']:.1f}x bare (aim 2.5x); "
+                                                             f"{t['cold'] - t['warm']:+.1f} s vs cold"),
+        *[(f"lab run on {name} alone (warm)", s, "") for name, s in singles.items()],
+        (f"lab run on the {len(matrix)} with -j {len(matrix)}", t["matrix"],
+         f"{t['matrix'] / singles[slowest]:.2f}x its slowest single, {slowest} (aim 1.3x)"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for what, secs, note in rows:
+        print(f"  {what:{width}}  {secs:6.1f} s  {note}")
+
+
+if __name__ == "__main__":
+    main()
