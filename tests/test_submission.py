@@ -72,8 +72,10 @@ def test_checksum_mismatch_and_missing_file(folder):
     ('path = "x.bin"', "artifacts[0]: format: cannot infer from 'x.bin'; give deb, rpm or tar"),
     ('path = "../x.deb"', "artifacts[0].path: must be a relative path inside the submission"),
     ('path = "x.deb"\nprefix = "/opt"', "artifacts[0]: prefix: only for format = 'tar'"),
-    ('path = "x.tar.gz"\nprefix = "/opt/\\u001b[31m"', "artifacts[0].prefix: must be printable text without control characters"),
-    ('path = "x.tar.gz"\nprefix = "/opt"\ninstall = "make\\u0000; rm -rf /"', "artifacts[0].install: must not contain NUL"),
+    ('path = "x.tar.gz"\nprefix = "/opt/\\u001b[31m"',
+     "artifacts[0].prefix: must be printable text without control characters"),
+    ('path = "x.tar.gz"\nprefix = "/opt"\ninstall = "make\\u0000; rm -rf /"',
+     "artifacts[0].install: must not contain NUL"),
     ('path = "x.deb"\n[service]\ncommand = "run\\u0000x"', "service.command: must not contain NUL"),
 ])
 def test_artifact_rules(folder, artifact, message):
