@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import jsonschema
 import pytest
 
 from lab.results.schema import shipped
+from tests.browser import Browser
 from tests.conftest import ROOT
 
 
@@ -59,3 +61,14 @@ def lab_run(tmp_path, built):
             jsonschema.validate(result.verdicts, shipped())
         return result
     return run
+
+
+@pytest.fixture
+def browser():
+    """A real Chromium with a profile of its own, closed at the end."""
+    with tempfile.TemporaryDirectory(prefix="lab-chromium-") as profile:
+        b = Browser(Path(profile))
+        try:
+            yield b
+        finally:
+            b.close()

@@ -8,9 +8,6 @@ of an English page stay English.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -18,23 +15,14 @@ from lab.catalogue.db import open_catalogue
 from lab.catalogue.publish import publish
 from lab.catalogue.record import record_run
 from lab.certs.keys import load_or_create
-from tests.integration.test_centre_portal import EXAMPLE, Browser, service, tar_gz  # noqa: F401 (a fixture)
+from tests.browser import Browser
+from tests.integration.test_centre_portal import EXAMPLE, service, tar_gz  # noqa: F401 (a fixture)
 from tests.test_catalogue import target, write_run
 
 pytestmark = pytest.mark.slow
 
 CELL = "document.querySelector('td.cell[data-target=\"{t}\"] .verdict').textContent.trim()"
 LANG = "document.documentElement.lang"
-
-
-@pytest.fixture
-def browser():
-    with tempfile.TemporaryDirectory(prefix="lab-chromium-") as profile:
-        b = Browser(Path(profile))
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def click(browser: Browser, selector: str) -> None:

@@ -19,8 +19,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -34,7 +32,7 @@ from sqlalchemy.orm import Session
 from lab.centre import auth
 from lab.centre.engines import PG_BIN, free_port
 from lab.centre.models import Cell, Submission
-from tests.browser import FLAGS, chromium, text_of
+from tests.browser import text_of
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -235,125 +233,6 @@ def sign_in(client: httpx.Client, email: str, password: str) -> str:
     r = client.post("/login", data={"email": email, "password": password, "csrf": csrf})
     assert r.status_code == 303, r.text
     return re.search(r'name="csrf" value="([^"]+)"', client.get("/submissions").text).group(1)
-
-
-# --- a browser on a pipe --------------------------------------------------------------------------------
-
-class Browser:
-    """Headless Chromium driven over the DevTools protocol on ``--remote-debugging-pipe``; only
-    loopback is reached (everything else goes to a closed proxy port)."""
-
-    def __init__(self, profile: Path):
-        to_child, self._out = os.pipe()
-        self._in, from_child = os.pipe()
-        flags = [f for f in FLAGS if not f.startswith("--proxy-bypass-list")]  # loopback goes direct
-
-        def fds():
-            os.dup2(to_child, 100)
-            os.dup2(from_child, 101)
-            os.dup2(100, 3)
-            os.dup2(101, 4)
-
-        self.proc = subprocess.Popen([chromium(), *flags, "--remote-debugging-pipe", f"--user-data-dir={profile}",
-                                      "--window-size=1400,900", "about:blank"], pass_fds=(3, 4), preexec_fn=fds,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_child)
-        os.close(from_child)
-        self._id = 0
-        self._answers: dict[int, dict] = {}
-        self.events: list[dict] = []
-        self._cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
-        for domain in ("Page", "Runtime", "DOM"):
-            self.call(f"{domain}.enable", session=True)
-
-    def _read(self) -> None:
-        buf = b""
-        while True:
-            data = os.read(self._in, 1 << 16)
-            if not data:
-                return
-            buf += data
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                msg = json.loads(raw)
-                with self._cond:
-                    if "id" in msg:
-                        self._answers[msg["id"]] = msg
-                    else:
-                        self.events.append(msg)
-                    self._cond.notify_all()
-
-    def call(self, method: str, session: bool = False, timeout: float = 30, **params) -> dict:
-        self._id += 1
-        msg = {"id": self._id, "method": method, "params": params}
-        if session:
-            msg["sessionId"] = self.session
-        os.write(self._out, json.dumps(msg).encode() + b"\0")
-        with self._cond:
-            if not self._cond.wait_for(lambda: self._id in self._answers, timeout):
-                raise AssertionError(f"chromium did not answer {method}")
-            answer = self._answers.pop(self._id)
-        assert "error" not in answer, f"{method}: {answer['error']}"
-        return answer.get("result", {})
-
-    def _loaded(self, after: int, timeout: float = 30) -> None:
-        with self._cond:
-            ok = self._cond.wait_for(lambda: any(e["method"] == "Page.loadEventFired" for e in self.events[after:]),
-                                     timeout)
-        assert ok, "the page did not load"
-
-    def open(self, url: str) -> None:
-        mark = len(self.events)
-        self.call("Page.navigate", session=True, url=url)
-        self._loaded(mark)
-
-    def run(self, expression: str):
-        got = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True,
-                        awaitPromise=True)
-        assert "exceptionDetails" not in got, got
-        return got["result"].get("value")
-
-    def submit(self, form_script: str) -> None:
-        """Run a script that submits a form, and wait for the next page."""
-        mark = len(self.events)
-        self.run(form_script)
-        self._loaded(mark)
-
-    def set_file(self, selector: str, path: Path) -> None:
-        root = self.call("DOM.getDocument", session=True)["root"]["nodeId"]
-        node = self.call("DOM.querySelector", session=True, nodeId=root, selector=selector)["nodeId"]
-        self.call("DOM.setFileInputFiles", session=True, nodeId=node, files=[str(path)])
-
-    def dom(self) -> str:
-        return self.run("document.documentElement.outerHTML")
-
-    def dialogs(self) -> list[dict]:
-        return [e for e in self.events if e["method"] == "Page.javascriptDialogOpening"]
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.call("Browser.close", timeout=5)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for fd in (self._in, self._out):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-@pytest.fixture
-def browser():
-    with tempfile.TemporaryDirectory(prefix="lab-chromium-") as profile:
-        b = Browser(Path(profile))
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 # --- a vendor's script --------------------------------------------------------------------------------
