@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from lab.inventory import load_inventory  # noqa: E402
 from lab.provision.container import FETCH_NETWORK, fetch_network  # noqa: E402
-from lab.submission import load_submission  # noqa: E402
+from lab.submission import load_for_lab  # noqa: E402
 
 
 def bare(image: str, example: Path, inv) -> float:
     """Seconds from ``docker run`` to the server answering, as a vendor's own script would do it."""
-    sub = load_submission(example, inv.model.lab.limits)
+    sub = load_for_lab(example, inv.model.lab)
     try:
         debs = " ".join(f"/pkg/{shlex.quote(a.path)}" for a in sub.model.artifacts)
         service = sub.model.service

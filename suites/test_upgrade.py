@@ -88,6 +88,16 @@ def vendor_tests(lab, target, phase: str, only_marked: bool):
                             lab.logs / f"upgrade-vendor-tests-{phase}.log", env=env)
 
 
+def install(d, what: str) -> None:
+    """Install a release's deployment; its failure is the product's, said as ``what``."""
+    if not d.applicable:
+        raise NotApplicable("; ".join(d.not_applicable))
+    try:
+        d.install()
+    except ProductFailure as exc:
+        raise ProductFailure(f"{what} failed: {exc}") from None
+
+
 def failures(run) -> list[str]:
     return [f"{r.check_id}: {r.message.strip().splitlines()[0] if r.message.strip() else 'failed'}"
             for r in run.results if r.outcome == "failed"]
@@ -102,12 +112,7 @@ def test_the_earlier_release_installs_and_writes_its_data(lab, target, upgrade):
     if main is not None and main.installed:  # the uninstall suite did not run: the lab removes it first
         main.uninstall()
     d = steps.earlier(target, lab.submission, lab.limits()["install_timeout"])
-    if not d.applicable:
-        raise NotApplicable("; ".join(d.not_applicable))
-    try:
-        d.install()
-    except ProductFailure as exc:
-        raise ProductFailure(f"installing the earlier release failed: {exc}") from None
+    install(d, "installing the earlier release")
     upgrade.earlier = d
     done, problems = [f"installed {', '.join(s.name for _, s in d.steps)}"], []
     if lab.submission.model.service is not None:
@@ -152,12 +157,7 @@ def test_the_upgrade_succeeds_in_one_transaction(lab, target, upgrade):
     if upgrade.earlier is None:
         raise NotApplicable("needs the earlier release installed (upgrade.previous)")
     new = steps.upgrade_of(target, lab.submission, lab.limits()["install_timeout"])
-    if not new.applicable:
-        raise NotApplicable("; ".join(new.not_applicable))
-    try:
-        new.install()
-    except ProductFailure as exc:
-        raise ProductFailure(f"upgrading from the earlier release failed: {exc}") from None
+    install(new, "upgrading from the earlier release")
     upgrade.applied = True
     pkgs = sorted(new.packages())
     if pkgs and target.facts.package_manager in ("apt", "dpkg"):

@@ -325,7 +325,7 @@ def _execute(claimed: dict, archive: Path, out: Path, ident: WorkerIdentity, sig
     from lab.results.write import write_atomic
     from lab.run.controller import execute
     from lab.run.plan import Plan, choose_suites
-    from lab.submission import load_submission
+    from lab.submission import load_for_lab
 
     run_id = f"{claimed['run_id']}.c{claimed['cell']}"
     try:
@@ -337,7 +337,7 @@ def _execute(claimed: dict, archive: Path, out: Path, ident: WorkerIdentity, sig
                              f"({ident.inventory})").dump())
         return True
     try:
-        sub = load_submission(archive, inv.model.lab.limits, stability=inv.model.lab.stability)
+        sub = load_for_lab(archive, inv.model.lab)
     except LabError as exc:  # it passed the service's checks: this host's limits or disk differ
         write_atomic(out / "verdicts.json", _broken_verdicts(claimed, run_id,
                                                              f"the submission could not be read here: {exc}").dump())

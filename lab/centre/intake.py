@@ -1,6 +1,6 @@
 """A vendor's upload, once received (``lab.centre.upload``): validate -> store -> plan -> enqueue.
 
-``accept_submission`` checks it exactly like ``lab validate`` (``load_submission`` with the
+``accept_submission`` checks it exactly like ``lab validate`` (``load_for_lab`` with the
 inventory's ``[lab.limits]``, then the claims against the inventory, then the product's owner in
 the catalogue) and refuses it with every problem as ``{"file", "field", "message"}``
 (``Rejected``: 422), storing nothing; else it moves the archive to
@@ -44,7 +44,7 @@ from lab.inventory.load import LoadedInventory
 from lab.run.plan import choose_suites, choose_targets
 from lab.runid import new_run_id
 from lab.settings import Settings
-from lab.submission import load_submission
+from lab.submission import load_for_lab
 from lab.submission.load import MANIFEST
 
 Enqueue = Callable[[Cell, Settings], None]
@@ -96,7 +96,7 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Pla
     """Check the archive as ``lab validate`` does, then its product's owner in the catalogue;
     ``Rejected`` with every problem."""
     try:
-        sub = load_submission(upload.path, inv.model.lab.limits, stability=inv.model.lab.stability)
+        sub = load_for_lab(upload.path, inv.model.lab)
     except InputError as exc:
         raise Rejected(problems_of(exc, upload)) from None
     try:

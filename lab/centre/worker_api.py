@@ -37,11 +37,9 @@ Dependencies (``get_settings``, ``get_session``, ``get_inventory``, ``get_enqueu
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hmac
 import logging
-import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
@@ -51,21 +49,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from lab.centre import ledger
 from lab.centre.models import Cell, Submission
+from lab.centre.results_in import Refused, prepare, problem, swap_in
 from lab.centre.sweep import Ready, sweep
-from lab.centre.vulns import judged
-from lab.errors import InfrastructureError, InputError
+from lab.errors import InfrastructureError
 from lab.inventory import load_inventory
 from lab.inventory.load import LoadedInventory
-from lab.results.model import Verdicts
-from lab.results.write import write_atomic
 from lab.settings import Settings
-from lab.validation import problems_of
 
 log = logging.getLogger("lab.centre.worker_api")
 WORKER_NAME = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,199}$"
@@ -310,104 +305,6 @@ def release(cell_id: int, body: ReleaseBody, credential: CredentialDep, session:
 # --- results -------------------------------------------------------------------------------------
 
 
-class Refused(Exception):
-    """The upload is refused: an HTTP code and the problems."""
-
-    def __init__(self, code: int, problems: list[dict]):
-        super().__init__(problems)
-        self.code = code
-        self.problems = problems
-
-
-def _problem(field: str, message: str, file: str = "verdicts.json") -> dict:
-    return {"file": file, "field": field, "message": message}
-
-
-def _split(problems: list[str], file: str) -> list[dict]:
-    out = []
-    for p in problems:
-        field, sep, message = p.partition(": ")
-        out.append(_problem(field if sep else "", message if sep else p, file))
-    return out
-
-
-def _check_verdicts(folder: Path, cell: Cell, sub: Submission) -> Verdicts:
-    path = folder / "verdicts.json"
-    if not path.is_file() or path.is_symlink():
-        raise Refused(422, [_problem("", "the results hold no verdicts.json at their top")])
-    if path.stat().st_size > 64 << 20:
-        raise Refused(422, [_problem("", "larger than 64 MiB")])
-    try:
-        v = Verdicts.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        raise Refused(422, _split(problems_of(exc)[:20], "verdicts.json")) from None
-    problems = []
-    if set(v.targets) != {cell.target}:
-        problems.append(_problem("targets", f"must hold exactly the cell's target {cell.target}, "
-                                            f"not {', '.join(sorted(v.targets)) or 'none'}"))
-    s = v.submission
-    for field, have, want in (("name", s.name, sub.product), ("version", s.version, sub.version),
-                              ("vendor", s.vendor, sub.vendor)):
-        if have != want:
-            problems.append(_problem(f"submission.{field}", f"is {have!r}, the submission's is {want!r}"))
-    want_artifacts = sorted((a["path"], a["sha256"]) for a in (sub.artifacts or []))
-    if want_artifacts and sorted((a.path, a.sha256) for a in s.artifacts) != want_artifacts:
-        problems.append(_problem("submission.artifacts", "are not the submission's artifacts"))
-    if problems:
-        raise Refused(422, problems)
-    return v
-
-
-def _prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: LoadedInventory,
-             engine: Engine) -> Verdicts:
-    """Unpack and check the results, then make them the service's: its run id, its certificate."""
-    from lab.certs.issue import issue_certificates
-    from lab.submission.unpack import unpack
-
-    try:
-        unpack(archive, incoming, inv.model.lab.limits)
-    except InputError as exc:
-        raise Refused(422, _split(exc.problems, "results.tar.gz")) from None
-    v = _check_verdicts(incoming, cell, sub)
-    v = v.model_copy(update={"run": sub.run_id})
-    for foreign in ("certificates", "report"):  # a worker never signs, nor renders for the service
-        shutil.rmtree(incoming / foreign, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            (incoming / foreign).unlink()
-    v = judged(v, incoming, engine, inv.model.lab.policy.fail_on_severity)  # the feed is the service's
-    v = _waived(v, incoming, inv)
-    write_atomic(incoming / "verdicts.json", v.dump())
-    issue_certificates(v, incoming, inv.model.lab, only={cell.target}, inventory=inv)
-    return v
-
-
-def _waived(v: Verdicts, incoming: Path, inv: LoadedInventory) -> Verdicts:
-    """The service's own waivers (``waivers.toml`` beside its inventory) over the cell's results, as
-    ``lab run`` applies them (a worker's ``waived`` is judged again). A malformed file is the
-    centre's fault, not the worker's: 503, and the worker's upload is retried once it is fixed."""
-    from lab.waivers import apply_waivers, load_waivers
-    from lab.waivers.report import mark_allure
-
-    try:
-        waivers = load_waivers(inv)
-    except InputError as exc:
-        raise Refused(503, [_problem(p.split(":", 1)[0], p, file=exc.source) for p in exc.problems]) from None
-    applied = apply_waivers(v, waivers)
-    mark_allure(incoming / "allure-results", applied)
-    return applied.verdicts
-
-
-def _swap_in(incoming: Path, final: Path) -> None:
-    """Put the new results where the cell's results live, replacing an earlier attempt's."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{secrets.token_hex(4)}")
-        os.rename(final, old)
-    os.rename(incoming, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _already(session: Session, cell_id: int, credential: str) -> dict | None:
     """A repeated upload of results already recorded with this credential: the same answer."""
     mine = ledger.attempt_of(session, cell_id, credential)
@@ -425,7 +322,7 @@ def _record(session: Session, cell_id: int, credential: str, archive: Path, sett
     incoming = cells_dir / f".incoming-{cell.id}-{secrets.token_hex(6)}"
     target, folder = cell.target, cells_dir / cell.target
     try:
-        v = _prepare(archive, incoming, cell, sub, inv, session.get_bind())
+        v = prepare(archive, incoming, cell, sub, inv, session.get_bind())
         result = v.targets[target]
         rel = str(folder.relative_to(settings.storage))
         try:
@@ -436,7 +333,7 @@ def _record(session: Session, cell_id: int, credential: str, archive: Path, sett
             if again is not None:
                 return again
             raise
-        _swap_in(incoming, folder)
+        swap_in(incoming, folder)
         session.commit()
         return {"cell": done.id, "target": target, "verdict": done.state,
                 "certificate": (folder / "certificates" / f"{target}.json").exists()}
@@ -478,7 +375,7 @@ async def results(cell_id: int, request: Request, credential: CredentialDep, ses
                     raise HTTPException(413, f"results larger than {limit} bytes")
                 fh.write(chunk)
         if size == 0:
-            return JSONResponse({"problems": [_problem("", "empty upload", "results.tar.gz")]}, status_code=422)
+            return JSONResponse({"problems": [problem("", "empty upload", "results.tar.gz")]}, status_code=422)
         try:
             return await run_in_threadpool(_record, session, cell_id, credential, archive, settings, inv)
         except Refused as exc:

@@ -71,14 +71,14 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
     from lab.run.finish import finish
     from lab.run.plan import Plan, choose_suites
     from lab.runid import new_run_id
-    from lab.submission import load_submission
+    from lab.submission import load_for_lab
 
     first = items[0].cell
     try:
         archive = path_of(engine, first.archive)
         targets = [inv.model.get(d.cell.target) for d in items]
         _build_stale(inv, targets)
-        sub = load_submission(archive, inv.model.lab.limits)
+        sub = load_for_lab(archive, inv.model.lab)
     except LabError as exc:
         err.print(f"[magenta]not run again[/]: {shown(first.product)} {shown(first.version)} of run "
                   f"{shown(old_run)}: {shown(str(exc))}", highlight=False, soft_wrap=True)

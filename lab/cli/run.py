@@ -25,7 +25,7 @@ from lab.run.plan import Plan, choose_suites, choose_targets
 from lab.run.progress import colour, table
 from lab.run.rerun import plan_rerun
 from lab.runid import new_run_id
-from lab.submission import load_submission
+from lab.submission import load_for_lab
 from lab.waivers import load_waivers
 
 
@@ -55,7 +55,7 @@ def run(
         submission = plan.submission
     elif submission is None:
         raise InputError("lab run", ["SUBMISSION: missing (or give --rerun-broken DIR)"])
-    sub = load_submission(submission, inv.model.lab.limits, stability=inv.model.lab.stability)
+    sub = load_for_lab(submission, inv.model.lab)
     try:
         if previous is None:
             plan = _plan(inv, sub, submission, targets, suites, output)

@@ -16,9 +16,9 @@ from lab.cli.options import Inventory
 from lab.errors import InputError
 from lab.inventory import load_inventory
 from lab.inventory.load import LoadedInventory
-from lab.inventory.model import Limits
+from lab.inventory.model import LabSettings
 from lab.run.plan import choose_targets
-from lab.submission import load_submission
+from lab.submission import load_for_lab
 from lab.waivers import load_waivers
 
 DEFAULT_INVENTORY = Path("targets.toml")
@@ -30,8 +30,7 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
     try:
         inv = _inventory(inventory)
         waivers = load_waivers(inv) if inv is not None else None  # malformed: refused like the rest
-        sub = load_submission(submission, inv.model.lab.limits if inv else Limits(),
-                              stability=inv.model.lab.stability if inv else None)
+        sub = load_for_lab(submission, inv.model.lab if inv else LabSettings())
     except InputError as exc:
         err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lab.errors import InputError
-from lab.inventory.model import Limits, StabilitySettings
+from lab.inventory.model import LabSettings, Limits, StabilitySettings
 from lab.submission.model import Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
@@ -171,3 +171,9 @@ def load_submission(source: Path | str, limits: Limits | None = None,
             tmp.cleanup()
         raise
     return LoadedSubmission(model, root.resolve(), source, digests, tmp)
+
+
+def load_for_lab(source: Path | str, lab: LabSettings, digests: dict[str, str] | None = None) -> LoadedSubmission:
+    """``load_submission`` under one lab's settings (``[lab]`` of its inventory): every caller that has
+    an inventory checks a submission against the same limits, the command line, workers and the service alike."""
+    return load_submission(source, lab.limits, digests, stability=lab.stability)

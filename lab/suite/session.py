@@ -19,7 +19,7 @@ from lab.provision.base import Provisioned
 from lab.provision.target import provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
-from lab.submission.load import LoadedSubmission, load_submission
+from lab.submission.load import LoadedSubmission, load_for_lab
 from lab.suite.state import RunState
 from lab.text import trim
 from lab.transport.base import CommandResult, redact
@@ -52,8 +52,7 @@ class LabSession:
 
     def __post_init__(self) -> None:
         self.inventory = load_inventory(self.opts.inventory)
-        self.submission = load_submission(self.opts.submission, self.inventory.model.lab.limits, self.opts.digests,
-                                          self.inventory.model.lab.stability)
+        self.submission = load_for_lab(self.opts.submission, self.inventory.model.lab, self.opts.digests)
         self.target_spec = self.inventory.model.get(self.opts.target)
         self.logs = self.opts.out / "logs" / self.opts.target
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -152,11 +152,11 @@ def test_a_target_never_sees_the_cache(inventory, built, examples, tmp_path, mon
     from lab.engine import client
     from lab.provision import provision
     from lab.runid import new_run_id
-    from lab.submission import load_submission
+    from lab.submission import load_for_lab
 
     cache = tmp_path / "cache"
     monkeypatch.setenv("LAB_CACHE", str(cache))
-    sub = load_submission(examples / "debian-memcached", inventory.model.lab.limits)
+    sub = load_for_lab(examples / "debian-memcached", inventory.model.lab)
     try:
         for _ in range(2):  # cold, then warm
             with provision(built(TARGET), new_run_id("cache"), inventory.model.lab) as p:
