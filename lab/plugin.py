@@ -159,6 +159,35 @@ def service(lab, target, deployment):
         sup.kill9()
 
 
+@pytest.fixture(scope="session")
+def stability_watch(request, lab, target):
+    """The stability suite's watch of the service, begun by the first check that runs during it
+    (``registry.DURING_WATCH``) or else by the stability checks themselves. It yields the
+    ``Watching``, or the exception that says why there is none, and never raises it: a check that
+    merely runs meanwhile must not fail for the watch; the stability checks raise it."""
+    from lab.stability.background import begin
+
+    if lab.opts.suites and "stability" not in lab.opts.suites:
+        yield None
+        return
+    watching, problem = None, None
+    try:
+        watching = begin(lab, target.transport, request.getfixturevalue("service"))
+    except Exception as exc:  # NotApplicable (no service, not ready) or the lab's own failure
+        problem = exc
+    yield watching or problem
+    if watching is not None:
+        watching.cancel()
+
+
+@pytest.fixture(autouse=True)
+def _watched_meanwhile(request):
+    """The checks of ``registry.DURING_WATCH`` run while the service is being watched."""
+    lab = request.config.stash.get(SESSION, None)
+    if lab is not None and check_id(request.node)[0].split(".")[0] in registry.DURING_WATCH:
+        request.getfixturevalue("stability_watch")
+
+
 @pytest.hookimpl(wrapper=True)
 def _not_applicable_is_skipped(item):
     """A ``NotApplicable`` raised in a fixture or a check makes the check *skipped*, with its reason."""

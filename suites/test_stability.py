@@ -12,22 +12,20 @@ figures to the target's metrics.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass
 
 import pytest
 
 from lab.errors import NotApplicable
 from lab.report.allure_worker import picture
-from lab.service import HOME, LOG, Supervisor
+from lab.service import HOME, LOG
 from lab.stability import judge
+from lab.stability.background import THREAD
 from lab.stability.chart import svg
-from lab.stability.sampler import Series, watch
-from lab.suite.database import database_env
+from lab.stability.sampler import Series
 from lab.transport.base import redact
 
 RESTART_LOG = f"{HOME}/stability-restarts.log"
-LOAD_LOG = f"{HOME}/stability-load.log"
 
 
 @dataclass
@@ -37,27 +35,7 @@ class Watched:
     fds: judge.Growth | None
 
 
-def duration_of(lab) -> float:
-    """The submission's duration, else the lab's; never above the lab's maximum (refused at validation too)."""
-    lab_side = lab.inventory.model.lab.stability
-    asked = lab.submission.model.stability.duration if lab.submission.model.stability else None
-    return min(asked or lab_side.duration, lab_side.max_duration)
-
-
-def start_load(lab, target, service) -> Supervisor | None:
-    """The vendor's load command as the service's user, in its own session, cut off after the watch."""
-    spec = lab.submission.model.stability
-    if spec is None or not spec.load:
-        return None
-    limit = int(duration_of(lab)) + 5  # bounded even if the lab were gone before it stops it
-    command = f"timeout -s KILL {limit} sh -c {shlex.quote(spec.load)}"
-    load = Supervisor(target.transport, service.spec.model_copy(update={"command": command}), database_env(lab))
-    load.log_file = LOAD_LOG
-    load.start()
-    return load
-
-
-def write_logs(lab, target, series: Series, memory: judge.Growth | None) -> None:
+def write_logs(lab, series: Series, memory: judge.Growth | None) -> None:
     (lab.logs / "stability.json").write_text(json.dumps(series.to_json(), indent=1))
     title = (f"{lab.submission.model.product.name} {lab.submission.model.product.version} "
              f"on {lab.target_spec.name}: {series.duration:g} s watch")
@@ -65,28 +43,19 @@ def write_logs(lab, target, series: Series, memory: judge.Growth | None) -> None
 
 
 @pytest.fixture(scope="module")
-def watched(lab, target, service) -> Watched:
-    if not lab.state.readiness.ready:
-        raise NotApplicable("needs a ready service (service.ready failed)")
-    if not service.alive():
-        raise NotApplicable("the service was not running when the watch began (see service.restart)")
-    settings = lab.inventory.model.lab.stability
-    duration = duration_of(lab)
-    load = start_load(lab, target, service)
+def watched(lab, stability_watch) -> Watched:
+    """The watch begun in the background when the service's own checks were done (the package,
+    supply and desktop checks ran meanwhile); waited for here, its commands this check's evidence."""
+    if isinstance(stability_watch, Exception):
+        raise stability_watch
     try:
-        series = watch(target.transport, service.pid, duration, settings.interval)
+        series = stability_watch.result()
     finally:
-        if load is not None:
-            ended = not load.alive()
-            load.kill9()
-            (lab.logs / "stability-load.log").write_text(
-                redact(load.log_end().decode("utf-8", "replace"), target.transport.secrets))
-    if load is not None:
-        series.load = lab.submission.model.stability.load
-        series.load_ended_early = ended
+        lab.adopt_commands(THREAD)
+    duration = stability_watch.duration
     memory = judge.memory(series.samples, duration)
     fds = judge.descriptors(series.samples, duration)
-    write_logs(lab, target, series, memory)
+    write_logs(lab, series, memory)
     s = series.samples
     lab.metrics.update({"stability.duration_s": round(s[-1].t, 1), "stability.samples": len(s),
                         "stability.rss_kb_max": max(x.rss_kb for x in s),

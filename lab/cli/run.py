@@ -20,7 +20,7 @@ from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
 from lab.inventory import load_inventory
 from lab.run.controller import default_out, execute, exit_code
-from lab.run.finish import Finished, finish
+from lab.run.finish import Finished, finish, warm_up
 from lab.run.plan import Plan, choose_suites, choose_targets
 from lab.run.progress import colour, table
 from lab.run.rerun import plan_rerun
@@ -73,6 +73,7 @@ def run(
             check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission))
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
+        warm_up(report=not no_report)
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
     finally:

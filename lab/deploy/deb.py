@@ -109,5 +109,7 @@ class DebInstaller(Installer):
 
     def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         pkgs = " ".join(q(s.contents.package or "") for s in batch)
-        return run_step(p, f"{APT} purge {pkgs} && {APT} autoremove --purge", timeout,
+        # One transaction: the product and the dependencies it alone pulled in, purged together
+        # (``--autoremove`` with ``purge`` purges those too), as a second ``autoremove`` run would.
+        return run_step(p, f"{APT} --autoremove purge {pkgs}", timeout,
                         f"purging {', '.join(s.contents.package or s.name for s in batch)}")

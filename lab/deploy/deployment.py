@@ -7,6 +7,7 @@ first of them is listed); tarballs go one by one, in the order given.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lab.deploy.base import Batch, Installer, Staged
@@ -31,6 +32,7 @@ class Deployment:
     artifacts: list | None = None  # default the submission's [[artifacts]]; the upgrade suite plans upgrade.from
     packages_before: dict = field(default_factory=dict)  # name -> observe.packages.Installed, before install
     packages_after: dict = field(default_factory=dict)   # and right after it: the SBOM's resolved packages
+    _indexing: list[Future] = field(default_factory=list)  # path -> package of each downloaded archive
 
     def plan(self) -> None:
         by_format: dict[str, tuple[Installer, Batch]] = {}
@@ -67,6 +69,7 @@ class Deployment:
             for staged in batch:
                 installer.stage(self.target, staged)
             installer.fetch_dependencies(self.target, batch, self.install_timeout)
+            self._index(installer.dependency_archive)
             results.append(installer.install(self.target, batch, self.install_timeout))
         self.installed = True
         self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
@@ -90,6 +93,24 @@ class Deployment:
     def dependency_archives(self) -> list[bytes]:
         """What each transaction's downloader brought from the target's repositories, as tars."""
         return [i.dependency_archive for i, _ in self.batches if i.dependency_archive]
+
+    def _index(self, archive: bytes | None) -> None:
+        """Read the file lists of the packages just downloaded while apt installs them on the target
+        (a second of decompression that would otherwise wait for the first check asking who owns a
+        path)."""
+        if archive:
+            from lab.observe.owners import archive_packages
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="index-dependencies")
+            self._indexing.append(pool.submit(archive_packages, archive))
+            pool.shutdown(wait=False)  # its one task still runs; the thread ends with it
+
+    def dependency_paths(self) -> list[dict[str, str]]:
+        """path -> OS package, for each downloader's archive (``Owners.of``)."""
+        if not self._indexing:
+            for archive in self.dependency_archives():
+                self._index(archive)
+        return [f.result() for f in self._indexing]
 
     def prefixes(self) -> list[str]:
         return [s.artifact.prefix for _, s in self.steps if s.artifact.prefix]

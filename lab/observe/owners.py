@@ -73,10 +73,11 @@ class Owners:
         product = {m.path: s.contents.package or s.name for _, s in deployment.steps for m in s.contents.members}
         mine = deployment.packages()
         os_packages: dict[str, str] = {}
-        for archive in deployment.dependency_archives():
-            os_packages.update({p: pkg for p, pkg in archive_packages(archive).items() if pkg not in mine})
+        indexed = deployment.dependency_paths()
+        for paths in indexed:
+            os_packages.update({p: pkg for p, pkg in paths.items() if pkg not in mine})
         # Without an archive (a board downloads for itself) the target's own database is asked.
-        return cls(product, os_packages, lookup if not deployment.dependency_archives() else None)
+        return cls(product, os_packages, lookup if not indexed else None)
 
     def prefetch(self, paths: Iterable[str]) -> None:
         wanted = [canonical(p) for p in paths]

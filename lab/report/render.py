@@ -12,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from lab.errors import InfrastructureError, InputError
@@ -21,6 +22,7 @@ from lab.report.pdf import lab_settings, write_report
 from lab.results.model import Verdicts
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+ALLURE_TIMEOUT_S = 600
 ANALYTICS = [re.compile(r'\s*<script[^>]*src="https://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
              re.compile(r"\s*<script>\s*window\.dataLayer[\s\S]*?</script>")]
 
@@ -49,7 +51,7 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     """The report of a run; ``verdicts`` from memory when the caller has them (``lab run``), else
     read from the folder (``lab report DIR``). ``lab``: the inventory's ``[lab]`` (the centre's name
     and languages of the PDF); without it, that of ./targets.toml when it loads, else the defaults."""
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()  # Allure runs from the project folder
     results = run_dir / "allure-results"
     path = run_dir / "verdicts.json"
     if not results.is_dir() or (verdicts is None and not path.exists()):
@@ -59,11 +61,6 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     product, version, run_id = verdicts.submission.name, verdicts.submission.version, verdicts.run
     # The first line a reader sees: each target's verdict, not a pass percentage.
     outcome = ", ".join(f"{name} {r.verdict.upper()}" for name, r in verdicts.targets.items())
-    pdf_error = None
-    try:  # the PDF first: it needs no Node.js, so a failing Allure does not cost the people's report
-        write_report(run_dir, verdicts, lab if lab is not None else lab_settings())
-    except InfrastructureError as exc:
-        pdf_error = exc
     history_dir = Path(history_dir or Path("reports") / "history")
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
@@ -72,10 +69,32 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),
            "--report-name", f"{product} {version}: {outcome} (run {run_id})", "--history-path",
            str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    # Allure's generator (Node.js, its own process) and the PDF (WeasyPrint, in this one) read the
+    # same finished results and nothing of each other: the PDF is laid out while Allure works.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        pdf_error = None
+        try:  # a failing Allure does not cost the people's report, nor a failing PDF the Allure one
+            write_report(run_dir, verdicts, lab if lab is not None else lab_settings())
+        except InfrastructureError as exc:
+            pdf_error = exc
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        try:
+            returncode = proc.wait(timeout=ALLURE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            returncode = None
+        log.seek(0, 2)
+        log.seek(max(0, log.tell() - 4000))
+        printed = log.read().decode("utf-8", "replace")
     index = out / "index.html"
-    if proc.returncode != 0 or not index.exists():
-        raise InfrastructureError(f"allure failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    if returncode != 0 or not index.exists():
+        how = f"timed out after {ALLURE_TIMEOUT_S} s" if returncode is None else returncode
+        raise InfrastructureError(f"allure failed ({how}):\n{printed}")
     index.write_text(strip_analytics(index.read_text()))
     if pdf_error is not None:
         raise pdf_error

@@ -26,6 +26,17 @@ class Finished:
     waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
 
 
+def warm_up(report: bool) -> None:
+    """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more) in the
+    background while the workers run, so the end of the run does not wait for it."""
+    if report:
+        import importlib
+        import threading
+
+        threading.Thread(target=importlib.import_module, args=("lab.report.render",), name="warm-up",
+                         daemon=True).start()
+
+
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:
     """The lab's waivers over the merged results, before anything is signed, rendered or recorded:
     ``verdicts.json`` and the Allure results are rewritten when a check became waived."""

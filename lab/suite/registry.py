@@ -69,8 +69,21 @@ SUITES: list[Suite] = [
     # after the uninstall: the earlier release is installed afresh, then upgraded in place
     Suite("upgrade", "test_upgrade.py", "critical", REPLACEABILITY, "Upgrading from its earlier release"),
 ]
-FILES = [s.file for s in SUITES if s.name != "upgrade"] + ["test_uninstall.py", "test_upgrade.py"]
+SUITE = {s.name: s for s in SUITES}
+# The order a target's report lists the checks in: the suites above, the uninstall after them all.
+REPORT_FILES = [s.file for s in SUITES if s.name != "upgrade"] + ["test_uninstall.py", "test_upgrade.py"]
+# The suites that run while the stability watch samples the service in the background: they read
+# the installed files (or start an application of their own) and nothing of the service, so the
+# watch's duration is spent on them instead of waited out. What changes the system (install,
+# security's comparison of what the install changed) comes before the service starts; what uses the
+# service (footprint's memory, the vendor's tests) stays out of the watch, so neither measures the
+# other; the repeated SIGKILLs of stability.kill_restart follow it.
+DURING_WATCH = ("package", "supply", "desktop")
+RUN_ORDER = ["install", "security", "database", "service", "footprint", *DURING_WATCH, "stability", "vendor"]
+# The order a target runs them in: what runs during the watch right after the service's own checks.
+FILES = [SUITE[name].file for name in RUN_ORDER] + ["test_uninstall.py", "test_upgrade.py"]
 LATE = {"service.stop": "test_vendor.py"}  # runs right after that file: vendor tests need the service up
+IN_FILE = {"install.uninstall": "test_uninstall.py", "install.leftovers": "test_uninstall.py"}
 
 CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("install.package", "Installing the package", needs_install=False),
@@ -122,7 +135,6 @@ CHECKS: dict[str, CheckSpec] = {c.id: c for c in [
     CheckSpec("upgrade.service", "Its service after the upgrade"),
     CheckSpec("upgrade.vendor_tests", "The vendor's own tests after the upgrade"),
 ]}
-SUITE = {s.name: s for s in SUITES}
 
 
 def check(check_id: str) -> CheckSpec:
@@ -156,9 +168,20 @@ def severity(check_id: str) -> str:
 
 def rank(check_id: str, file: str) -> float:
     """Where a check runs among the others on a target."""
+    return _rank(check_id, file, FILES)
+
+
+def report_rank(check_id: str) -> float:
+    """Where a check stands in a target's results and report, whatever order it ran in."""
+    spec = check(check_id)
+    suite = SUITE.get(spec.suite)
+    return _rank(check_id, IN_FILE.get(check_id, suite.file if suite else ""), REPORT_FILES)
+
+
+def _rank(check_id: str, file: str, order: list[str]) -> float:
     if check_id in LATE:
-        return FILES.index(LATE[check_id]) + 0.5
-    return FILES.index(file) if file in FILES else FILES.index("test_vendor.py")
+        return order.index(LATE[check_id]) + 0.5
+    return order.index(file) if file in order else order.index("test_vendor.py")
 
 
 def suites_dir() -> Path:

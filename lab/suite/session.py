@@ -6,8 +6,10 @@ The plugin's fixtures hand out parts of this object; its ``checks`` become the t
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ from lab.provision.target import provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
 from lab.results.write import write_atomic
 from lab.submission.load import LoadedSubmission, load_for_lab
+from lab.suite.registry import report_rank
 from lab.suite.state import RunState
 from lab.text import trim
 from lab.transport.base import CommandResult, redact
@@ -49,6 +52,9 @@ class LabSession:
     provisioned: Provisioned | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _commands: list[CommandResult] = field(default_factory=list)
+    # Commands of the lab's background threads (the stability watch), kept apart from the check
+    # that happens to run meanwhile; the check they belong to adopts them (``adopt_commands``).
+    _aside: dict[str, collections.deque[CommandResult]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.inventory = load_inventory(self.opts.inventory)
@@ -64,8 +70,6 @@ class LabSession:
         """Start the target while pytest collects the suites (seconds of imports): the two wait for
         nothing in each other. ``provision()`` joins it; a failure there is raised once, as if it had
         happened in ``provision()`` itself, and a later call tries again as before."""
-        import threading
-
         def work() -> None:
             try:
                 self.provision()
@@ -85,8 +89,6 @@ class LabSession:
                 raise error
 
     def provision(self) -> Provisioned:
-        import threading
-
         if threading.current_thread() is threading.main_thread():
             self._join_early()
         if self.provisioned is None:
@@ -94,11 +96,22 @@ class LabSession:
             lab = self.inventory.model.lab
             self.provisioned = self._stack.enter_context(provision(self.target_spec, self.opts.run_id, lab))
             self.provisioned.transport.default_timeout = self.limits()["command_timeout"]
-            self.provisioned.transport.observe(self._commands.append)
+            self.provisioned.transport.observe(self._record_command)
             self.provisioned.transport.observe(self._log_command)
             self.provisioned.say = self._say
             self.event("provisioned", facts=self.provisioned.facts.summary())
         return self.provisioned
+
+    def _record_command(self, result: CommandResult) -> None:
+        thread = threading.current_thread()
+        if thread is threading.main_thread():
+            self._commands.append(result)
+        else:
+            self._aside.setdefault(thread.name, collections.deque(maxlen=EVIDENCE_KEEP)).append(result)
+
+    def adopt_commands(self, thread_name: str) -> None:
+        """The last commands a background thread ran become the current check's evidence."""
+        self._commands.extend(self._aside.pop(thread_name, ()))
 
     def _say(self, text: str) -> None:
         """The lab's own note about this target (the dependency cache's hits and fallbacks): in the
@@ -180,6 +193,8 @@ class LabSession:
             fh.write(json.dumps({"t": time.time(), "event": kind, **data}) + "\n")
 
     def result(self) -> TargetResult:
+        # In the report's order, whatever order they ran in (some run during the stability watch).
+        self.checks.sort(key=lambda c: report_rank(c.id))
         verdict = reduce(self.checks)
         facts = self.provisioned.facts.summary() if self.provisioned else {}
         return TargetResult(verdict=verdict, reason=reason_of(self.checks, verdict), facts=facts,

@@ -76,14 +76,27 @@ def test_a_service_that_leaks_fails_stability_memory_with_its_chart(tmp_path, la
 
 
 def test_a_steady_service_passes_every_stability_check(tmp_path, lab_run):
-    run = lab_run(service_submission(tmp_path / "steady", "steady"), "--targets", T, "--suites", "service,stability")
-    outcomes = {c["id"]: (c["outcome"], c["message"]) for c in run.target(T)["checks"]}
+    run = lab_run(service_submission(tmp_path / "steady", "steady"), "--targets", T, "--suites",
+                  "service,package,stability")
+    checks = run.target(T)["checks"]
+    outcomes = {c["id"]: (c["outcome"], c["message"]) for c in checks}
     for cid in ("stability.uptime", "stability.memory", "stability.fds", "stability.kill_restart"):
         assert outcomes[cid][0] == "passed", (cid, outcomes[cid][1])
     assert "ready again after each of 10 SIGKILLs" in outcomes["stability.kill_restart"][1]
     assert run.proc.returncode == 0, run.target(T)["reason"]
     restarts = (run.out / f"logs/{T}/stability-restarts.log").read_text()
     assert restarts.count("svc steady: started") == 10
+    # The package checks ran while the watch sampled the service, and the results list them in the
+    # report's order all the same; the samples are stability.uptime's evidence, not theirs.
+    events = [json.loads(line) for line in (run.out / f"logs/{T}/events.jsonl").read_text().splitlines()]
+    at = {e.get("id", e["event"]): e["t"] for e in events}
+    assert at["watch-started"] < at["package.elf_machine"] < at["package.runpath"] < at["stability.uptime"]
+    assert at["stability.uptime"] - at["watch-started"] >= 8  # the whole watch, however it was spent
+    ids = [c["id"] for c in checks]
+    assert ids.index("package.runpath") < ids.index("service.ready") < ids.index("stability.uptime")
+    samples = "sid="
+    assert any(samples in e["command"] for e in next(c for c in checks if c["id"] == "stability.uptime")["evidence"])
+    assert not any(samples in e["command"] for c in checks if c["id"].startswith("package.") for e in c["evidence"])
 
 
 def test_a_service_that_dies_during_the_watch_fails_stability_uptime_with_its_last_words(tmp_path, lab_run):
