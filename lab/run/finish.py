@@ -33,8 +33,11 @@ def warm_up(report: bool) -> None:
         import importlib
         import threading
 
-        threading.Thread(target=importlib.import_module, args=("lab.report.render",), name="warm-up",
-                         daemon=True).start()
+        def work() -> None:
+            for name in ("lab.report.render", "weasyprint", "segno"):
+                importlib.import_module(name)
+
+        threading.Thread(target=work, name="warm-up", daemon=True).start()
 
 
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:
