@@ -19,7 +19,7 @@ from lab.cli.console import err, out, shown
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
 from lab.inventory import load_inventory
-from lab.run.controller import default_out, execute, exit_code
+from lab.run.controller import close_workers, default_out, execute, exit_code
 from lab.run.finish import Finished, finish, warm_up
 from lab.run.plan import Plan, choose_suites, choose_targets
 from lab.run.progress import colour, table
@@ -56,6 +56,7 @@ def run(
     elif submission is None:
         raise InputError("lab run", ["SUBMISSION: missing (or give --rerun-broken DIR)"])
     sub = load_for_lab(submission, inv.model.lab)
+    closing = None  # the workers still removing their targets once the run has their results
     try:
         if previous is None:
             plan = _plan(inv, sub, submission, targets, suites, output)
@@ -74,11 +75,16 @@ def run(
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
         warm_up(report=not no_report)
+        closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
-            verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous)
+            verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous,
+                               closing=closing)
+        # the report is made while the workers that have written their results remove their targets
+        done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue, waivers=waivers)
     finally:
+        if closing is not None:
+            close_workers(plan, closing)
         sub.cleanup()
-    done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue, waivers=waivers)
     try:
         _summary(done, plan)
     except Exception as exc:  # the run is recorded; only its summary could not be shown

@@ -29,8 +29,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _result_path(plan: Plan, name: str) -> Path:
+    return plan.out / "targets" / f"{name}.json"  # written whole (temp + rename) by the worker
+
+
+def close_workers(plan: Plan, closing: list[Worker]) -> None:
+    """Wait for the workers still tearing their targets down (``execute(closing=...)``), insist
+    after the grace period, then remove whatever a killed one could not."""
+    _stop_workers({w.target: w for w in closing}, ask=False)
+    closing.clear()
+    collect(plan.run_id)
+
+
 def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:
-    path = plan.out / "targets" / f"{name}.json"
+    path = _result_path(plan, name)
     if path.exists():
         return TargetResult.model_validate_json(path.read_text())
     if worker is None:
@@ -44,8 +56,13 @@ def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:
 
 def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             on_tick: Callable[[list[TargetProgress]], None] = lambda rows: None,
-            previous: Verdicts | None = None) -> Verdicts:
-    """Run the plan; with ``previous`` (a rerun), its other targets' results are kept as they were."""
+            previous: Verdicts | None = None, closing: list[Worker] | None = None) -> Verdicts:
+    """Run the plan; with ``previous`` (a rerun), its other targets' results are kept as they were.
+
+    With a ``closing`` list, a worker that has written its results counts as done while it still
+    tears its target down (a container's removal, a board's clean-up: a second or several): it is
+    put in that list, the run goes on to its report, and the caller waits for it with
+    ``close_workers`` before it returns. Without one, every worker is waited for here."""
     plan.out.mkdir(parents=True, exist_ok=True)
     if previous is None:
         write_atomic(plan.out / "plan.json", json.dumps(plan.describe(), indent=2))
@@ -69,6 +86,9 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             for name, w in list(running.items()):
                 if w.proc.poll() is not None:
                     finished[name] = running.pop(name)
+                elif closing is not None and _result_path(plan, name).exists():
+                    finished[name] = running.pop(name)
+                    closing.append(w)
                 elif time.monotonic() - w.started > wall and name not in overdue:
                     overdue.add(name)  # pytest tears down on SIGINT; a second one would cut it short
                     w.proc.send_signal(signal.SIGINT)
@@ -85,7 +105,10 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
         running.clear()
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
-        collect(plan.run_id)  # whatever a killed worker could not remove
+        if closing is None:
+            collect(plan.run_id)  # whatever a killed worker could not remove
+        elif interrupted:
+            close_workers(plan, closing)
     for r in rows:
         r.poll()
     on_tick(rows)
@@ -123,10 +146,11 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _stop_workers(running: dict[str, Worker]) -> None:
-    """Ask each worker to stop (pytest tears its fixtures down on SIGINT), then insist."""
+def _stop_workers(running: dict[str, Worker], ask: bool = True) -> None:
+    """Ask each worker to stop (pytest tears its fixtures down on SIGINT), then insist; with
+    ``ask=False``, only wait for them to end (they are tearing down already), then insist."""
     for w in running.values():
-        if w.proc.poll() is None:
+        if ask and w.proc.poll() is None:
             w.proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + GRACE_S
     for w in running.values():
