@@ -22,9 +22,16 @@ KEEP_CONFFILES = "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-
 REFRESHED = "LAB_LISTS_REFRESHED"
 REFRESH = ("{ find /var/lib/apt/lists -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
            f"|| {{ apt-get -q update >/dev/null && echo {REFRESHED}; }}; }}")
+# A container is thrown away after the run: dpkg need not fsync every file it unpacks (what Docker's
+# own Debian images set), which makes an install a fifth to a third faster. A board keeps its disk.
+UNSAFE_IO = " -o Dpkg::Options::=--force-unsafe-io"
 LISTS = "/var/lib/apt/lists"
 ARCHIVES = "/var/cache/apt/archives"
 UNMET = re.compile(r"Depends: ([a-z0-9][a-z0-9.+-]*)(?::\w+)? \(")
+
+
+def apt(p: Provisioned) -> str:
+    return APT + (UNSAFE_IO if p.handle is not None else "")
 
 
 def _offers(dl, result: CommandResult) -> str:
@@ -104,12 +111,12 @@ class DebInstaller(Installer):
         # Offline: the dependencies are already in apt's cache. (Not --no-download: apt then
         # refuses a local .deb with "Pathname to install is not absolute".)
         keep = f" {KEEP_CONFFILES}" if self.upgrading else ""
-        return run_step(p, f"{APT}{keep} install {paths(batch)}", timeout,
+        return run_step(p, f"{apt(p)}{keep} install {paths(batch)}", timeout,
                         f"{'upgrading to' if self.upgrading else 'installing'} {names(batch)}")
 
     def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         pkgs = " ".join(q(s.contents.package or "") for s in batch)
         # One transaction: the product and the dependencies it alone pulled in, purged together
         # (``--autoremove`` with ``purge`` purges those too), as a second ``autoremove`` run would.
-        return run_step(p, f"{APT} --autoremove purge {pkgs}", timeout,
+        return run_step(p, f"{apt(p)} --autoremove purge {pkgs}", timeout,
                         f"purging {', '.join(s.contents.package or s.name for s in batch)}")
