@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from lab.cache.deps import archive_of, files_in
-from lab.cache.store import CacheError, Damaged, PackageCache, digest, sha256_bytes
+from lab.cache.store import CacheError, Damaged, PackageCache
+from lab.hashing import sha256_bytes, sha256_parts
 
 KEY = "0123456789abcdef0123456789abcdef"
 
@@ -58,9 +59,9 @@ def test_names_that_are_not_package_files_are_refused(cache, name):
 def test_keys_are_checked_and_differ_with_image_and_mirror(cache):
     with pytest.raises(CacheError):
         cache.entry("../../etc")
-    a = digest("lab-cache-1", "deb", "sha256:image-a", "http://deb.debian.org/debian", "x86_64")
-    b = digest("lab-cache-1", "deb", "sha256:image-b", "http://deb.debian.org/debian", "x86_64")
-    c = digest("lab-cache-1", "deb", "sha256:image-a", "http://mirror.example/debian", "x86_64")
+    a = sha256_parts("lab-cache-1", "deb", "sha256:image-a", "http://deb.debian.org/debian", "x86_64")
+    b = sha256_parts("lab-cache-1", "deb", "sha256:image-b", "http://deb.debian.org/debian", "x86_64")
+    c = sha256_parts("lab-cache-1", "deb", "sha256:image-a", "http://mirror.example/debian", "x86_64")
     assert len({a, b, c}) == 3
 
 

@@ -24,6 +24,7 @@ from lab.centre.intake import problems_of
 from lab.centre.models import ApiToken, Cell, Submission
 from lab.centre.upload import Problem, Rejected, Upload, UploadTooLarge, receive_upload
 from lab.errors import InputError
+from lab.hashing import sha256_text
 from lab.settings import Settings
 from tests.conftest import ROOT
 
@@ -198,7 +199,7 @@ def test_a_token_is_shown_once_and_only_its_hash_is_stored(centre):
     secret = token.split("_", 2)[2]
     with Session(centre.engine) as s:
         stored = s.get(ApiToken, row.id)
-        assert stored.secret_sha256 == auth.sha256_hex(secret) and secret not in repr(stored.__dict__)
+        assert stored.secret_sha256 == sha256_text(secret) and secret not in repr(stored.__dict__)
         assert stored.expires is not None  # a year, printed by `lab admin token create`
         assert auth.check_token(s, token).name == "ACME Software"
 

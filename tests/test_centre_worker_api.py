@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from lab.centre import ledger, worker_api
+from lab.centre.ledger.queries import attempts_of
 from lab.centre.models import Cell, Organisation, Submission
 from lab.results.model import ArtifactRef, Check, SubmissionRef, TargetResult, Verdicts
 from lab.settings import Settings
@@ -176,7 +177,7 @@ def test_only_the_current_attempt_uploads(queued, settings):
     assert upload(client, cell_id, "x" * 43, good).status_code == 403
     assert upload(client, cell_id, second["credential"], good).status_code == 200
     with Session(worker_api.engine_for(settings.database_url)) as s:
-        rows = [(c.attempt, c.state, c.reason) for c in ledger._attempts(s, sid, T)]
+        rows = [(c.attempt, c.state, c.reason) for c in attempts_of(s, sid, T)]
     assert rows == [(1, "broken", "worker w1 lost"), (2, "passed", "")]
 
 

@@ -15,14 +15,14 @@ run's log and the run downloads as it would without a cache: never a failed or b
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from lab.cache.store import FILE_NAME, CacheError, Damaged, Entry, PackageCache, digest
+from lab.cache.store import FILE_NAME, CacheError, Damaged, Entry, PackageCache
+from lab.hashing import sha256_file, sha256_parts
 
 LISTS_FRESH_S = 24 * 3600  # as the deb installer's refresh rule: lists younger than a day are used
 MAX_FILE_SHARE = 4  # a file bigger than a quarter of the cache is not kept
@@ -56,14 +56,6 @@ def mirror_of(p) -> str:
         return apt_mirror()
     except (InfrastructureError, OSError):
         return ""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def archive_of(folder: str, files: dict[str, bytes]) -> bytes:
@@ -100,7 +92,7 @@ class BatchCache:
                  say: Callable[[str], None]):
         self.p, self.cache, self.entry, self.batch = p, cache, entry, batch
         self.folder, self.suffix, self.recipe, self.say = folder, suffix, recipe, say
-        self.products = sorted(file_sha256(s.local) for s in batch)
+        self.products = sorted(sha256_file(s.local) for s in batch)
         self.lists_id: str | None = None     # what the target resolves against
         self.lists_to_copy: bytes | None = None  # cached lists the target (and downloader) must get
         # What is installed on the target now (a digest of its package database): an upgrade's
@@ -123,14 +115,14 @@ class BatchCache:
             return None
         mirror = mirror_of(p)
         try:
-            entry = cache.entry(digest("lab-cache-1", fmt, image, mirror, p.facts.arch)[:32])
+            entry = cache.entry(sha256_parts("lab-cache-1", fmt, image, mirror, p.facts.arch)[:32])
             return cls(p, cache, entry, batch, folder, suffix, recipe, say)
         except (CacheError, OSError) as exc:
             say(f"dependency cache not used ({exc}): downloading")
             return None
 
     def _memo_key(self) -> str:
-        return digest("memo", self.recipe, self.lists_id or "", self.installed, *self.products)[:32]
+        return sha256_parts("memo", self.recipe, self.lists_id or "", self.installed, *self.products)[:32]
 
     # -- lists ---------------------------------------------------------------------------------
     def use_lists(self, image_lists_fresh: bool, day: bool = False) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from lab.hashing import sha256_bytes
 
 DEFAULT_ROOT = Path("~/.cache/adaptation-lab/packages")
 # A package file as a repository names it; nothing with a slash or a leading dot gets in.
@@ -46,18 +47,6 @@ class CacheError(Exception):
 
 class Damaged(CacheError):
     """A cached file no longer matches its recorded sha256 (it has been removed)."""
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def digest(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

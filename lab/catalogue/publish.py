@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +48,10 @@ FACTS_SHOWN = (("os_name", N_("OS")), ("arch", N_("CPU")), ("emulated", N_("emul
                ("db_server", N_("database")))
 DEFAULT_LANGUAGES = ("zh-CN", "en")
 REASON_IN_CELL = 220
+# What matrix.json tells of each result: the portal's (lab.centre.buyers) and the static site's.
+RESULT_KEYS = ("verdict", "reason", "fault", "artifact_arch", "run", "certificate", "certificate_page", "report")
+SITE_RESULT_KEYS = (*RESULT_KEYS, "waived", "certificate_expires", "certificate_expired", "change", "history",
+                    "affected_by", "sbom", "sbom_sha256")
 _CHECK_PREFIX = re.compile(r"^([a-z_]+\.[A-Za-z0-9_.\[\]-]+): (.*)$", re.S)
 
 
@@ -60,7 +64,8 @@ def every_version(s: Session) -> list[ProductVersion]:
         selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all())
 
 
-def _slug(text: str) -> str:
+def slug_of(text: str) -> str:
+    """A name safe in a file name or a URL path (a product's page, a certificate's folder)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
 
@@ -180,39 +185,43 @@ def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAUL
     run = result.run
     links = {"certificate": None, "certificate_page": None, "report": None}
     if result.certificate is not None:
-        base = f"certificates/{_slug(run.id)}/{_slug(result.target)}"
+        base = f"certificates/{slug_of(run.id)}/{slug_of(result.target)}"
         doc = result.certificate.document
         write_atomic(site / f"{base}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-        for lang, page in certificate_pages(doc, f"{_slug(result.target)}.json", "../../", languages).items():
+        for lang, page in certificate_pages(doc, f"{slug_of(result.target)}.json", "../../", languages).items():
             write_atomic(site / localised(f"{base}.html", lang, languages[0]), page)
         links["certificate"] = f"{base}.json"
         links["certificate_page"] = f"{base}.html"
     report = Path(run.folder) / "report" / "index.html"
     if report.exists():
-        dest = site / "reports" / f"{_slug(run.id)}.html"
+        dest = site / "reports" / f"{slug_of(run.id)}.html"
         if not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report, dest)
-        links["report"] = f"reports/{_slug(run.id)}.html"
+        links["report"] = f"reports/{slug_of(run.id)}.html"
     from lab.desktop.evidence import publish_screenshots  # a desktop application's windows
 
     links["screenshots"] = publish_screenshots(Path(run.folder), result.target, site,
-                                               f"screenshots/{_slug(run.id)}/{_slug(result.target)}")
+                                               f"screenshots/{slug_of(run.id)}/{slug_of(result.target)}")
     return links
 
 
-def _cell(target: str, result: Result, site: Path, spec=None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
-    """A cell's data (English where it is the lab's words: ``matrix.json`` has them); the pages
-    put the lab's words in their language with the filters above, from ``reason``, ``verdict``,
-    ``arches`` and ``facts``."""
+def cell_data(target: str, result: Result, spec=None) -> dict:
+    """A cell's data, without its links (English where it is the lab's words: ``matrix.json`` has
+    them); the pages put the lab's words in their language with the filters above, from
+    ``reason``, ``verdict``, ``arches`` and ``facts``. ``spec``: the inventory's target."""
     why = plain_reason(result.reason) if result.verdict != "passed" else ""
     arches = artifact_arches(result, spec)
     return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": result.run.id,
             "facts": result.facts, "facts_words": facts_in_words(result.facts),
             "why": why, "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
             "arches": arches, "artifact_arch": ", ".join(dict.fromkeys(arch_words(a) for a in arches)),
-            "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")],
-            **_copy_evidence(result, site, languages), **cell_life(result)}
+            "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")]}
+
+
+def _cell(target: str, result: Result, site: Path, spec=None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
+    """A cell of the site: its data, its evidence copied into the site and linked, its life."""
+    return {**cell_data(target, result, spec), **_copy_evidence(result, site, languages), **cell_life(result)}
 
 
 def _column(name: str, target, results: list[Result]) -> dict:
@@ -236,6 +245,51 @@ def _column(name: str, target, results: list[Result]) -> dict:
             "db_server": server, "stands_for": stands_for}
 
 
+def matrix(versions: Sequence[ProductVersion], inventory: dict | None,
+           cell: Callable[[str, Result, object], dict]) -> tuple[list[dict], list[dict], dict[str, dict]]:
+    """The catalogue as its matrix shows it: ``(columns, rows, pages)``, built one way for the
+    static site (``publish``) and the portal (``lab.centre.buyers``), which differ only in their
+    cells' links. ``inventory`` (target name -> ``Target``) gives the columns, in its order, and
+    what each stands for; None: every recorded target, described by nothing. A row per product
+    version with a verdict on a column, each cell made by ``cell(target, result, spec)`` from the
+    latest result; ``pages``, per product name, what the product's page lists."""
+    known = set(inventory) if inventory is not None else None
+    by_target: dict[str, list[Result]] = {}
+    rows, pages = [], {}
+    for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
+        latest = _latest_cells(version, known)
+        if not latest:
+            continue  # tested only on targets this inventory does not have
+        cells = {}
+        for target, result in sorted(latest.items()):
+            by_target.setdefault(target, []).append(result)
+            cells[target] = cell(target, result, (inventory or {}).get(target))
+        product = version.product
+        row = {"name": product.name, "slug": slug_of(product.name), "vendor": product.vendor,
+               "version": version.version, "cells": cells,
+               "verdicts": sorted({c["verdict"] for c in cells.values()})}
+        rows.append(row)
+        page = pages.setdefault(product.name, {
+            "product": product, "slug": row["slug"], "versions": [],
+            "transfers": [{"from": t.from_vendor, "to": t.to_vendor, "at": t.at, "by": t.by}
+                          for t in product.transfers]})
+        page["versions"].append({"version": version.version, "cells": list(cells.values())})
+    names = [n for n in inventory if n in by_target] if inventory is not None else sorted(by_target)
+    columns = [_column(n, (inventory or {}).get(n), sorted(by_target[n], key=lambda r: r.run.finished))
+               for n in names]
+    return columns, rows, pages
+
+
+def matrix_for_machines(columns: list[dict], rows: list[dict], keys: Sequence[str], **common) -> dict:
+    """``matrix.json`` from ``matrix``'s columns and rows: for machines, the lab's words in English;
+    ``keys``: what each result tells; ``common``: the lab's name and when it was generated."""
+    return {"schema": 1, **common, "targets": [c["name"] for c in columns],
+            "columns": {c["name"]: {k: c[k] for k in ("description", "arch", "emulated", "database")} for c in columns},
+            "products": [{k: row[k] for k in ("name", "vendor", "version")}
+                         | {"results": {t: {k: c[k] for k in keys} for t, c in row["cells"].items()}}
+                         for row in rows]}
+
+
 def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None = None,
             targets: Sequence | None = None, languages: Sequence[str] = DEFAULT_LANGUAGES) -> Path:
     """Render the site into ``site``. ``targets`` (the inventory's ``Target`` list) gives the columns
@@ -245,52 +299,22 @@ def publish(engine: Engine, site: Path, lab_name: str, signing_key: Path | None 
     site = Path(site)
     site.mkdir(parents=True, exist_ok=True)
     inventory = {t.name: t for t in targets} if targets is not None else None
-    known = set(inventory) if inventory is not None else None
     from lab.supply.published import affected, cell_supply
 
     hits = affected(engine)  # every imported record against every recorded install's components
     with Session(engine) as s:
-        versions = every_version(s)
-        by_target: dict[str, list[Result]] = {}
-        rows, products = [], {}
-        for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
-            latest = _latest_cells(version, known)
-            if not latest:
-                continue  # tested only on targets this inventory does not have
-            cells = {}
-            for target, result in sorted(latest.items()):
-                by_target.setdefault(target, []).append(result)
-                cells[target] = _cell(target, result, site, (inventory or {}).get(target), languages)
-                cells[target].update(cell_supply(result, site, hits, _slug))
-            product = version.product
-            row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
-                   "version": version.version, "cells": cells,
-                   "verdicts": sorted({c["verdict"] for c in cells.values()})}
-            rows.append(row)
-            page = products.setdefault(product.name, {
-                "product": product, "slug": row["slug"], "versions": [],
-                "transfers": [{"from": t.from_vendor, "to": t.to_vendor, "at": t.at, "by": t.by}
-                              for t in product.transfers]})
-            page["versions"].append({"version": version.version, "cells": list(cells.values())})
-        names = [n for n in inventory if n in by_target] if inventory is not None else sorted(by_target)
-        columns = [_column(n, (inventory or {}).get(n), sorted(by_target[n], key=lambda r: r.run.finished))
-                   for n in names]
+        def cell(target: str, result: Result, spec) -> dict:
+            return {**_cell(target, result, site, spec, languages), **cell_supply(result, site, hits, slug_of)}
+
+        columns, rows, pages = matrix(every_version(s), inventory, cell)
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     common = {"lab": lab_name, "generated": generated}
     _write_page(site, "index.html", "matrix.html.j2", languages, columns=columns, rows=rows, root="", **common)
-    for page in products.values():
+    for page in pages.values():
         _write_page(site, f"products/{page['slug']}.html", "product.html.j2", languages, product=page["product"],
                     versions=page["versions"], transfers=page["transfers"], root="../", **common)
-    write_atomic(site / "matrix.json", json.dumps({
-        "schema": 1, **common, "targets": names,
-        "columns": {c["name"]: {k: c[k] for k in ("description", "arch", "emulated", "database")} for c in columns},
-        "products": [{k: row[k] for k in ("name", "vendor", "version")} |
-                     {"results": {t: {k: c[k] for k in ("verdict", "reason", "fault", "artifact_arch", "run",
-                                                        "certificate", "certificate_page", "report",
-                                                        "waived", "certificate_expires", "certificate_expired",
-                                                        "change", "history", "affected_by", "sbom",
-                                                        "sbom_sha256")}
-                                  for t, c in row["cells"].items()}} for row in rows]}, indent=2, ensure_ascii=False))
+    write_atomic(site / "matrix.json", json.dumps(matrix_for_machines(columns, rows, SITE_RESULT_KEYS, **common),
+                                                  indent=2, ensure_ascii=False))
     key = load_or_create(signing_key or default_key_path()).public_key()
     (site / "keys").mkdir(exist_ok=True)
     pem = public_pem(key)

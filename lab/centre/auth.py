@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from lab.centre.models import ApiToken, Organisation, User
 from lab.errors import InfrastructureError, InputError, LabError
+from lab.hashing import sha256_text
 
 PREFIX = "lab"
 TOKEN = re.compile(r"lab_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")
@@ -75,10 +76,6 @@ def now() -> datetime:
 def _aware(moment: datetime) -> datetime:
     """SQLite gives naive datetimes back: they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def sha256_hex(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- accounts -------------------------------------------------------------------------------------
@@ -154,7 +151,7 @@ def create_token(session: Session, org: str | Organisation | None = None, engine
         expires = row.created + expires
     row.expires = expires
     secret = secrets.token_urlsafe(32)
-    row.secret_sha256 = sha256_hex(secret)
+    row.secret_sha256 = sha256_text(secret)
     session.add(row)
     session.flush()
     return row, f"{PREFIX}_{row.id}_{secret}"
@@ -188,7 +185,7 @@ def check_token(session: Session, token: str) -> Principal:
     if m is None:
         raise Unauthenticated(f"not a token of this centre (they look like {PREFIX}_ID_SECRET)")
     row = session.get(ApiToken, m.group(1))
-    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_hex(m.group(2))):
+    if row is None or not hmac.compare_digest(row.secret_sha256, sha256_text(m.group(2))):
         raise Unauthenticated("unknown token")
     if row.revoked is not None:
         raise Unauthenticated("this token is revoked")

@@ -20,18 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from lab.catalogue.models import Certificate, Result, Run
-from lab.catalogue.publish import (
-    FAULT,
-    _column,
-    _latest_cells,
-    _short,
-    _slug,
-    arch_words,
-    artifact_arches,
-    every_version,
-    facts_in_words,
-    plain_reason,
-)
+from lab.catalogue.publish import RESULT_KEYS, cell_data, every_version, matrix, matrix_for_machines, slug_of
 from lab.centre.context import centre_of
 from lab.centre.pages import REPORT_HEADERS, quoted, render
 from lab.certs.keys import key_id, key_path, load_or_create, public_pem
@@ -44,62 +33,31 @@ def _cell(target: str, result: Result, spec=None) -> dict:
     """A matrix cell, as ``lab catalogue publish`` makes it (``spec``: the inventory's target), its
     links to the portal's pages."""
     run = result.run
-    why = plain_reason(result.reason) if result.verdict != "passed" else ""
     base = f"certificates/{quoted(run.id)}/{quoted(target)}"
     has_cert = result.certificate is not None
     has_report = (Path(run.folder) / "report" / "index.html").is_file()
-    arches = artifact_arches(result, spec)
-    return {"target": target, "verdict": result.verdict, "reason": result.reason, "run": run.id,
-            "facts": result.facts, "facts_words": facts_in_words(result.facts), "why": why,
-            "why_short": _short(why), "fault": FAULT.get(result.verdict, ""),
-            "arches": arches, "artifact_arch": ", ".join(dict.fromkeys(arch_words(a) for a in arches)),
-            "failed": [c.check_id for c in result.checks if c.required and c.outcome in ("failed", "broken")],
+    return {**cell_data(target, result, spec),
             "certificate": f"{base}.json" if has_cert else None,
             "certificate_page": f"{base}.html" if has_cert else None,
             "report": f"reports/{quoted(run.id)}.html" if has_report else None}
 
 
 def published_matrix(centre) -> tuple[list[dict], list[dict], dict]:
-    """(columns, rows, products) of the published catalogue, like ``lab.catalogue.publish``."""
-    targets = centre.inventory.model.targets
-    inventory = {t.name: t for t in targets}
+    """(columns, rows, products) of the published catalogue, like ``lab.catalogue.publish``;
+    products by their page's name (``products/<slug>.html``)."""
+    inventory = {t.name: t for t in centre.inventory.model.targets}
     with Session(centre.engine) as s:
-        versions = every_version(s)
-        by_target: dict[str, list[Result]] = {}
-        rows, products = [], {}
-        for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
-            latest = _latest_cells(version, set(inventory))
-            if not latest:
-                continue
-            cells = {}
-            for target, result in sorted(latest.items()):
-                by_target.setdefault(target, []).append(result)
-                cells[target] = _cell(target, result, inventory.get(target))
-            product = version.product
-            row = {"name": product.name, "slug": _slug(product.name), "vendor": product.vendor,
-                   "version": version.version, "cells": cells,
-                   "verdicts": sorted({c["verdict"] for c in cells.values()})}
-            rows.append(row)
-            page = products.setdefault(row["slug"], {
-                "product": {"name": product.name, "vendor": product.vendor}, "versions": [],
-                "transfers": [{"from": t.from_vendor, "to": t.to_vendor, "at": t.at, "by": t.by}
-                              for t in product.transfers]})
-            page["versions"].append({"version": version.version, "cells": list(cells.values())})
-        columns = [_column(n, inventory[n], sorted(by_target[n], key=lambda r: r.run.finished))
-                   for n in inventory if n in by_target]
+        columns, rows, pages = matrix(every_version(s), inventory, _cell)
+        products = {page["slug"]: {"product": {"name": page["product"].name, "vendor": page["product"].vendor},
+                                    "versions": page["versions"], "transfers": page["transfers"]}
+                    for page in pages.values()}
     return columns, rows, products
 
 
 def matrix_document(centre) -> dict:
     """``matrix.json``, in the shape ``lab catalogue publish`` writes it (links relative to ``/``)."""
     columns, rows, _ = published_matrix(centre)
-    keys = ("verdict", "reason", "fault", "artifact_arch", "run", "certificate", "certificate_page", "report")
-    return {"schema": 1, "lab": centre.inventory.model.lab.name, "generated": _now_iso(),
-            "targets": [c["name"] for c in columns],
-            "columns": {c["name"]: {k: c[k] for k in ("description", "arch", "emulated", "database")} for c in columns},
-            "products": [{k: row[k] for k in ("name", "vendor", "version")}
-                         | {"results": {t: {k: c[k] for k in keys} for t, c in row["cells"].items()}}
-                         for row in rows]}
+    return matrix_for_machines(columns, rows, RESULT_KEYS, lab=centre.inventory.model.lab.name, generated=_now_iso())
 
 
 def _now_iso() -> str:
@@ -139,7 +97,7 @@ def _published_certificate(request: Request, run: str, target: str) -> dict:
 @router.get("/certificates/{run}/{target}.json")
 def certificate_json(request: Request, run: str, target: str):
     return JSONResponse(_published_certificate(request, run, target),
-                        headers={"Content-Disposition": f"attachment; filename=\"{_slug(target)}.json\""})
+                        headers={"Content-Disposition": f"attachment; filename=\"{slug_of(target)}.json\""})
 
 
 @router.get("/certificates/{run}/{target}.html", response_class=HTMLResponse)

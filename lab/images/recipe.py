@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.hashing import sha256_parts
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 
@@ -45,16 +45,9 @@ class Recipe:
     def rootfs_image(self) -> str:
         """The debootstrapped rootfs, named by what debootstrap alone depends on."""
         boot = self.target.docker.debootstrap
-        key = _sha("rootfs", boot.suite, boot.arch, boot.variant, ",".join(boot.components)) if boot else self.digest
+        key = (sha256_parts("rootfs", boot.suite, boot.arch, boot.variant, ",".join(boot.components))
+               if boot else self.digest)
         return f"{self.image}-rootfs:{key[:12]}"
-
-
-def _sha(*parts: str) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode())
-        h.update(b"\0")
-    return h.hexdigest()
 
 
 def recipe_for(inv: LoadedInventory, target: Target) -> Recipe | None:
@@ -65,13 +58,13 @@ def recipe_for(inv: LoadedInventory, target: Target) -> Recipe | None:
     if spec.debootstrap:
         boot = spec.debootstrap
         packages = sorted({*TOOLS, *boot.packages})
-        digest = _sha("debootstrap", boot.model_dump_json(), TOOLS_DOCKERFILE, json.dumps(packages))
+        digest = sha256_parts("debootstrap", boot.model_dump_json(), TOOLS_DOCKERFILE, json.dumps(packages))
         return Recipe(target, digest, TOOLS_DOCKERFILE, None)
     layer = spec.dockerfile
     base = recipe_for(inv, inv.model.get(layer.base))
     text = (inv.root / layer.path).read_text() if (inv.root / layer.path).exists() else ""
     base_digest = base.digest if base else layer.base
-    return Recipe(target, _sha("dockerfile", base_digest, text), text, inv.model.get(layer.base).docker.image)
+    return Recipe(target, sha256_parts("dockerfile", base_digest, text), text, inv.model.get(layer.base).docker.image)
 
 
 def packages_arg(recipe: Recipe) -> str:

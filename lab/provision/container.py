@@ -17,6 +17,7 @@ from lab.engine import LABEL_ROLE, LABEL_RUN, LABEL_TARGET, client
 from lab.errors import InfrastructureError
 from lab.images.build import current_recipe
 from lab.images.host import require_binfmt
+from lab.inventory.load import suggest
 from lab.inventory.model import LabSettings, Target
 
 LABEL_PID = "lab.pid"
@@ -39,7 +40,8 @@ def _ensure_image(target: Target, lab: LabSettings) -> str:
     except ImageNotFound:
         pass
     if target.docker.buildable:
-        raise InfrastructureError(f"image {image} is not built yet: run `lab images build {target.name}`")
+        build = suggest(f"lab images build {target.name}")  # keeps the user's --inventory
+        raise InfrastructureError(f"image {image} is not built yet: run `{build}`")
     if not lab.registry:
         raise InfrastructureError(f"image {image} is absent and this lab has no registry to pull it from")
     try:

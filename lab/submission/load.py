@@ -6,7 +6,6 @@ files it names, their checksums, the archive's safety. All problems are reported
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import tempfile
@@ -14,20 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lab.errors import InputError
+from lab.hashing import sha256_file
 from lab.inventory.model import LabSettings, Limits, StabilitySettings
 from lab.submission.model import Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
 
 MANIFEST = "submission.toml"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass

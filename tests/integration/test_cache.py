@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.cache.store import sha256_bytes
+from lab.hashing import sha256_bytes
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
