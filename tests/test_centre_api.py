@@ -537,7 +537,7 @@ def test_the_session_cookie_is_httponly_and_lax(centre):
     cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith(auth.SESSION_COOKIE))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     centre.client.cookies.clear()
-    csrf = re.search(r'name="csrf" value="([^"]+)"', centre.client.get("/login").text).group(1)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', centre.client.get("/login?lang=en").text).group(1)
     wrong = centre.client.post("/login", data={"email": "vendor@acme.example", "password": "nope", "csrf": csrf})
     assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
 
@@ -549,11 +549,11 @@ def test_the_console_is_for_engineers(centre, acme):
     assert centre.client.get("/console").status_code == 403
     centre.client.cookies.clear()
     csrf = centre.sign_in("eng@lab.example", "battery staple")
-    page = centre.client.get("/console").text
+    page = centre.client.get("/console?lang=en").text  # English (the default is zh-CN: tests/test_i18n.py)
     assert 'data-target="debian12-x86_64"' in page and "no live worker serves debian12-x86_64" in page
     centre.finish(sub, "broken")
     page = centre.client.get("/console").text
-    assert f'href="/submissions/{sub}"' in page and "Requeue" in page and "Publish" in page
+    assert f'href="/submissions/{sub}?lang=en"' in page and "Requeue" in page and "Publish" in page
     r = centre.client.post("/console/publish", data={"submission": sub}, follow_redirects=False)
     assert r.status_code == 403
     r = centre.client.post("/console/publish", data={"submission": sub, "csrf": csrf}, follow_redirects=False)

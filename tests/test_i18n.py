@@ -24,10 +24,10 @@ from tests.test_catalogue import engine, target, write_run  # noqa: F401 (a fixt
 SHIPPED = [lang for lang in LabSettings.model_fields["languages"].default_factory() if lang != i18n.SOURCE]
 # The templates of pages a buyer, a vendor or a reader of the report sees, checked for literal text.
 TEMPLATES = sorted([*(ROOT / "lab/templates").glob("*.j2"), *(ROOT / "lab/report/templates").glob("*.j2"),
-                    ROOT / "lab/centre/templates/base.html.j2", ROOT / "lab/centre/templates/error.html.j2"])
+                    *(ROOT / "lab/centre/templates").glob("*.j2")])
 # Literal words that are not language: commands, file names, formats, code.
 TECHNICAL = {"matrix.json", "sha256", "lab", "certificate", "verify", "CERTIFICATE.json", "lab-signing-key.pub.pem",
-             "key", "artifact", "FILE", "json", "nbsp"}
+             "key", "artifact", "FILE", "json", "nbsp", "verdicts.json"}
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,58 @@ def test_a_certificate_page_in_a_run_folder_is_in_the_default_language(tmp_path)
 def test_the_catalogue_files_are_where_pybabel_puts_them():
     assert Path(i18n.catalogue_path("zh-CN")) == ROOT / "lab/locale/zh_CN/LC_MESSAGES/messages.po"
     assert (ROOT / "babel.cfg").is_file()
+
+
+# --- the portal's pages for vendors and engineers -------------------------------------------------
+
+def _portal(template: str, lang: str, **context) -> str:
+    from lab.centre import pages
+
+    who = {"name": VENDOR, "engineer": context.pop("engineer", False)}
+    return i18n.render(pages.ENV, template, lang, lab="Lab", who=who, csrf="t", **context)
+
+
+SUBMISSION = {"id": "s1", "product": "failed", "version": "1.0<b>", "state": "running", "published": False,
+              "created": "2026-11-30T08:05:00+00:00",
+              "cells": [{"target": "t1", "state": "done", "verdict": "failed", "reason": "queued: <i>x</i>",
+                         "attempts": 2},
+                        {"target": "t2", "state": "queued", "verdict": None, "reason": "", "attempts": 1}]}
+
+
+def test_the_vendors_pages_are_chinese_or_english_and_a_vendors_words_stay_as_they_are():
+    page = {lang: _portal("submissions.html.j2", lang, views=[{**SUBMISSION, "org": "ACME"}], unfinished=True,
+                          max_bytes=512 << 20) for lang in ("zh-CN", "en")}
+    zh = html.unescape(page["zh-CN"])
+    assert f"{VENDOR} 的送测申请" in zh and "上传送测申请" in zh and "不超过 512 MiB" in zh
+    assert "测试中" in zh and "t1: 不通过" in zh and "t2: 排队中" in zh and "2026年11月30日" in zh
+    assert ">failed</a>" in page["zh-CN"] and "1.0&lt;b&gt;" in page["zh-CN"]  # the product's name, as it is
+    en = html.unescape(page["en"])
+    assert f"Submissions of {VENDOR}" in en and "t1: failed" in en and "t2: queued" in en and "送测" not in en
+
+    one = _portal("submission.html.j2", "zh-CN", view=SUBMISSION, vendor=VENDOR, org="ACME", run_id="r1",
+                  published_by="", any_done=True)
+    assert "状态：" in one and 'data-state="running">测试中<' in one and ">不通过<" in one  # noqa: RUF001
+    assert "queued: &lt;i&gt;x&lt;/i&gt;" in one  # a check's message: as it is, escaped, never translated
+    assert f"厂商：{html.escape(VENDOR)}" in one and "<i>" not in one  # noqa: RUF001
+
+
+def test_the_console_and_its_notices_are_translated():
+    state = {"now": "2026-11-30T08:05:00+00:00", "lost_after": 120, "workers": [], "running": [], "broken": [],
+             "queues": [{"target": "t1", "enabled": True, "queued": 3, "running": 0, "workers": [], "unserved": 3}],
+             "to_publish": [{**SUBMISSION, "state": "finished", "org": "ACME"}]}
+    notice = {"did": "requeued", "product": "acme", "version": "1.0", "target": "t1", "attempt": 2}
+    zh = _portal("console.html.j2", "zh-CN", engineer=True, notice=notice, **state)
+    assert "3 个测试任务：没有在线执行节点服务于 t1" in zh and "acme 1.0 在 t1 上的第 2 次尝试已排队" in zh  # noqa: RUF001
+    assert ">发布</button>" in zh and "尚无执行节点报到" in zh and "t1: 不通过" in zh
+    en = _portal("console.html.j2", "en", engineer=True, notice={**notice, "did": "published"}, **state)
+    assert "3 cells: no live worker serves t1" in en and "acme 1.0 published" in en and ">Publish</button>" in en
+
+
+def test_only_the_portals_own_refusals_are_translated_on_an_error_page():
+    from lab.centre import pages
+
+    said = {m: _portal("error.html.j2", "zh-CN", code=404, title="Not found", message=m)
+            for m in (pages.NO_SUCH_SUBMISSION, "passed", "upload: a.tar.gz: <x>")}
+    assert "送测申请不存在" in said[pages.NO_SUCH_SUBMISSION] and "<h1>未找到</h1>" in said["passed"]
+    assert '"problems">passed<' in said["passed"]  # not one of them: as it is (a verdict word too)
+    assert "upload: a.tar.gz: &lt;x&gt;" in said["upload: a.tar.gz: <x>"]

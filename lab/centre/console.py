@@ -4,6 +4,9 @@ broken cells with a requeue button, and the finished submissions with a publish 
 
 The ledger (``lab.centre.ledger``) answers every question about cells and does the requeue;
 publishing is ``lab.centre.review.publish``.
+
+After a requeue or a publish the console says what was done (``?requeued=CELL``, ``?published=ID``),
+in the page's language, from the database: a link cannot make it say anything else.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,7 +24,20 @@ from lab.centre.auth import Principal
 from lab.centre.context import centre_of, current
 from lab.centre.intake import default_enqueue
 from lab.centre.models import Cell, Submission, Worker
-from lab.centre.pages import age_s, check_csrf, iso, quoted, render, signed_in, small_form
+from lab.centre.pages import (
+    ENGINEERS_ONLY,
+    NO_SUCH_CELL,
+    NO_SUCH_SUBMISSION,
+    NOT_A_CELL,
+    age_s,
+    check_csrf,
+    iso,
+    quoted,
+    redirect,
+    render,
+    signed_in,
+    small_form,
+)
 from lab.errors import InputError
 
 router = APIRouter(include_in_schema=False)
@@ -30,7 +46,7 @@ router = APIRouter(include_in_schema=False)
 def _engineer(request: Request) -> tuple[Principal, dict]:
     who, session = signed_in(request)
     if not who.engineer:
-        raise HTTPException(403, "the console is for the lab's engineers")
+        raise HTTPException(403, ENGINEERS_ONLY)
     return who, session
 
 
@@ -81,29 +97,47 @@ def console_state(centre) -> dict:
             "running": running, "broken": broken, "to_publish": to_publish}
 
 
+def notice_of(centre, requeued: str, published: str) -> dict | None:
+    """What the console says after a requeue (the new attempt's cell) or a publish (a submission
+    that is published): the facts, which the page words in its language; None for anything else."""
+    with Session(centre.engine) as s:
+        if requeued.isdigit():
+            cell = s.get(Cell, int(requeued), options=[selectinload(Cell.submission)])
+            if cell is not None:
+                return {"did": "requeued", "product": cell.submission.product, "version": cell.submission.version,
+                        "target": cell.target, "attempt": cell.attempt}
+        if published and len(published) <= 40:
+            sub = s.get(Submission, published)
+            if sub is not None and sub.published:
+                return {"did": "published", "product": sub.product, "version": sub.version}
+    return None
+
+
 @router.get("/console", response_class=HTMLResponse)
-def console_page(request: Request, notice: str = ""):
+def console_page(request: Request, requeued: str = "", published: str = ""):
     who, session = current(request)
     if who is None:
-        return RedirectResponse("/login?next=/console", status_code=303)
+        return redirect(request, "/login?next=/console")
     if not who.engineer:
-        raise HTTPException(403, "the console is for the lab's engineers")
-    return render(request, "console.html.j2", 200, who, session, notice=notice[:300], root="/",
-                  **console_state(centre_of(request)))
+        raise HTTPException(403, ENGINEERS_ONLY)
+    centre = centre_of(request)
+    return render(request, "console.html.j2", 200, who, session, notice=notice_of(centre, requeued, published),
+                  root="/", **console_state(centre))
 
 
-def requeue_cell(centre, cell_id: int) -> str:
+def requeue_cell(centre, cell_id: int) -> int:
     """An engineer's requeue of a broken cell (``ledger.requeue``): a new attempt, enqueued in the
     same transaction (by the cell's id, which a claim resolves to its current attempt once the
-    transaction is committed), so that a broker that refuses it leaves the cell as it was."""
+    transaction is committed), so that a broker that refuses it leaves the cell as it was. The new
+    attempt's id."""
     enqueue = centre.enqueue or default_enqueue()
     with Session(centre.engine) as s, s.begin():
         old = s.get(Cell, cell_id)
         if old is None:
-            raise InputError(f"cell {cell_id}", ["no such cell"])
+            raise InputError(f"cell {cell_id}", [NO_SUCH_CELL])
         new = ledger.requeue(s, cell_id)
         enqueue(old, centre.settings)
-        return f"{new.target} of {old.submission_id}: attempt {new.attempt} queued"
+        return new.id
 
 
 @router.post("/console/requeue")
@@ -113,12 +147,12 @@ async def console_requeue(request: Request):
     check_csrf(session, form)
     cell = form.get("cell", "")
     if not cell.isdigit():
-        raise HTTPException(422, "cell: a cell's number")
+        raise HTTPException(422, NOT_A_CELL)
     try:
-        said = await run_in_threadpool(requeue_cell, centre_of(request), int(cell))
+        new = await run_in_threadpool(requeue_cell, centre_of(request), int(cell))
     except InputError as exc:
         raise HTTPException(409, "; ".join(exc.problems)) from None
-    return RedirectResponse(f"/console?notice={quoted(said)}", status_code=303)
+    return redirect(request, f"/console?requeued={new}")
 
 
 @router.post("/console/publish")
@@ -129,11 +163,10 @@ async def console_publish(request: Request):
     sub_id = form.get("submission", "")
     centre = centre_of(request)
     if review.load(centre.engine, sub_id[:40]) is None:
-        raise HTTPException(404, "no such submission")
+        raise HTTPException(404, NO_SUCH_SUBMISSION)
     try:
         sub = await run_in_threadpool(review.publish, centre.engine, centre.storage, sub_id, who.name,
                                       centre.inventory.model.lab)
     except InputError as exc:
         raise HTTPException(409, "; ".join(exc.problems)) from None
-    said = f"{sub.product} {sub.version} published"
-    return RedirectResponse(f"/console?notice={quoted(said)}", status_code=303)
+    return redirect(request, f"/console?published={quoted(sub.id)}")

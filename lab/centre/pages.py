@@ -4,6 +4,11 @@ escaped), the security headers, who is signed in, CSRF checks, small forms and e
 The templates are the portal's (``lab/centre/templates``) and, behind them, the catalogue's
 (``lab/templates``): the portal's ``base.html.j2`` takes the catalogue's place, so the catalogue's
 own pages (matrix, product, certificate, keys) are served in the portal's frame.
+
+Every page, the buyers', the vendors' and the engineers' alike, is in each of ``[lab] languages``,
+chosen here once (``language_of``): ``?lang=en``, else the cookie the switch left, else the first.
+A redirect keeps the language it was asked in (``redirect``), and so do the links and forms of a
+page (``link``). What a vendor wrote (names, reasons, file names) is shown as it is, escaped.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 from lab import i18n
@@ -35,14 +40,52 @@ for _name, _value in CATALOGUE_ENV.globals.items():
 
 
 def size_words(n: int) -> str:
-    """``536870912`` -> ``512 MiB``."""
+    """``536870912`` -> ``512 MiB``; ``1000`` -> ``1,000 bytes`` (``1,000 字节``)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
-    return f"{n} bytes"
+            return f"{i18n.number_words(n >> shift)} {unit}"
+    return i18n.gettext("%(num)s bytes") % {"num": i18n.number_words(n)}
+
+
+# A submission's and a cell's state, as the API says them (the contract's words, in English there).
+STATES = frozenset((N_("queued"), N_("running"), N_("done"), N_("finished")))
+
+
+def state_words(word: object) -> str:
+    """A state or a verdict in the page's language; anything else as it is."""
+    text = "" if word is None else str(word)
+    return i18n.gettext(text) if text in STATES else i18n.verdict_word(text)
+
+
+# The portal's own refusals (an HTTPException's detail). The API answers them in English (its
+# contract); a page says them in its language. Only these are translated: any other message (a
+# validation problem naming a vendor's file, a database's complaint) is shown as it is.
+SIGN_IN_FIRST = N_("sign in first: /login")
+LOST_CSRF = N_("this form has lost its CSRF token: reload the page and send it again")
+LOGIN_LOST_CSRF = N_("this form has lost its CSRF token: reload the sign-in page and try again")
+FORM_TOO_LARGE = N_("this form is larger than the portal accepts")
+ENGINEERS_ONLY = N_("the console is for the lab's engineers")
+NO_ORGANISATION = N_("an engineer's account uploads for no organisation")
+NO_SUCH_SUBMISSION = N_("no such submission")
+NO_SUCH_CELL = N_("no such cell")
+NOT_A_CELL = N_("cell: a cell's number")
+REFUSALS = frozenset((
+    SIGN_IN_FIRST, LOST_CSRF, LOGIN_LOST_CSRF, FORM_TOO_LARGE, ENGINEERS_ONLY, NO_ORGANISATION, NO_SUCH_SUBMISSION,
+    NO_SUCH_CELL, NOT_A_CELL,
+    # the buyers' pages' (lab.centre.buyers) and Starlette's own
+    N_("no such product in the published catalogue"), N_("no such certificate in the published catalogue"),
+    N_("no report for this run in the published catalogue"), N_("Not Found"), N_("Method Not Allowed")))
+
+
+def refusal_words(message: object) -> str:
+    """One of the portal's refusals in the page's language; any other message as it is."""
+    text = "" if message is None else str(message)
+    return i18n.gettext(text) if text in REFUSALS else text
 
 
 ENV.filters["size"] = size_words
+ENV.filters["state"] = state_words
+ENV.filters["refusal"] = refusal_words
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -60,21 +103,18 @@ FORM_MAX = 16 << 10
 TITLES = {401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"), 409: N_("Not yet"),
           413: N_("Too large"), 422: N_("Refused"), 503: N_("The service is not available")}
 LANGUAGE_COOKIE = "lang"
-# The pages in every language of [lab] languages (the buyers' and the error page); the vendors' and
-# engineers' pages (login, submissions, console) are in English for now, frame included.
-TRANSLATED = {"matrix.html.j2", "product.html.j2", "certificate.html.j2", "keys.html.j2", "error.html.j2"}
 
 
 def signed_in(request: Request) -> tuple[Principal, dict]:
     who, session = current(request)
     if who is None:
-        raise HTTPException(401, "sign in first: /login")
+        raise HTTPException(401, SIGN_IN_FIRST)
     return who, session
 
 
 def check_csrf(session: dict, form: dict) -> None:
     if not csrf_matches(session.get("csrf"), form.get("csrf")):
-        raise HTTPException(403, "this form has lost its CSRF token: reload the page and send it again")
+        raise HTTPException(403, LOST_CSRF)
 
 
 async def small_form(request: Request) -> dict[str, str]:
@@ -83,7 +123,7 @@ async def small_form(request: Request) -> dict[str, str]:
     async for chunk in request.stream():
         body += chunk
         if len(body) > FORM_MAX:
-            raise HTTPException(413, f"a form of more than {FORM_MAX} bytes")
+            raise HTTPException(413, FORM_TOO_LARGE)
     pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     return dict(pairs)
 
@@ -114,6 +154,17 @@ def with_language(url: str, lang: str, default: str) -> str:
     return f"{joined}#{fragment}" if fragment else joined
 
 
+def switch_url(request: Request, lang: str) -> str:
+    """This page in ``lang``: its path and query (``?next=`` of the sign-in page...), ``lang`` set."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
+    return f"{request.url.path}?{urllib.parse.urlencode(query, safe='/')}"
+
+
+def redirect(request: Request, url: str, status: int = 303) -> RedirectResponse:
+    """A redirect inside the portal that keeps the language the request was in."""
+    return RedirectResponse(with_language(url, language_of(request), languages_of(request)[0]), status_code=status)
+
+
 def render(request: Request, name: str, status: int = 200, who=_ASK, session: dict | None = None,
            headers: dict | None = None, **context) -> HTMLResponse:
     """A page in the portal's frame (``who`` signed in, and the session's CSRF token for its forms),
@@ -121,9 +172,9 @@ def render(request: Request, name: str, status: int = 200, who=_ASK, session: di
     choice in a cookie."""
     if who is _ASK:
         who, session = current(request)
-    languages = languages_of(request) if name in TRANSLATED else [i18n.SOURCE]
-    lang = language_of(request) if name in TRANSLATED else i18n.SOURCE
-    switch = {code: f"{request.url.path}?lang={code}" for code in languages} if len(languages) > 1 else None
+    languages = languages_of(request)
+    lang = language_of(request)
+    switch = {code: switch_url(request, code) for code in languages} if len(languages) > 1 else None
 
     def link(url: str) -> str:
         return with_language(url, lang, languages[0])

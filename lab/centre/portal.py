@@ -11,13 +11,16 @@ console (``lab.centre.console``), and here the vendors' side:
 
 Every form carries the session's CSRF token (the login form: one bound to a pre-login cookie); a
 post without it is refused (403) before anything is done.
+
+The pages are in each of ``[lab] languages`` like the buyers' (``lab.centre.pages.render`` chooses);
+a redirect keeps the language it was asked in.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,7 +39,17 @@ from lab.centre.auth import (
 from lab.centre.context import centre_of, current
 from lab.centre.intake import accept_submission
 from lab.centre.models import Submission, User
-from lab.centre.pages import check_csrf, quoted, render, small_form
+from lab.centre.pages import (
+    LOGIN_LOST_CSRF,
+    NO_ORGANISATION,
+    NO_SUCH_SUBMISSION,
+    SIGN_IN_FIRST,
+    check_csrf,
+    quoted,
+    redirect,
+    render,
+    small_form,
+)
 from lab.centre.upload import Rejected, UploadTooLarge, drain, receive_upload
 
 router = APIRouter(include_in_schema=False)
@@ -51,7 +64,7 @@ def _local(path: str | None, default: str) -> str:
     return default
 
 
-def _login_form(request: Request, status: int = 200, failed: str = "", email: str = "",
+def _login_form(request: Request, status: int = 200, failed: bool = False, email: str = "",
                 next_: str = "") -> HTMLResponse:
     nonce = request.cookies.get(LOGIN_COOKIE) or login_nonce()
     response = render(request, "login.html.j2", status, failed=failed, email=email, next=next_,
@@ -72,7 +85,7 @@ async def login(request: Request):
     centre = centre_of(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     if not nonce or not csrf_matches(login_csrf(centre.secret, nonce), form.get("csrf")):
-        raise HTTPException(403, "this form has lost its CSRF token: reload the sign-in page and try again")
+        raise HTTPException(403, LOGIN_LOST_CSRF)
 
     def check() -> User | None:
         with Session(centre.engine, expire_on_commit=False) as s, s.begin():
@@ -80,10 +93,10 @@ async def login(request: Request):
 
     user = await run_in_threadpool(check)
     if user is None:
-        return _login_form(request, 401, "Wrong e-mail or password.", form.get("email", "")[:320],
+        return _login_form(request, 401, True, form.get("email", "")[:320],
                            _local(form.get("next"), ""))
     default = "/console" if user.engineer else "/submissions"
-    response = RedirectResponse(_local(form.get("next"), default), status_code=303)
+    response = redirect(request, _local(form.get("next"), default))
     response.set_cookie(SESSION_COOKIE, session_cookie(centre.secret, user.id), max_age=SESSION_SECONDS,
                         httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/")
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -96,7 +109,7 @@ async def logout(request: Request):
         _, session = current(request)
         if session is not None:
             check_csrf(session, await small_form(request))
-    response = RedirectResponse("/", status_code=303)
+    response = redirect(request, "/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -124,7 +137,7 @@ def _submissions_page(request: Request, who: Principal, session: dict, status: i
 def submissions_page(request: Request):
     who, session = current(request)
     if who is None:
-        return RedirectResponse("/login?next=/submissions", status_code=303)
+        return redirect(request, "/login?next=/submissions")
     return _submissions_page(request, who, session)
 
 
@@ -134,14 +147,13 @@ async def upload(request: Request):
     if who is None or who.org_id is None:
         await drain(request)
         if who is None:
-            raise HTTPException(401, "sign in first: /login")
-        raise HTTPException(403, "an engineer's account uploads for no organisation")
+            raise HTTPException(401, SIGN_IN_FIRST)
+        raise HTTPException(403, NO_ORGANISATION)
     centre = centre_of(request)
     try:
         received = await receive_upload(request, centre.settings.max_upload_bytes, centre.spool)
     except UploadTooLarge as exc:
-        return _submissions_page(request, who, session, 413, problems=[{"file": "", "field": "submission",
-                                                                       "message": exc.problems[0]}])
+        return _submissions_page(request, who, session, 413, too_large=exc.limit)
     except Rejected as exc:
         return _submissions_page(request, who, session, 422, problems=[p.as_dict() for p in exc.found])
     try:
@@ -153,17 +165,17 @@ async def upload(request: Request):
                                  upload_name=received.filename)
     finally:
         received.discard()
-    return RedirectResponse(f"/submissions/{sub.id}", status_code=303)
+    return redirect(request, f"/submissions/{sub.id}")
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission_page(request: Request, submission_id: str):
     who, session = current(request)
     if who is None:
-        return RedirectResponse(f"/login?next=/submissions/{quoted(submission_id)}", status_code=303)
+        return redirect(request, f"/login?next=/submissions/{quoted(submission_id)}")
     sub = review.load(centre_of(request).engine, submission_id) if len(submission_id) <= 40 else None
     if sub is None or not who.may_read(sub.org_id):
-        raise HTTPException(404, "no such submission")
+        raise HTTPException(404, NO_SUCH_SUBMISSION)
     view = review.submission_view(sub)
     return render(request, "submission.html.j2", 200, who, session, view=view, vendor=sub.vendor, org=sub.org.name,
                   run_id=sub.run_id, published_by=sub.published_by or "", root="/",

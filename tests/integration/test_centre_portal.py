@@ -40,6 +40,7 @@ pytestmark = pytest.mark.slow
 EXAMPLE = ROOT / "examples" / "acme-calc"
 MAX_UPLOAD = 1 << 20
 MARKUP = "<script>alert(1)</script>"
+LANG = "document.documentElement.lang"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
@@ -353,14 +354,79 @@ def test_a_vendor_uploads_through_the_portal_in_chromium_and_sees_it_queued(serv
     browser.submit("document.getElementById('upload').submit()")
     path = browser.run("location.pathname")
     assert re.fullmatch(r"/submissions/[0-9a-f-]{36}", path), browser.dom()[-2000:]
-    assert browser.run("document.getElementById('state').textContent") == "queued"
+    assert browser.run("document.getElementById('state').dataset.state") == "queued"
+    assert browser.run("document.getElementById('state').textContent") == "排队中"  # zh-CN, the default
     states = browser.run("Array.from(document.querySelectorAll('#cells tbody tr td:nth-child(2)'))"
-                         ".map(td => td.textContent)")
-    assert states and set(states) == {"queued"}
+                         ".map(td => [td.dataset.state, td.textContent])")
+    assert states and {tuple(s) for s in states} == {("queued", "排队中")}
     sub_id = path.rsplit("/", 1)[1]
     assert service.get(f"/api/v1/submissions/{sub_id}", service.acme).json()["state"] == "queued"
     browser.open(f"{service.url}/submissions")
     assert sub_id in browser.dom()
+    assert browser.dialogs() == []
+
+
+def test_a_vendors_pages_are_chinese_by_default_and_english_with_lang_en(service, browser, tmp_path):
+    """The sign-in page, a submission and the list in zh-CN with no choice made; the switch (or
+    ``?lang=en``) gives English, and links, forms and redirects keep it. A vendor's words (product,
+    target, a check's message, a file name) are the same in both."""
+    sub_id = service.upload(tar_gz(EXAMPLE)).json()["id"]
+    service.finish_cells(sub_id, verdict="passed", debian12_mariadb="failed")
+    state = "document.getElementById('state').textContent"
+    failed = "document.querySelector('#cells tr[data-target=\"debian12-mariadb\"] td[data-verdict]')"
+
+    browser.open(f"{service.url}/submissions/{sub_id}")  # not signed in: the sign-in page, in Chinese
+    assert browser.run("location.pathname") == "/login" and browser.run(LANG) == "zh-CN"
+    assert browser.run("document.querySelector('h1').textContent") == "登录"
+    assert browser.run("document.querySelector('label[for=email]').textContent") == "电子邮箱"
+    browser.submit("document.getElementById('email').value = 'vendor@acme.example';"
+                   "document.getElementById('password').value = 'vendor passphrase';"
+                   "document.getElementById('login').submit()")
+    assert browser.run("location.pathname") == f"/submissions/{sub_id}" and browser.run(LANG) == "zh-CN"
+    assert browser.run(state) == "已完成" and browser.run(f"{failed}.textContent") == "不通过"
+    assert browser.run("document.querySelector('#cells th').textContent") == "目标环境"
+    reason = browser.run(f"{failed}.nextElementSibling.textContent")
+    assert reason == "install.package: refused"  # a check's message, as it is
+
+    browser.submit("document.querySelector(\"nav.langs a.lang[hreflang='en']\").click()")
+    assert browser.run("location.search") == "?lang=en" and browser.run(LANG) == "en"
+    assert browser.run(state) == "finished" and browser.run(f"{failed}.textContent") == "failed"
+    assert browser.run(f"{failed}.nextElementSibling.textContent") == reason
+    browser.submit("document.querySelector('header a[href^=\"/submissions\"]').click()")  # the frame's link
+    assert browser.run("location.pathname + location.search") == "/submissions?lang=en" and browser.run(LANG) == "en"
+    assert browser.run("document.querySelector('h1').textContent") == "Submissions of ACME Software"
+    badge = f"#submissions tr[data-id=\"{sub_id}\"] .badge[data-target=\"debian12-mariadb\"]"
+    assert browser.run(f"document.querySelector('{badge}').textContent") == "debian12-mariadb: failed"
+
+    bad = tmp_path / "manual <1>.zip"  # refused in English, the file's name as it is
+    bad.write_bytes(b"PK\x03\x04 a broken zip")
+    browser.set_file("#submission", bad)
+    browser.submit("document.getElementById('upload').submit()")
+    problems = browser.run("document.getElementById('problems').textContent")
+    assert "The upload was refused (manual <1>.zip); nothing was kept" in problems and browser.run(LANG) == "en"
+
+    browser.open(f"{service.url}/submissions")  # no ?lang: the cookie the switch left
+    assert browser.run(LANG) == "en"
+    browser.open(f"{service.url}/submissions?lang=zh-CN")  # and back
+    assert browser.run("document.querySelector('h1').textContent") == "ACME Software 的送测申请"
+    assert browser.run(f"document.querySelector('{badge}').textContent") == "debian12-mariadb: 不通过"
+    browser.set_file("#submission", bad)
+    browser.submit("document.getElementById('upload').submit()")
+    problems = browser.run("document.getElementById('problems').textContent")
+    assert "上传被拒绝（manual <1>.zip），未保存任何内容" in problems  # noqa: RUF001
+    browser.submit("document.querySelector('header form').submit()")  # sign out: the matrix, still Chinese
+    assert browser.run("location.pathname") == "/" and browser.run(LANG) == "zh-CN"
+
+    browser.open(f"{service.url}/console?lang=en")  # signed out, English asked: the sign-in page in English
+    assert browser.run("location.pathname + location.search") == "/login?next=/console&lang=en"
+    assert browser.run(LANG) == "en" and browser.run("document.querySelector('h1').textContent") == "Sign in"
+    browser.submit("document.getElementById('email').value = 'vendor@acme.example';"
+                   "document.getElementById('password').value = 'nope';"
+                   "document.getElementById('login').submit()")
+    assert browser.run("document.getElementById('login-failed').textContent") == "Wrong e-mail or password."
+    r = httpx.get(f"{service.url}/console", timeout=30, follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/console"  # no choice made: the default, unchanged
+    assert httpx.get(f"{service.url}/login", timeout=30).headers["content-language"] == "zh-CN"
     assert browser.dialogs() == []
 
 
@@ -424,7 +490,9 @@ def test_the_console_shows_queues_and_publishes_with_its_button(service, browser
     browser.open(f"{service.url}/console")
     assert browser.run(f"!!document.querySelector('#to-publish tr[data-id=\"{sub_id}\"]')")
     browser.submit(f"document.querySelector('#to-publish tr[data-id=\"{sub_id}\"] form').submit()")
-    assert "published" in browser.run("document.getElementById('notice').textContent")
+    assert browser.run("document.getElementById('notice').dataset.did") == "published"
+    assert "acme-calc" in browser.run("document.getElementById('notice').textContent")
+    assert "已发布" in browser.run("document.getElementById('notice').textContent")
     assert service.get(f"/api/v1/submissions/{sub_id}", service.engineer).json()["published"] is True
 
 
