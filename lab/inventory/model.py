@@ -151,7 +151,8 @@ class LabSettings(Strict):
                                  "(the PDF report's QR code points there); default $LAB_SITE_URL or the service's URL")
     languages: list[Literal["zh-CN", "en"]] = Field(
         default_factory=lambda: ["zh-CN", "en"], min_length=1,
-        description="languages of the buyers' site, certificates' pages and the PDF; the first is the default")
+        description="languages of the buyers' site, the service's portal, certificates' pages and the PDF; "
+                    "the first is the default")
 
 
 class DeclaredFacts(Strict):
