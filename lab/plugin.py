@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from lab.errors import NotApplicable
-from lab.report import allure_worker
 from lab.suite import registry
 from lab.suite.outcome import classify
 from lab.suite.session import LabSession, WorkerOptions
@@ -76,13 +75,21 @@ def pytest_collection_modifyitems(session, config, items):
         items[:] = keep
 
     items.sort(key=lambda item: registry.rank(check_id(item)[0], Path(str(item.fspath)).name))
+    from lab.report import allure_worker  # after provision_early: loaded while the target starts
+
     allure_worker.label_items(items, lab, check_id)
+    if any(check_id(i)[0] == "supply.sbom" for i in items):  # while the first checks wait on the target
+        from lab.supply.sbom import warm_up
+
+        warm_up()
 
 
 @pytest.fixture(autouse=True)
 def _lab_allure(request):
     lab = request.config.stash.get(SESSION, None)
     if lab is not None:
+        from lab.report import allure_worker
+
         allure_worker.begin_check(request.node, lab, check_id(request.node)[0])
     yield
     if lab is not None and request.node.stash.get(LAST, False) and lab.command_log.exists():

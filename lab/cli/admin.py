@@ -14,12 +14,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.orm import Session
 
 from lab.cli.console import say, shown, visible_errors
 from lab.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(no_args_is_help=True, help="The service's accounts: organisations, users, API tokens.")
 org_app = typer.Typer(no_args_is_help=True, help="Vendor organisations.")
@@ -33,6 +36,8 @@ app.add_typer(token_app, name="token")
 @contextmanager
 def _session() -> Iterator[Session]:
     """A session on the service's database, migrated to the newest schema; committed on success."""
+    from sqlalchemy.orm import Session
+
     from lab.catalogue.db import open_catalogue
     from lab.settings import settings
 

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from lab.certs.certificate import parse, read, verify
-from lab.certs.keys import default_key_path, load_public
 from lab.cli.console import say, shown, visible_errors
 from lab.errors import InputError
 
@@ -22,6 +20,9 @@ def verify_cmd(
     key: Path = typer.Option(None, "--key", help="the lab's public key (PEM); default: this lab's own key"),
 ) -> None:
     """Check the certificate's structure, then its signature (by the trusted key), expiry and the artifact."""
+    from lab.certs.certificate import parse, read, verify
+    from lab.certs.keys import default_key_path, load_public
+
     with visible_errors():
         cert = parse(read(file), str(file))
         key_path = key or default_key_path()

@@ -9,7 +9,6 @@ import typer
 
 from lab.cli.console import out
 from lab.cli.options import Inventory
-from lab.provision.gc import collect
 
 
 def _mb(n: int) -> str:
@@ -25,6 +24,8 @@ def gc(
     inventory: Path = Inventory,
 ) -> None:
     """Remove containers of lab runs whose controller process is gone; trim the dependency cache."""
+    from lab.provision.gc import collect
+
     cache, limit = _configured(inventory, cache_max)  # bad input is refused before anything is removed
     removed = collect(run, everything=everything)
     out.print(f"removed {len(removed)} container(s)" + (f": {', '.join(removed)}" if removed else ""))

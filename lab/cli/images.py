@@ -10,8 +10,6 @@ import typer
 from lab.cli.console import out
 from lab.cli.options import Inventory, split_names
 from lab.errors import InfrastructureError
-from lab.images.build import build_target
-from lab.inventory import load_inventory
 
 app = typer.Typer(no_args_is_help=True, help="Build the targets' images locally, without a registry.")
 
@@ -25,6 +23,9 @@ def build(
 ) -> None:
     """Build each target's image from Debian's archive (debootstrap, then the tools layer), and the
     vendor-test runner; an unchanged recipe is not rebuilt. An emulated debootstrap takes minutes."""
+    from lab.images.build import build_target
+    from lab.inventory import load_inventory
+
     inv = load_inventory(inventory)
     failed = []
     started = time.monotonic()

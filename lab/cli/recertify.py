@@ -17,7 +17,6 @@ import typer
 
 from lab.cli.console import err, out, shown
 from lab.cli.options import Inventory
-from lab.inventory import load_inventory
 
 
 def recertify(
@@ -32,6 +31,7 @@ def recertify(
     """Re-run the certifications whose image or suites changed, or that expire within DAYS."""
     from lab.catalogue.db import open_for
     from lab.catalogue.renewal import certified, due, lab_now
+    from lab.inventory import load_inventory
     from lab.waivers import load_waivers
 
     inv = load_inventory(inventory)

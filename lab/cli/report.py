@@ -8,8 +8,6 @@ import typer
 
 from lab.cli.console import out
 from lab.cli.options import Inventory
-from lab.report.pdf import lab_settings
-from lab.report.render import render
 
 
 def report(
@@ -19,4 +17,7 @@ def report(
 ) -> None:
     """Render the run's Allure report (one self-contained HTML file that opens offline) and its test
     report for people, report/report.pdf (the centre's name and language from the inventory)."""
+    from lab.report.pdf import lab_settings
+    from lab.report.render import render
+
     out.print(f"report: {render(folder, history, lab=lab_settings(inventory))}", highlight=False)

@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
 from lab.cli.console import err, out, shown
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
-from lab.inventory import load_inventory
-from lab.run.controller import close_workers, default_out, execute, exit_code
-from lab.run.finish import Finished, finish, warm_up
-from lab.run.plan import Plan, choose_suites, choose_targets
-from lab.run.progress import colour, table
-from lab.run.rerun import plan_rerun
-from lab.runid import new_run_id
-from lab.submission import load_for_lab
-from lab.waivers import load_waivers
+
+if TYPE_CHECKING:  # the run's own modules load when it runs, not for every `lab` command
+    from lab.run.finish import Finished
+    from lab.run.plan import Plan
 
 
 def run(
@@ -42,6 +36,16 @@ def run(
     rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
+    from rich.live import Live
+
+    from lab.inventory import load_inventory
+    from lab.run.controller import close_workers, execute, exit_code
+    from lab.run.finish import finish, warm_up
+    from lab.run.progress import table
+    from lab.run.rerun import plan_rerun
+    from lab.submission import load_for_lab
+    from lab.waivers import load_waivers
+
     inv = load_inventory(inventory)
     waivers = load_waivers(inv)  # a malformed waivers.toml is refused before anything runs
     for warning in waivers.warnings:
@@ -94,6 +98,10 @@ def run(
 
 
 def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> Plan:
+    from lab.run.controller import default_out
+    from lab.run.plan import Plan, choose_suites, choose_targets
+    from lab.runid import new_run_id
+
     chosen = choose_targets(inv, sub, split_names(targets))
     run_id = new_run_id(sub.model.product.name)
     if output and output.exists() and any(output.iterdir()):
@@ -103,6 +111,10 @@ def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> P
 
 
 def _summary(done: Finished, plan: Plan) -> None:
+    from rich.table import Table
+
+    from lab.run.progress import colour
+
     verdicts = done.verdicts
     t = Table(title=shown(f"{verdicts.submission.name} {verdicts.submission.version}: verdicts"))
     for col in ("target", "verdict", "failed / broken checks", "reason"):

@@ -8,7 +8,6 @@ from rich.table import Table
 
 from lab.cli.console import out
 from lab.cli.options import Inventory
-from lab.inventory import load_inventory
 
 app = typer.Typer(help="List the inventory, or provision targets and show their facts.",
                   invoke_without_command=True)
@@ -19,6 +18,8 @@ def targets(ctx: typer.Context, inventory: Path = Inventory) -> None:
     ctx.obj = inventory
     if ctx.invoked_subcommand:
         return
+    from lab.inventory import load_inventory
+
     inv = load_inventory(inventory)
     table = Table(title=f"{inv.model.lab.name}: {inv.path}")
     for col in ("target", "enabled", "backend", "arch", "os", "tags", "limits", "where"):
@@ -42,6 +43,7 @@ def check(ctx: typer.Context,
 
     from lab.cli.options import split_names
     from lab.errors import InfrastructureError, LabError
+    from lab.inventory import load_inventory
     from lab.provision import provision
     from lab.runid import new_run_id
 

@@ -7,6 +7,7 @@ printed as written (never read as rich markup) and no control character reaches 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -14,12 +15,9 @@ from rich.markup import escape
 from lab.cli.console import EXIT_BAD_INPUT, err, out
 from lab.cli.options import Inventory
 from lab.errors import InputError
-from lab.inventory import load_inventory
-from lab.inventory.load import LoadedInventory
-from lab.inventory.model import LabSettings
-from lab.run.plan import choose_targets
-from lab.submission import load_for_lab
-from lab.waivers import load_waivers
+
+if TYPE_CHECKING:
+    from lab.inventory.load import LoadedInventory
 
 DEFAULT_INVENTORY = Path("targets.toml")
 
@@ -27,6 +25,11 @@ DEFAULT_INVENTORY = Path("targets.toml")
 def validate(submission: Path = typer.Argument(..., help="submission folder, .tar.gz or .zip"),
              inventory: Path = Inventory) -> None:
     """Check a submission (manifest, files, checksums, archive safety) against the lab's limits; exit 0 or 2."""
+    from lab.inventory.model import LabSettings
+    from lab.run.plan import choose_targets
+    from lab.submission import load_for_lab
+    from lab.waivers import load_waivers
+
     try:
         inv = _inventory(inventory)
         waivers = load_waivers(inv) if inv is not None else None  # malformed: refused like the rest
@@ -63,6 +66,8 @@ def _inventory(inventory: Path) -> LoadedInventory | None:
     here (a vendor checking a submission away from the lab: the default limits apply)."""
     if inventory == DEFAULT_INVENTORY and not inventory.exists():
         return None
+    from lab.inventory import load_inventory
+
     return load_inventory(inventory)
 
 

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import typer
 
-from lab.catalogue.db import open_for
 from lab.cli.console import say, shown, visible_errors
 from lab.cli.options import Inventory
-from lab.inventory import load_inventory
 
 app = typer.Typer(no_args_is_help=True, help="The lab's offline vulnerability feed (OSV records).")
 
@@ -21,6 +19,8 @@ def import_cmd(paths: list[Path] = typer.Argument(..., help="OSV record files (.
                inventory: Path = Inventory) -> None:
     """Import every record, or none when one is malformed (each bad file and field named, exit 2).
     Then says which recorded certificates the new records affect (the buyers' matrix flags them)."""
+    from lab.catalogue.db import open_for
+    from lab.inventory import load_inventory
     from lab.supply.osv import import_records, read_paths
     from lab.supply.stored import affected_results
 

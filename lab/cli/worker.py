@@ -22,6 +22,7 @@ import socket
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -29,9 +30,10 @@ from rich.markup import escape
 from lab.cli.console import out
 from lab.cli.options import Inventory, split_names
 from lab.errors import InputError
-from lab.inventory import load_inventory
-from lab.inventory.load import LoadedInventory
-from lab.inventory.model import Target
+
+if TYPE_CHECKING:
+    from lab.inventory.load import LoadedInventory
+    from lab.inventory.model import Target
 
 log = logging.getLogger("lab.worker")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,199}")
@@ -143,6 +145,7 @@ def worker(
 
     from lab.centre import tasks
     from lab.centre.cellrun import clean_stale, collect_orphans
+    from lab.inventory import load_inventory
     from lab.settings import Settings
 
     if not NAME.fullmatch(name):

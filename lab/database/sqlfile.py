@@ -6,10 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlglot
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
-
 from lab.errors import ProductFailure
 
 DIALECT = {"postgresql": "postgres", "mysql": "mysql"}
@@ -32,6 +28,10 @@ class Statement:
 
 
 def split(path: Path, name: str, engine: str) -> list[Statement]:
+    import sqlglot  # here: a worker loads this module with the suites, most submissions have no database
+    from sqlglot.errors import TokenError
+    from sqlglot.tokens import TokenType
+
     sql = path.read_text()
     try:
         tokens = sqlglot.tokenize(sql, read=DIALECT[engine])
@@ -56,6 +56,9 @@ def _statement(sql: str, name: str, start: int, end: int) -> Statement:
 
 def parse(statement: Statement, engine: str):
     """The sqlglot tree in the target's dialect, or None where sqlglot cannot parse it."""
+    import sqlglot
+    from sqlglot.errors import ParseError, TokenError
+
     try:
         return sqlglot.parse_one(statement.text, read=DIALECT[engine])
     except (ParseError, TokenError, ValueError):

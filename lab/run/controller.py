@@ -13,7 +13,6 @@ from pathlib import Path
 
 from lab import __version__
 from lab.inventory.load import LoadedInventory
-from lab.provision.gc import collect
 from lab.report.allure_meta import write_meta
 from lab.results.model import ArtifactRef, Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.results.write import write_atomic
@@ -36,6 +35,8 @@ def _result_path(plan: Plan, name: str) -> Path:
 def close_workers(plan: Plan, closing: list[Worker]) -> None:
     """Wait for the workers still tearing their targets down (``execute(closing=...)``), insist
     after the grace period, then remove whatever a killed one could not."""
+    from lab.provision.gc import collect  # Docker's client: not loaded before the workers start
+
     _stop_workers({w.target: w for w in closing}, ask=False)
     closing.clear()
     collect(plan.run_id)
@@ -106,6 +107,8 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
     finally:
         signal.signal(signal.SIGTERM, old_sigterm)
         if closing is None:
+            from lab.provision.gc import collect
+
             collect(plan.run_id)  # whatever a killed worker could not remove
         elif interrupted:
             close_workers(plan, closing)

@@ -27,14 +27,15 @@ class Finished:
 
 
 def warm_up(report: bool) -> None:
-    """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more) in the
-    background while the workers run, so the end of the run does not wait for it."""
+    """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
+    Docker client the run's clean-up uses, in the background while the workers run, so neither the
+    workers' start nor the end of the run waits for them."""
     if report:
         import importlib
         import threading
 
         def work() -> None:
-            for name in ("lab.report.render", "weasyprint", "segno"):
+            for name in ("lab.report.render", "weasyprint", "segno", "lab.provision.gc"):
                 importlib.import_module(name)
 
         threading.Thread(target=work, name="warm-up", daemon=True).start()

@@ -7,6 +7,7 @@ them run truly in parallel, and gives each its own pytest and Allure state.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +32,28 @@ class Worker:
             return ""
 
 
+# The only plugins a worker needs, named: entry-point plugins are not loaded (the scan of every
+# installed distribution, and plugins such as anyio's that import their machinery at start-up), and
+# only these two modules are marked for assertion rewriting, whatever folder the run starts in.
+PLUGINS = ("lab.plugin", "allure_pytest.plugin")
+
+
+def worker_command(plan: Plan, target: str, inventory: Path, submission: Path,
+                   digests: dict[str, str] | None = None) -> list[str]:
+    """The worker's command line (bench/startup.py times this very one); run it with ``worker_env()``."""
+    folder = suites_dir()
+    return [sys.executable, "-m", "pytest", *suite_files(), "-c", str(folder / "pytest.ini"),
+            "--rootdir", str(folder), "-v", "--tb=short", *(a for p in PLUGINS for a in ("-p", p)),
+            f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
+            f"--lab-digests={json.dumps(digests or {})}",
+            f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",
+            f"--alluredir={plan.out / 'allure-results'}"]
+
+
+def worker_env() -> dict[str, str]:
+    return {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def start_worker(plan: Plan, target: str, inventory: Path, submission: Path,
                  digests: dict[str, str] | None = None) -> Worker:
     """``submission``: the controller's checked, unpacked folder (never the archive again), with the
@@ -38,17 +61,10 @@ def start_worker(plan: Plan, target: str, inventory: Path, submission: Path,
     logs = plan.out / "logs" / target
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / "pytest.log"
-    folder = suites_dir()
-    cmd = [sys.executable, "-m", "pytest", *suite_files(), "-c", str(folder / "pytest.ini"),
-           "--rootdir", str(folder), "-v", "--tb=short", "-p", "no:randomly", "-p", "no:pytest11.testinfra",
-           "-p", "no:timeout",
-           f"--lab-target={target}", f"--lab-inventory={inventory}", f"--lab-submission={submission}",
-           f"--lab-digests={json.dumps(digests or {})}",
-           f"--lab-run={plan.run_id}", f"--lab-out={plan.out}", f"--lab-suites={','.join(plan.suites)}",
-           f"--alluredir={plan.out / 'allure-results'}"]
+    cmd = worker_command(plan, target, inventory, submission, digests)
     with log.open("wb") as fh:
         # A session of its own: a terminal Ctrl-C reaches the controller only, which then stops
         # each worker once, so a second SIGINT cannot cut short a worker's teardown.
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True, env=worker_env())
     return Worker(target, proc, log)

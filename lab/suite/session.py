@@ -13,10 +13,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lab.deploy.deployment import Deployment
 from lab.inventory.load import LoadedInventory, load_inventory
-from lab.observe.owners import Owners, dpkg_lookup
 from lab.provision.base import Provisioned
 from lab.provision.target import provision
 from lab.results.model import Check, Evidence, TargetResult, reason_of, reduce
@@ -26,6 +25,10 @@ from lab.suite.registry import report_rank
 from lab.suite.state import RunState
 from lab.text import trim
 from lab.transport.base import CommandResult, redact
+
+if TYPE_CHECKING:  # loaded once the target is starting (with the suites), not before it starts
+    from lab.deploy.deployment import Deployment
+    from lab.observe.owners import Owners
 
 EVIDENCE_KEEP = 12
 
@@ -125,7 +128,10 @@ class LabSession:
 
         with self.command_log.open("a") as fh:
             fh.write(command_log_line(result))
-        command_step(result)
+        if threading.current_thread() is threading.main_thread():
+            # Allure's steps belong to the check under way, which only the main thread knows; a
+            # background thread's commands (the stability watch) are adopted as evidence instead.
+            command_step(result)
 
     def limits(self) -> dict[str, float]:
         """The submission's limits where it sets them, never beyond the lab's maxima."""
@@ -136,6 +142,8 @@ class LabSession:
 
     def deployment(self) -> Deployment:
         if self.state.deployment is None:
+            from lab.deploy.deployment import Deployment
+
             d = Deployment(self.provision(), self.submission, self.limits()["install_timeout"])
             d.plan()
             self.state.deployment = d
@@ -144,6 +152,8 @@ class LabSession:
     def owners(self) -> Owners:
         """Who put each path on the target, worked out once, when a check first needs it."""
         if self.state.owners is None:
+            from lab.observe.owners import Owners, dpkg_lookup
+
             observer = self.provision().observer()
             lookup = None if observer.trusted else dpkg_lookup(self.provision().transport)
             self.state.owners = Owners.of(self.deployment(), lookup)

@@ -16,8 +16,14 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+import types
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 try:  # where 11.x keeps them; the older location warns
     from cyclonedx.contrib.license.exceptions import InvalidLicenseExpressionException
@@ -185,9 +191,92 @@ def build(product: Product, target: str, components: list[Component], files: dic
 
 def validate(text: str) -> None:
     """Raise ``ValueError`` naming the problem when the CycloneDX 1.6 schema refuses ``text``."""
-    from cyclonedx.validation.json import JsonStrictValidator  # seconds to load (its format checkers)
-
-    error = JsonStrictValidator(SCHEMA).validate_str(text)
+    error = _validator().validate_str(text)
     if error is not None:
         raise ValueError(f"the SBOM does not validate against CycloneDX {SCHEMA.to_version()}: {error}")
 
+
+def warm_up() -> None:
+    """Load the validator in the background (jsonschema, the schema with SPDX's licence list: a third of
+    a second or more) while the worker waits on its target, so ``supply.sbom`` does not. A failure here
+    is left for ``validate`` to raise."""
+    def work() -> None:
+        with contextlib.suppress(Exception), _LOADING:  # validate() meets a failure again, and says it
+            _load_validator().validate_str('{"bomFormat": "CycloneDX", "specVersion": "1.6"}')  # the schema read
+
+    threading.Thread(target=work, name="sbom-validator", daemon=True).start()
+
+
+_LOADING = threading.Lock()
+
+
+def _validator():
+    with _LOADING:
+        return _load_validator()
+
+
+@cache
+def _load_validator():
+    """One per process: it holds the parsed schema (with SPDX's licence list) and its format checkers."""
+    _one_iri_parser()
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    return JsonStrictValidator(SCHEMA)
+
+
+IRI_SYNTAX = ("rfc3987-syntax", "1.1.0")  # the release whose ``is_valid_syntax`` the stand-in repeats
+
+
+def _one_iri_parser() -> None:
+    """jsonschema checks the schema's ``iri-reference`` fields with ``rfc3987_syntax.is_valid_syntax``, one
+    Lark parser; importing that package also builds 38 more, one per grammar rule, that nothing calls:
+    about 3 s of a worker's CPU. Before jsonschema first imports it, a module with that one function
+    stands in: the package's own grammar file, the same parser and start rules, so the same answers
+    (tests/test_sbom_iri.py compares them), built at the first IRI checked. Any other name asked of it
+    loads the real package. Another release of it, or jsonschema already loaded, is left alone."""
+    if "rfc3987_syntax" in sys.modules or "jsonschema" in sys.modules:
+        return
+    from importlib import metadata, util
+
+    try:
+        spec = util.find_spec(IRI_SYNTAX[0].replace("-", "_"))
+        version = metadata.version(IRI_SYNTAX[0])
+    except (ImportError, ValueError, metadata.PackageNotFoundError):
+        return
+    if spec is None or not spec.submodule_search_locations or version != IRI_SYNTAX[1]:
+        return
+    grammar = Path(next(iter(spec.submodule_search_locations))) / "syntax_rfc3987.lark"
+    if grammar.is_file():
+        sys.modules[spec.name] = _iri_module(spec.name, grammar)
+
+
+def _iri_module(name: str, grammar: Path) -> types.ModuleType:
+    module = types.ModuleType(name, "rfc3987_syntax's is_valid_syntax alone (lab.supply.sbom._one_iri_parser)")
+
+    @cache
+    def parser():
+        from lark import Lark
+
+        return Lark(grammar.read_text(encoding="utf-8"), start=["iri", "iri_reference", "absolute_iri"],
+                    parser="earley")
+
+    def is_valid_syntax(term: str, value: str) -> bool:
+        from lark import exceptions
+
+        try:
+            parser().parse(value, start=term)
+            return True
+        except exceptions.LarkError:
+            return False
+
+    def __getattr__(attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        import importlib
+
+        if sys.modules.get(name) is module:
+            del sys.modules[name]
+        return getattr(importlib.import_module(name), attr)
+
+    module.is_valid_syntax, module.__getattr__ = is_valid_syntax, __getattr__
+    return module
