@@ -4,8 +4,10 @@ on one board over SSH.
     .venv/bin/python bench/exec.py [--target debian12-x86_64] [--board board-debian12-x86_64] [-n 200]
 
 Prints each path's mean and median ms per command and its ratio to that transport's fast path,
-in one run on the same container and the same board, so the figures compare like with like.
-The board must be up (`lab boards up`).
+in one run on the same container and the same board, so the figures compare like with like. The
+last row of each table is the floor: a bare round trip through a shell's pipe (one `printf`, no
+framing, no fork), what the persistent shell adds to it is its own cost. The board must be up
+(`lab boards up`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lab.engine import client
 from lab.inventory import load_inventory
 from lab.provision import provision
 from lab.runid import new_run_id
+from lab.transport.shell import Channel, FramedStream, PipeChannel, read_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,16 +60,26 @@ def main() -> None:
             "testinfra docker://": (lambda: stock_host.run("echo x"), slow_n),
         }
         results = {name: timed(fn, n) for name, (fn, n) in paths.items()}
+        bare = PipeChannel(["docker", "exec", "-i", cid, "sh"])
+        try:
+            results["bare pipe round trip"] = timed(lambda: round_trip(bare), args.n)
+        finally:
+            bare.close()
     show(f"container target {args.target}, command 'echo x'", results)
     if args.board:
         show(f"board {args.board} over SSH, command 'echo x'", ssh_paths(inv, args.board, args.n, slow_n))
+
+
+def round_trip(channel: Channel) -> None:
+    channel.send(b"printf 'DONE\\n'\n")
+    read_frame(channel, "bench", FramedStream(b"DONE\n", 64, False), None, time.monotonic() + 10)
 
 
 def ssh_paths(inv, board_name: str, n: int, slow_n: int) -> dict[str, list[float]]:
     """The lab's SSH transport (TCP_NODELAY, persistent shell) against stock paramiko exec_command."""
     import paramiko
 
-    from lab.transport.ssh import SshTransport
+    from lab.transport.ssh import SshChannel, SshTransport
 
     board = inv.model.get(board_name)
     fast = SshTransport(board.name, board.ssh, inv.model.lab.allowed_networks)
@@ -80,10 +93,13 @@ def ssh_paths(inv, board_name: str, n: int, slow_n: int) -> dict[str, list[float
         out.read()
         out.channel.recv_exit_status()
 
+    bare = SshChannel(fast.client, fast.sudo)
     try:
         return {"lab SSH persistent shell": timed(lambda: fast.run("echo x"), n),
-                "paramiko exec_command": timed(stock_run, slow_n)}
+                "paramiko exec_command": timed(stock_run, slow_n),
+                "bare channel round trip": timed(lambda: round_trip(bare), n)}
     finally:
+        bare.close()
         fast.close()
         stock.close()
 

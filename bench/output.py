@@ -16,42 +16,21 @@ searched only from where the last search stopped.
 from __future__ import annotations
 
 import argparse
-import os
-import selectors
-import subprocess
 import time
 import tracemalloc
 from pathlib import Path
 
 from lab.transport.base import OUTPUT_MAX_BYTES
-from lab.transport.shell import Channel, PersistentShell
+from lab.transport.shell import PersistentShell, PipeChannel
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class LocalChannel(Channel):
+class LocalChannel(PipeChannel):
     """``sh`` on this machine: the controller's side of the cost alone."""
 
     def __init__(self):
-        self.proc = subprocess.Popen(["sh"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
-
-    def send(self, data: bytes) -> None:
-        self.proc.stdin.write(data)
-
-    def recv(self, timeout: float) -> bytes:
-        if not self.sel.select(timeout):
-            raise TimeoutError
-        return os.read(self.proc.stdout.fileno(), 65536)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        super().__init__(["sh"])
 
 
 def measure(run, n: int, cap: int) -> tuple[float, int, int]:

@@ -1,51 +1,46 @@
 """The framing of the persistent shell, over a local ``sh`` (fast; no container needed): exact
-bytes, the output cap, linear buffering; and the commands the transports and the service
-supervisor build from hostile names, run for real in that shell."""
+bytes, the output cap kept by the controller in bounded memory, timeouts that kill the command's
+processes and nothing else; and the commands the transports and the service supervisor build from
+hostile names, run for real in that shell."""
 
 from __future__ import annotations
 
 import io
 import os
+import random
 import re
-import selectors
 import shlex
 import subprocess
 import tarfile
+import threading
+import time
+import tracemalloc
 
 import pytest
 
-from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError, ProductFailure
+from lab.errors import CommandTimeout, ConnectionLost, ProductFailure
 from lab.service import Supervisor
 from lab.submission.model import Service
 from lab.transport.base import Transport
 from lab.transport.docker import DockerTransport
-from lab.transport.shell import Channel, PersistentShell, ShellPool
+from lab.transport.shell import (
+    STDERR,
+    STDOUT,
+    CappedStream,
+    Channel,
+    FramedStream,
+    PersistentShell,
+    PipeChannel,
+    ShellPool,
+)
 from lab.transport.ssh import SshTransport
 
 
-class LocalChannel(Channel):
+class LocalChannel(PipeChannel):
+    """``sh`` on this machine; a second one kills a timed-out command, as on a target."""
+
     def __init__(self, cwd=None):
-        self.proc = subprocess.Popen(["sh"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, cwd=cwd)
-        self.sel = selectors.DefaultSelector()
-        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
-
-    def send(self, data):
-        self.proc.stdin.write(data)
-
-    def recv(self, timeout):
-        if not self.sel.select(timeout):
-            raise TimeoutError
-        return os.read(self.proc.stdout.fileno(), 65536)
-
-    def close(self):
-        try:  # let the shell run its `rm -rf` of the frame folder and exit
-            self.proc.stdin.close()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        super().__init__(["sh"], cwd=cwd)
 
 
 @pytest.fixture
@@ -55,31 +50,72 @@ def shell():
     s.close()
 
 
+def alive(pattern: str) -> bool:
+    return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 0
+
+
 def test_exit_code_stdout_stderr_are_separate_and_exact(shell):
     r = shell.run("printf 'out\\nno-newline'; printf 'err' >&2; exit 7", 10)
     assert (r.exit_status, r.stdout, r.stderr) == (7, "out\nno-newline", "err")
 
 
 def test_quoting_heredoc_markers_and_binary(shell):
-    tricky = "echo \"$HOME\" '$HOME' `echo x` \\\\ ; cat <<'EOF'\nLAB_END_fake 1 LAB_OUT_x LAB_ERR_y\nEOF"
+    tricky = "echo \"$HOME\" '$HOME' `echo x` \\\\ ; cat <<'EOF'\nLAB_END_fake 1 E_0123456789abcdef 0\nEOF"
     r = shell.run(tricky, 10)
-    assert r.stdout.splitlines()[1] == "LAB_END_fake 1 LAB_OUT_x LAB_ERR_y"
+    assert r.stdout.splitlines()[1] == "LAB_END_fake 1 E_0123456789abcdef 0"
     assert r.stdout.splitlines()[0].endswith("$HOME x \\")
     r = shell.run("head -c 300000 /dev/urandom | tee /tmp/.lab-bin | wc -c; cat /tmp/.lab-bin >&2", 10)
     assert int(r.stdout) == 300000 and len(r.stderr_bytes) == 300000
 
 
+def test_a_command_cannot_break_the_frame(shell):
+    """Unbalanced parentheses and quotes, an `exit`, a closed stdout: only the command is affected."""
+    for command, code in ((") ; echo injected ; (", 2), ("echo 'unterminated", 2), ("exit 9", 9),
+                          ("exec >&- 2>&-; echo gone", 1), ("trap 'kill 0' EXIT; sleep 0.1 & echo bg", 143),
+                          ("kill -INT 0; kill -HUP 0", 130)):
+        r = shell.run(command, 10)
+        assert r.exit_status in (code, 2) and "injected" not in r.stdout
+    assert shell.run("echo fine; trap; echo $$", 10).stdout == f"fine\n{shell.pid}\n"  # the same shell
+    r = shell.run("sh -c 'kill -TERM $$; sleep 5'; echo $?", 10)  # commands get default dispositions
+    assert r.stdout == "143\n"
+
+
 def test_state_does_not_leak_between_commands(shell):
-    shell.run("cd /; X=1; export Y=2", 10)
-    r = shell.run('echo "[$X][$Y]"; read line; echo "stdin=[$line]"', 10)
-    assert r.stdout == "[][]\nstdin=[]\n"
+    shell.run("cd /; X=1; export Y=2; set -- a b; umask 077", 10)
+    r = shell.run('echo "[$X][$Y][$#][$(umask)]"; read line; echo "stdin=[$line]"', 10)
+    assert r.stdout == "[][][0][0022]\nstdin=[]\n"
+
+
+def test_the_shell_leads_its_own_process_group(shell):
+    """So a timeout kills its command's group, never the group of the process that started it."""
+    assert shell.pgid == shell.pid != str(os.getpgid(0))
 
 
 def test_timeout_kills_the_command_tree_and_the_shell_goes_on(shell):
+    pid = shell.pid
     with pytest.raises(CommandTimeout, match="timed out after 1 s"):
-        shell.run("sh -c 'sleep 61' & sleep 62", 1)
-    assert subprocess.run(["pgrep", "-f", "sleep 6[12]"], capture_output=True).stdout == b""
+        shell.run("sh -c 'sleep 61' & ( sleep 65 & ) ; sleep 62", 1)
+    assert not alive("sleep 6[125]")  # the orphaned `sleep 65` too: it stayed in the group
     assert shell.run("echo alive", 5).stdout == "alive\n"
+    assert (shell.pid, shell.dead) == (pid, False)  # the same shell, not a new one
+
+
+def test_timeout_spares_what_earlier_commands_left_running(shell):
+    """`timeout` killed the group of the command that timed out; a daemon started before is not its."""
+    try:
+        shell.run("sleep 6301 >/dev/null 2>&1 &", 10)
+        with pytest.raises(CommandTimeout):
+            shell.run("sleep 6402", 1)
+        assert alive("sleep 6301") and not alive("sleep 6402")
+    finally:
+        subprocess.run(["pkill", "-f", "sleep 6301"])
+
+
+def test_a_command_ignoring_sigterm_is_killed(shell):
+    with pytest.raises(CommandTimeout):
+        shell.run("trap '' TERM; sleep 6703", 1)
+    assert not alive("sleep 6703")
+    assert shell.run("echo after", 5).stdout == "after\n"
 
 
 def test_dead_channel_is_connection_lost(shell):
@@ -97,6 +133,33 @@ def test_a_command_longer_than_one_argv_string_still_runs(shell):
 def test_a_quiet_command_longer_than_one_read_is_not_a_timeout(shell):
     r = shell.run("sleep 6; echo done", 20)
     assert (r.exit_status, r.stdout) == (0, "done\n")
+
+
+def test_what_a_daemon_prints_between_commands_is_not_the_next_commands(shell, tmp_path):
+    flag = tmp_path / "printed"
+    shell.run(f"(sleep 0.2; echo LATE; echo LATE >&2; touch {flag}) &", 10)
+    while not flag.exists():
+        time.sleep(0.05)
+    r = shell.run("echo now", 10)
+    assert (r.stdout, r.stderr) == ("now\n", "")
+
+
+def test_one_pool_serves_threads_each_with_its_own_shell():
+    pool = ShellPool("local", LocalChannel)
+    results = {}
+
+    def work(i):
+        results[i] = [pool.run(f"echo {i}-{n}; echo e{i} >&2; sleep 0.1", 10).stdout for n in range(5)]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        pool.close()
+    assert results == {i: [f"{i}-{n}\n" for n in range(5)] for i in range(3)}
 
 
 # -- the output cap -------------------------------------------------------------------------------
@@ -124,45 +187,96 @@ def test_output_beyond_the_cap_is_head_and_tail_with_the_cut_stated(shell, tmp_p
     assert r.stdout_bytes == out[:half] + cut_note(len(out)) + out[-half:]
     assert r.stderr_bytes == err[:half] + cut_note(len(err)) + err[-half:]
     assert b"[... 1 bytes cut by the lab: the command printed 4097 bytes ...]" in r.stderr_bytes
-    assert os.path.getsize(f"{shell.dir}/out") == 0  # emptied at once, not left on the target's disk
     assert shell.run("echo next", 10, CAP).stdout == "next\n"
 
 
-def test_the_default_cap_is_one_mib_and_a_big_output_returns_quickly(shell):
-    r = shell.run("head -c 33554432 /dev/zero", 60)
+def test_the_default_cap_is_one_mib_and_a_huge_line_comes_back_capped(shell):
+    r = shell.run("head -c 33554432 /dev/zero | tr '\\0' a", 60)
     assert len(r.stdout_bytes) < (1 << 20) + 200
     assert "[... 32505856 bytes cut by the lab: the command printed 33554432 bytes ...]" in r.stdout
+    assert r.stdout.startswith("a" * 1000) and r.stdout.endswith("a" * 1000)
+
+
+def expected(data: bytes, cap: int) -> bytes:
+    if len(data) <= cap:
+        return data
+    head, tail = cap // 2, cap - cap // 2
+    return data[:head] + cut_note(len(data), cap) + data[-tail:]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_frames_split_anywhere_come_back_exact(seed):
+    """The stream cut into reads of any size, markers split across reads, data full of near-markers."""
+    rng = random.Random(seed)
+    end = b"E_" + bytes(rng.choice(b"0123456789abcdef") for _ in range(16))
+    noise = [b"E_", end[:-1], end[:5], b"\0", b"\n", os.urandom(7), b"x" * 50]
+    data = b"".join(rng.choice(noise) for _ in range(rng.randrange(0, 400)))
+    cap = rng.choice([2, 3, 64, 1000, 1 << 20])
+    stream = FramedStream(end + b" ", cap, True)
+    wire = data + end + b" 7\nstray" + end
+    i = 0
+    while i < len(wire):
+        n = rng.randrange(1, 40)
+        stream.feed(wire[i:i + n])
+        i += n
+    assert stream.done and stream.trailer == b"7"
+    assert stream.out.value() == expected(data, cap)
+
+
+def test_the_cap_is_kept_in_bounded_memory_whatever_the_size():
+    cap = 1 << 20
+    stream = CappedStream(cap)
+    chunk = os.urandom(65536)
+    tracemalloc.start()
+    try:
+        for _ in range(2048):  # 128 MiB
+            stream.add(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * cap + 2 * len(chunk)
+    assert stream.total == 2048 * 65536
+    value = stream.value()
+    assert value.startswith(chunk[:cap // 2]) and value.endswith(chunk[-(cap // 2):])
+    assert cut_note(2048 * 65536, cap) in value
 
 
 class ScriptedTarget(Channel):
-    """Answers each frame the shell sends with ``payload`` as stdout, in ``chunk``-byte reads, and
-    records the controller's buffer at every read; ``endless`` never ends the frame."""
+    """Answers each frame the shell sends with ``payload`` as stdout, in ``chunk``-byte reads;
+    ``endless`` never ends the command's frame."""
 
     def __init__(self, payload: bytes = b"", chunk: int = 4096, endless: bool = False):
         self.payload, self.chunk, self.endless = payload, chunk, endless
-        self.pending = bytearray()
-        self.shell = None
-        self.buffers: list[tuple[int, int]] = []  # (id, len) of the shell's buffer at each read
+        self.pending = {STDOUT: bytearray(), STDERR: bytearray()}
+        self.frames = 0
 
     def send(self, data):
-        found = re.search(rb"LAB_END_([0-9a-f]+)", data)
+        if (lead := re.search(rb"printf 'X_([0-9a-f]+)'", data)) is not None:
+            self.pending[STDOUT] += b"X_" + lead.group(1)
+            return
+        found = re.search(rb"E_([0-9a-f]+)", data)
         if found is None:  # the shell's goodbye
             return
-        token = found.group(1)
-        sep = b"LAB_SEP_" + token
-        body = self.payload if self.shell is not None else b""  # the first frame is the shell's setup
-        self.pending += sep + body + sep + b"LAB_END_" + token + b" 0\n"
+        end = b"E_" + found.group(1)
+        self.frames += 1
+        if self.frames == 1:  # the shell's setup: its pid and group
+            self.pending[STDOUT] += end + b" 4242 4242\n"
+            self.pending[STDERR] += end
+            return
+        self.pending[STDOUT] += self.payload
+        if not self.endless:
+            self.pending[STDOUT] += end + b" 0\n"
+            self.pending[STDERR] += end
 
-    def recv(self, timeout):
-        if self.shell is not None:
-            self.buffers.append((id(self.shell._buf), len(self.shell._buf)))
-        if self.endless:
-            return b"x" * self.chunk
-        data = bytes(self.pending[:self.chunk])
-        del self.pending[:self.chunk]
-        if not data:
-            raise TimeoutError
-        return data
+    def recv_any(self, timeout):
+        for which in (STDERR, STDOUT):
+            if self.pending[which]:
+                data = bytes(self.pending[which][:self.chunk])
+                del self.pending[which][:self.chunk]
+                return which, data
+        if self.endless and self.frames > 1:
+            return STDOUT, b"x" * self.chunk
+        raise TimeoutError
 
     def close(self):
         pass
@@ -170,26 +284,28 @@ class ScriptedTarget(Channel):
 
 def test_a_large_output_is_buffered_in_place_linearly():
     payload = os.urandom(4 << 20)
-    target = ScriptedTarget(payload, chunk=4096)
-    shell = PersistentShell(target, "scripted")
-    target.shell = shell
-    r = shell.run("anything", 60, output_max_bytes=8 << 20)
+    shell = PersistentShell(ScriptedTarget(payload, chunk=4096), "scripted")
+    tracemalloc.start()
+    try:
+        r = shell.run("anything", 60, output_max_bytes=8 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert r.stdout_bytes == payload and r.stderr_bytes == b""
-    assert len(target.buffers) > 1000
-    assert len({buf_id for buf_id, _ in target.buffers}) == 1  # grown in place: no copy per read
-    assert max(n for _, n in target.buffers) <= len(payload) + 200
-    assert len(shell._buf) == 0
+    assert peak < 2 * len(payload) + (1 << 20)  # the stream, and the result made of it
 
 
-def test_a_target_that_ignores_the_cap_is_cut_off_at_a_bound():
-    target = ScriptedTarget(endless=True, chunk=65536)
-    target.endless = False
-    shell = PersistentShell(target, "hostile")
-    target.shell, target.endless = shell, True
-    with pytest.raises(InfrastructureError, match=r"sent more than \d+ bytes for one command"):
-        shell.run("cat /dev/zero", 60, output_max_bytes=CAP)
-    assert shell.dead
-    assert max(n for _, n in target.buffers) <= 2 * (CAP + 1) + 64 * 1024 + 65536
+def test_an_endless_stream_is_capped_in_bounded_memory_until_its_timeout():
+    shell = PersistentShell(ScriptedTarget(endless=True, chunk=65536), "endless")
+    tracemalloc.start()
+    try:
+        with pytest.raises(CommandTimeout):
+            shell.run("yes", 1, output_max_bytes=CAP)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert shell.dead  # nothing could kill it on this target: its shell is closed
+    assert peak < 3 * CAP + 4 * 65536
 
 
 # -- hostile names in the transports' commands, run for real in a local shell ----------------------

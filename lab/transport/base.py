@@ -4,7 +4,8 @@
 both outputs as bytes. Quoting is the caller's (``shlex.quote`` or testinfra's ``%s`` args).
 Observers see every command, so the evidence of a verdict (command, exit code, output) can be
 recorded without the suites doing anything. Each output is capped at ``output_max_bytes`` per
-stream, inside the target: a longer one comes back as its head and tail with the cut stated.
+stream, by the controller as the bytes arrive: a longer one comes back as its head and tail with
+the cut stated.
 """
 
 from __future__ import annotations

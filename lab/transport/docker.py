@@ -18,11 +18,12 @@ from docker.errors import APIError, NotFound
 from lab.engine import client
 from lab.errors import ConnectionLost, InfrastructureError
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import Channel, ShellPool
+from lab.transport.shell import STDOUT, Channel, PipeChannel, ShellPool
 
 
 class ExecChannel(Channel):
-    """``docker exec -i CONTAINER sh``: one long-lived process whose pipes carry the frames."""
+    """``docker exec -i CONTAINER ARGV``: a long-lived program in the container spoken to over the
+    client's stdin and stdout (the vendor-test runner); its stderr is kept for ``diagnose``."""
 
     def __init__(self, container: str, user: str = "root", argv: tuple[str, ...] = ("sh",),
                  env: dict[str, str] | None = None):
@@ -45,6 +46,9 @@ class ExecChannel(Channel):
             raise TimeoutError
         return os.read(self.proc.stdout.fileno(), 65536)
 
+    def recv_any(self, timeout: float) -> tuple[int, bytes]:
+        return STDOUT, self.recv(timeout)
+
     def diagnose(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace").strip()[-500:]
@@ -66,7 +70,8 @@ class DockerTransport(Transport):
     def __init__(self, name: str, container_id: str):
         super().__init__(name)
         self.container_id = container_id
-        self.shells = ShellPool(name, lambda: ExecChannel(container_id))
+        # `docker exec -i CONTAINER sh`: one long-lived shell whose stdout and stderr carry the frames.
+        self.shells = ShellPool(name, lambda: PipeChannel(["docker", "exec", "-i", "-u", "root", container_id, "sh"]))
 
     def _run(self, command: str, timeout: float) -> CommandResult:
         try:

@@ -1,200 +1,436 @@
-"""A persistent shell on a target, with framing, so a command costs a pipe write, not a process.
+"""A persistent shell on a target, with framing, so a command costs a pipe write and one fork, not
+processes.
 
 Stock ``docker exec`` (and testinfra's ``docker://``) starts a process per command: about 100 ms.
 Here one ``sh`` stays open and each command is framed::
 
-    timeout -k 2 <secs> sh -c '<command>' </dev/null >$D/out 2>$D/err; rc=$?
-    printf LAB_SEP_<token>; head -c <cap+1> $D/out; printf LAB_SEP_<token>; head -c <cap+1> $D/err
-    printf 'LAB_END_<token> %d\\n' $rc
+    ( eval '<command>' ) </dev/null
+    printf 'E_<token> %d\\n' $?; printf E_<token> >&2
 
-(a command too long for one argv string goes through a heredoc file instead), so exit code,
-stdout and stderr come back exact, even binary, up to the lab's output cap. ``$D`` is unique per
-shell, which lets several shells serve one target at once. GNU ``timeout`` kills the command's
-whole process group inside the target; if even the frame does not come (a wedged target), the
-controller kills the shell and the next command gets a new one.
+The command's stdout and stderr are the shell's own, so they stream back on the channel's two
+streams, exact, even binary, and nothing but the subshell's fork runs in the target: every exec
+there costs about a millisecond (on an emulated target, a qemu start). The end markers carry a
+fresh random token, so no output can fake them; what arrives between frames (a daemon an earlier
+command left holding the shell's output) is dropped before the next command is sent.
 
-Output is capped inside the target, per command and stream (``Transport.output_max_bytes``, from
-``[lab.limits] output_max_bytes``): a stream longer than the cap comes back as its first half-cap
-and its last half-cap with the cut stated between them::
+The controller does what ``timeout`` and ``head`` did inside the target before:
 
-    [... 31457280 bytes cut by the lab: the command printed 33554432 bytes ...]
+- The output cap (``Transport.output_max_bytes``, from ``[lab.limits] output_max_bytes``) is kept
+  as the bytes arrive, per command and stream: up to the cap they come back exact; beyond it, the
+  first and last half-cap with the cut stated between them, in linear time and bounded memory::
 
-Only then does a second exchange fetch the size (``wc -c``) and the tail (``tail -c``), so a
-command with little output costs no extra process. The controller never buffers more than about
-twice the cap for one command: a target that sends more (its ``head`` replaced, say) has its
-shell closed and the command is *broken*.
+      [... 31457280 bytes cut by the lab: the command printed 33554432 bytes ...]
+
+  The bytes beyond the cap still cross the channel (at its speed: about 1-2 s for 128 MiB through
+  ``docker exec``), but no longer the target's disk.
+
+- At the deadline it opens a second channel to the target (``Channel.sibling``) and kills the
+  command's processes there: SIGTERM, SIGKILL 2 s later, as ``timeout -k 2`` did. The shell is
+  made the leader of its own process group when it starts, so "the command's processes" are
+  exactly those of that group started since the command began (what ``timeout`` killed: the group
+  it made), found in ``/proc``; without ``setsid`` on the target, the subshell's descendants. The
+  shell then ends the frame itself and stays usable; a shell that does not (a wedged target) is
+  closed and the pool opens another. There is no timer inside the target any more: a command
+  outlives a controller killed in the middle of it, until the target's teardown or reset.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
+import os
 import secrets
+import select
+import selectors
 import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Callable
 
-from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError
+from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError, ProductFailure
 from lab.transport.base import OUTPUT_MAX_BYTES, CommandResult
 
-ARGV_MAX = 100_000  # one argv string may hold 128 KiB on Linux
-GRACE_S = 10.0  # beyond the in-target timeout before the controller gives up on the shell
-TAIL_S = 60.0  # for the second exchange of a cut output (its size and tail)
-SLACK = 64 * 1024  # beyond twice the cap: markers, the exit code, one read too many
+STDOUT, STDERR = 1, 2
+CHUNK = 65536
+START_S = 60.0  # for a new shell to answer its first frame
+KILL_S = 20.0  # for the second channel to open and kill a timed-out command
+GRACE_S = 10.0  # after the kill, for the shell to end the timed-out command's frame
+ANSWER_S = 10.0  # for a fresh shell's first command, when the last one died mid-command
+DRAIN_READS = 64  # at most, before a command: a daemon that never stops writing is not waited out
+ERR_TAIL = 2000  # bytes of a channel's stderr kept to say why it ended
+PIPE_SIZE = 1 << 20  # of a local pipe from a shell: a large output comes in fewer reads
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 class Channel(abc.ABC):
-    """A byte pipe to a shell on the target: a ``docker exec -i`` process, an SSH channel..."""
+    """A byte pipe to a shell on the target, its stdout and stderr kept apart: a ``docker exec -i``
+    process, an SSH channel..."""
 
     @abc.abstractmethod
     def send(self, data: bytes) -> None: ...
 
     @abc.abstractmethod
-    def recv(self, timeout: float) -> bytes:
-        """Up to 64 KiB; ``b''`` at EOF. Raises ``TimeoutError`` when nothing came in time."""
+    def recv_any(self, timeout: float) -> tuple[int, bytes]:
+        """``(STDOUT or STDERR, up to 64 KiB)``; ``(STDOUT, b'')`` once the shell is gone. Raises
+        ``TimeoutError`` when nothing came in time."""
 
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def sibling(self) -> Channel:
+        """Another channel to the same target, as the same user: where a timed-out command is
+        killed while its own shell waits for it."""
+        raise NotImplementedError
+
     def diagnose(self) -> str:
-        """Why the channel ended, when it knows (e.g. the exec client's stderr)."""
+        """Why the channel ended, when it knows (e.g. the exec client's last words on stderr)."""
         return ""
+
+    def shell_ended(self) -> bool:
+        """The shell's own process ended on the target (it exited or was killed there), as opposed to
+        the connection dropping; False when the channel cannot tell."""
+        return False
+
+
+class ErrTail:
+    """The last bytes a channel's stderr carried: a client's or a login's reason for ending."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * ERR_TAIL:
+            del self.data[:-ERR_TAIL]
+
+    def text(self) -> str:
+        return bytes(self.data[-ERR_TAIL:]).decode(errors="replace").strip()[-500:]
+
+
+class PipeChannel(Channel):
+    """A process on this machine whose pipes carry the shell: ``sh`` itself, or a client that
+    relays one (``docker exec -i CONTAINER sh``)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None):
+        self.argv, self.env, self.cwd = argv, env, cwd
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     bufsize=0, env=env, cwd=cwd)
+        for pipe in (self.proc.stdout, self.proc.stderr):  # fewer, larger reads of a large output
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_SIZE)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ, STDOUT)
+        self._sel.register(self.proc.stderr, selectors.EVENT_READ, STDERR)
+        self._err = ErrTail()
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    def recv_any(self, timeout: float) -> tuple[int, bytes]:
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = {key.data for key, _ in self._sel.select(max(0.0, deadline - time.monotonic()))}
+            if not ready:
+                raise TimeoutError
+            if STDERR in ready:  # first: a client's last words come before its stdout's end
+                data = os.read(self.proc.stderr.fileno(), CHUNK)
+                if data:
+                    self._err.add(data)
+                    return STDERR, data
+                self._sel.unregister(self.proc.stderr)
+                continue
+            return STDOUT, os.read(self.proc.stdout.fileno(), PIPE_SIZE)
+
+    def sibling(self) -> PipeChannel:
+        return PipeChannel(self.argv, self.env, self.cwd)
+
+    def shell_ended(self) -> bool:
+        try:
+            return self.proc.wait(timeout=1.0) is not None  # the client ends with the process it relays
+        except subprocess.TimeoutExpired:
+            return False
+
+    def diagnose(self) -> str:
+        deadline = time.monotonic() + 1.0  # what the client still says on stderr as it ends
+        with contextlib.suppress(OSError, ValueError):
+            while (left := deadline - time.monotonic()) > 0 and select.select([self.proc.stderr], [], [], left)[0]:
+                data = os.read(self.proc.stderr.fileno(), CHUNK)
+                if not data:
+                    break
+                self._err.add(data)
+        return self._err.text()
+
+    def close(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._sel.close()
+
+
+class CappedStream:
+    """One stream of one command, as it arrives: every byte up to ``cap``; beyond, its first half,
+    its last half and its length. Memory stays under about twice the cap; each byte is copied a
+    bounded number of times."""
+
+    def __init__(self, cap: int):
+        self.cap = max(2, cap)
+        self.head_keep = self.cap // 2
+        self.tail_keep = self.cap - self.head_keep
+        self.data = bytearray()  # grows in place: reading n bytes costs O(n), not O(n^2)
+        self.tail: bytearray | None = None  # once beyond the cap
+        self.total = 0
+
+    def add(self, chunk: bytes | bytearray | memoryview) -> None:
+        self.total += len(chunk)
+        if self.tail is None:
+            self.data += chunk
+            if len(self.data) <= self.cap:
+                return
+            self.tail = self.data[self.head_keep:]
+            del self.data[self.head_keep:]
+        else:
+            self.tail += chunk
+        if len(self.tail) > 2 * self.tail_keep:
+            del self.tail[:-self.tail_keep]
+
+    def value(self) -> bytes:
+        if self.tail is None:
+            return bytes(self.data)
+        tail = self.tail[-self.tail_keep:]
+        cut = self.total - self.head_keep - len(tail)
+        note = f"\n[... {cut} bytes cut by the lab: the command printed {self.total} bytes ...]\n"
+        return bytes(self.data) + note.encode() + bytes(tail)
+
+
+class FramedStream:
+    """What one of the channel's streams carried for one frame: the bytes before its end marker,
+    capped; with ``line``, the end marker is followed by a line (the exit code)."""
+
+    def __init__(self, end: bytes, cap: int, line: bool):
+        self.end, self.line = end, line
+        self.pending = bytearray()  # never more than one chunk and a marker
+        self.done = False
+        self.out = CappedStream(cap)
+        self.trailer = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done:
+            return  # stray bytes after the frame: a daemon an earlier command left behind
+        self.pending += chunk
+        found = self.pending.find(self.end)
+        if found < 0:
+            keep = len(self.end) - 1  # the start of an end marker split across reads
+            if len(self.pending) > keep:
+                with memoryview(self.pending) as view:
+                    self.out.add(view[:len(self.pending) - keep])
+                del self.pending[:len(self.pending) - keep]
+            return
+        if found:
+            with memoryview(self.pending) as view:
+                self.out.add(view[:found])
+            del self.pending[:found]
+        if self.line:
+            newline = self.pending.find(b"\n", len(self.end))
+            if newline < 0:
+                return  # the line is still coming
+            self.trailer = bytes(self.pending[len(self.end):newline])
+        self.done = True
+        self.pending.clear()
+
+
+# The command's processes after a timeout, in the shell's own process group and started since its
+# subshell ($c; in the same clock tick, a later pid), or (no group of its own) the subshell's
+# descendants; fields from /proc/PID/stat after the command name: $1 state, $2 ppid, $3 pgrp,
+# ${20} start time in clock ticks.
+KILL_SCRIPT = r"""sp={sp}; pg={pg}; c=; t0=
+for f in /proc/[0-9]*/stat; do
+  read -r l <"$f" 2>/dev/null || continue; set -- ${{l##*) }}
+  [ "$2" = "$sp" ] && [ "$1" != Z ] && c=${{f#/proc/}} && c=${{c%/stat}} && t0=${{20}}
+done
+lab_procs() {{
+  ts=; [ -n "$c" ] || return 0
+  if [ "$pg" = "$sp" ]; then
+    for f in /proc/[0-9]*/stat; do
+      read -r l <"$f" 2>/dev/null || continue; set -- ${{l##*) }}
+      p=${{f#/proc/}}; p=${{p%/stat}}
+      [ "$p" != "$sp" ] && [ "$1" != Z ] && [ "$3" = "$pg" ] || continue
+      [ "${{20}}" -gt "$t0" ] || {{ [ "${{20}}" -eq "$t0" ] && [ "$p" -ge "$c" ]; }} && ts="$ts $p"
+    done
+  else
+    ts=" $c "; more=1
+    while [ -n "$more" ]; do
+      more=
+      for f in /proc/[0-9]*/stat; do
+        read -r l <"$f" 2>/dev/null || continue; set -- ${{l##*) }}
+        p=${{f#/proc/}}; p=${{p%/stat}}
+        case "$ts" in *" $p "*) continue;; esac
+        case "$ts" in *" $2 "*) [ "$1" != Z ] && ts="$ts$p " && more=1;; esac
+      done
+    done
+  fi
+}}
+lab_procs; [ -n "$ts" ] && kill -TERM $ts 2>/dev/null
+i=0; while [ $i -lt 20 ]; do lab_procs; [ -z "$ts" ] && break; sleep 0.1; i=$((i + 1)); done
+i=0; while [ $i -lt 20 ]; do lab_procs; [ -z "$ts" ] && break; kill -KILL $ts 2>/dev/null; i=$((i + 1)); done
+printf '{done}'; exit
+"""
+
+
+def read_frame(channel: Channel, target: str, out: FramedStream, err: FramedStream | None, deadline: float) -> None:
+    """Read ``channel`` until both streams have ended their frame (``err`` None: stderr is not
+    framed, only kept for ``diagnose``). ``TimeoutError`` at ``deadline``; ``ConnectionLost`` at EOF."""
+    while not (out.done and (err is None or err.done)):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        try:
+            which, chunk = channel.recv_any(min(left, 5.0))
+        except TimeoutError:
+            continue  # nothing yet; the loop checks the deadline
+        except (OSError, ValueError) as exc:  # the channel was closed under us
+            raise ConnectionLost(f"connection to {target} lost: {exc}") from None
+        if not chunk:
+            why = channel.diagnose()
+            raise ConnectionLost(f"connection to {target} lost" + (f": {why}" if why else ""))
+        if which == STDOUT:
+            out.feed(chunk)
+        elif err is not None:
+            err.feed(chunk)
 
 
 class PersistentShell:
     def __init__(self, channel: Channel, target: str):
         self.channel = channel
         self.target = target
-        self.dir = f"/tmp/.lab-sh-{secrets.token_hex(6)}"
-        self._buf = bytearray()  # grows in place: reading n bytes costs O(n), not O(n^2)
         self.dead = False
+        self._closed = False
+        self.pid = self.pgid = ""
         token = secrets.token_hex(8)
-        setup = (f"umask 022; mkdir -p {self.dir} && chmod 700 {self.dir}\n"
-                 f"printf 'LAB_SEP_{token}LAB_SEP_{token}LAB_END_{token} 0\\n'\n")
+        # A shell that is not the leader of its own process group (a local ``sh``, a shell under
+        # ``sudo``) becomes one, so a timeout kills its command's processes and nothing else. The
+        # ``exec`` ends the line, and the next is sent only once it is read: what the old shell
+        # had read but not run would be lost. The group is read from a subshell: qemu-user fakes a
+        # process's own /proc/PID/stat (group 0), not its parent's.
+        pgid = "l=$(read -r l </proc/$$/stat && set -- ${l##*) } && printf %s \"$3\") 2>/dev/null"
+        lead = (f"{pgid}; [ -n \"$l\" ] && [ \"$l\" != \"$$\" ] && command -v setsid >/dev/null 2>&1 && "
+                f"{{ printf 'X_{token}'; exec setsid sh; }}; printf 'X_{token}'\n")
+        # Its commands share its group, so `kill 0` (a script's `trap 'kill 0' EXIT`) reaches it
+        # too: it catches (not ignores: commands would inherit that) what `kill` sends by default.
+        setup = (f"umask 022; trap : HUP INT QUIT TERM USR1 USR2 ALRM; {pgid}; printf 'E_{token} %s %s\\n' $$ \"$l\"; "
+                 f"unset l; printf 'E_{token}' >&2\n")
         try:
-            self._exchange(setup, token, time.monotonic() + 60, 2, SLACK)
+            self._send(lead)
+            self._frame(FramedStream(f"X_{token}".encode(), 64, False), None, time.monotonic() + START_S)
+            self._send(setup)
+            out, err = self._streams(token, 64)
+            self._frame(out, err, time.monotonic() + START_S)
         except TimeoutError:
             self.close()
-            raise ConnectionLost(f"{target}: the shell did not start within 60 s") from None
+            raise ConnectionLost(f"{target}: the shell did not start within {START_S:g} s") from None
+        except BaseException:
+            self.close()
+            raise
+        ids = out.trailer.split()
+        if not ids or not ids[0].isdigit():
+            self.close()
+            raise InfrastructureError(f"{target}: the shell did not say its process id ({out.trailer[:40]!r})")
+        self.pid = ids[0].decode()
+        self.pgid = ids[1].decode() if len(ids) > 1 and ids[1].isdigit() else ""
 
-    def _read_until(self, marker: bytes, deadline: float, limit: int) -> bytes:
-        """The bytes before ``marker`` (consumed with it); never more than ``limit`` buffered."""
-        searched = 0
-        while (found := self._buf.find(marker, searched)) < 0:
-            searched = max(0, len(self._buf) - len(marker) + 1)  # only new bytes are searched again
-            if len(self._buf) > limit:
-                self.dead = True
-                self.close()
-                raise InfrastructureError(
-                    f"{self.target}: the shell sent more than {limit} bytes for one command although the lab "
-                    "caps output inside the target; its tools do not behave (head replaced?), so the shell is "
-                    "closed")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            try:
-                chunk = self.channel.recv(min(left, 5.0))
-            except TimeoutError:
-                continue  # nothing yet; the loop checks the deadline
-            if chunk == b"":
-                self.dead = True
-                why = self.channel.diagnose()
-                raise ConnectionLost(f"connection to {self.target} lost" + (f": {why}" if why else ""))
-            self._buf += chunk  # in place (bytearray)
-        with memoryview(self._buf) as view:
-            head = bytes(view[:found])
-        del self._buf[:found + len(marker)]
-        return head
+    @staticmethod
+    def _streams(token: str, cap: int) -> tuple[FramedStream, FramedStream]:
+        end = f"E_{token}".encode()
+        return FramedStream(end + b" ", cap, True), FramedStream(end, cap, False)
 
-    def _exchange(self, script: str, token: str, deadline: float, sections: int,
-                  limit: int) -> tuple[int, list[bytes]]:
-        """Send ``script``; read back the ``sections`` the script printed, each after a
-        ``LAB_SEP_<token>``, and the code after ``LAB_END_<token>``."""
+    def _send(self, script: str) -> None:
         try:
             self.channel.send(script.encode())
         except OSError as exc:
             self.dead = True
             raise ConnectionLost(f"connection to {self.target} lost: {exc}") from None
-        head = self._read_until(f"LAB_END_{token} ".encode(), deadline, limit)
-        rc = self._read_until(b"\n", deadline, limit)
-        parts = head.split(f"LAB_SEP_{token}".encode())[1:]  # before the first: stray shell output
-        if len(parts) != sections or not rc.strip().lstrip(b"-").isdigit():
+
+    def _drain(self) -> None:
+        """Drop what came since the last frame ended (a daemon an earlier command left holding the
+        shell's output), so it is not taken for the next command's; a closed channel shows here."""
+        for _ in range(DRAIN_READS):
+            try:
+                _, chunk = self.channel.recv_any(0)
+            except TimeoutError:
+                return
+            except (OSError, ValueError) as exc:
+                self.dead = True
+                raise ConnectionLost(f"connection to {self.target} lost: {exc}") from None
+            if not chunk:
+                self.dead = True
+                why = self.channel.diagnose()
+                raise ConnectionLost(f"connection to {self.target} lost" + (f": {why}" if why else ""))
+
+    def _frame(self, out: FramedStream, err: FramedStream | None, deadline: float) -> None:
+        try:
+            read_frame(self.channel, self.target, out, err, deadline)
+        except ConnectionLost:
             self.dead = True
-            self.close()
-            raise InfrastructureError(f"{self.target}: a garbled frame from the shell ({len(parts)} sections, "
-                                      f"code {rc[:20]!r}); the shell is closed")
-        return int(rc), parts
+            raise
 
     def run(self, command: str, timeout: float, output_max_bytes: int = OUTPUT_MAX_BYTES) -> CommandResult:
+        if self.dead:
+            raise ConnectionLost(f"connection to {self.target} lost: the shell is closed")
         token = secrets.token_hex(8)
-        d = self.dir
-        secs = max(1, int(timeout + 0.999))
-        cap = max(2, output_max_bytes)
-        if len(command) < ARGV_MAX:
-            prepare, run = "", f"sh -c {shlex.quote(command)}"
-        else:  # too long for one argv string: through a file instead
-            prepare, run = f"cat > {d}/cmd <<'LAB_EOF_{token}'\n{command}\nLAB_EOF_{token}\n", f"sh {d}/cmd"
-        # Markers carry a fresh random token, so no output can fake them; `head` only runs for a
-        # non-empty file: on an emulated target every process is a qemu start. One byte beyond the
-        # cap tells the controller the stream was longer.
-        sep = f"printf 'LAB_SEP_{token}'"
-        script = (
-            f"{prepare}timeout -k 2 {secs} {run} </dev/null >{d}/out 2>{d}/err; rc=$?\n"
-            f"{sep}; [ -s {d}/out ] && head -c {cap + 1} {d}/out; {sep}; "
-            f"[ -s {d}/err ] && head -c {cap + 1} {d}/err; printf 'LAB_END_{token} %d\\n' $rc\n"
-        )
+        out, err = self._streams(token, output_max_bytes)
+        script = (f"( eval {shlex.quote(command)} ) </dev/null\n"
+                  f"printf 'E_{token} %d\\n' $?; printf 'E_{token}' >&2\n")
+        self._drain()
         started = time.monotonic()
+        self._send(script)
         try:
-            rc, (out, err) = self._exchange(script, token, started + secs + GRACE_S, 2, 2 * (cap + 1) + SLACK)
+            self._frame(out, err, started + timeout)
         except TimeoutError:
-            self.dead = True
-            self.close()
+            self._kill_command()
+            if not self.dead:
+                try:
+                    self._frame(out, err, time.monotonic() + GRACE_S)
+                except TimeoutError:
+                    self.close()
             raise CommandTimeout(command, timeout) from None
-        duration = time.monotonic() - started
-        if rc in (124, 137) and duration >= secs - 0.05:
-            raise CommandTimeout(command, timeout)
-        if len(out) > cap or len(err) > cap:
-            out, err = self._cut(out, err, cap)
-        return CommandResult(command, rc, out, err, duration)
-
-    def _cut(self, out: bytes, err: bytes, cap: int) -> tuple[bytes, bytes]:
-        """Each stream longer than ``cap``: its head, the cut stated, its tail (fetched now, with its
-        size); the file is emptied after, so it stops taking the target's disk."""
-        head_keep = cap // 2
-        tail_keep = cap - head_keep
-        token = secrets.token_hex(8)
-        long = [name for name, data in (("out", out), ("err", err)) if len(data) > cap]
-        sep = f"printf 'LAB_SEP_{token}'"
-        script = "".join(f"{sep}; wc -c <{self.dir}/{n}; {sep}; tail -c {tail_keep} {self.dir}/{n}; "
-                         f": >{self.dir}/{n}; " for n in long) + f"printf 'LAB_END_{token} 0\\n'\n"
-        try:
-            _, parts = self._exchange(script, token, time.monotonic() + TAIL_S, 2 * len(long),
-                                      2 * tail_keep + SLACK)
-        except TimeoutError:
-            self.dead = True
+        rc = out.trailer.strip()
+        if not rc.lstrip(b"-").isdigit():
             self.close()
-            raise ConnectionLost(f"connection to {self.target} lost: the shell did not return the tail of a "
-                                 f"command's output within {TAIL_S:g} s") from None
-        streams = {"out": out, "err": err}
-        for i, name in enumerate(long):
-            size_text, tail = parts[2 * i].strip(), parts[2 * i + 1][-tail_keep:]
-            size = int(size_text) if size_text.isdigit() else None
-            if size is None:
-                note = f"[... bytes cut by the lab: the command printed more than {cap} bytes ...]"
-            else:
-                cut = max(0, size - head_keep - len(tail))
-                note = f"[... {cut} bytes cut by the lab: the command printed {size} bytes ...]"
-            streams[name] = streams[name][:head_keep] + f"\n{note}\n".encode() + tail
-        return streams["out"], streams["err"]
+            raise InfrastructureError(f"{self.target}: a garbled frame from the shell (code {rc[:20]!r}); "
+                                      "the shell is closed")
+        return CommandResult(command, int(rc), out.out.value(), err.out.value(), time.monotonic() - started)
+
+    def _kill_command(self) -> None:
+        """Kill the running command from a second channel, so this shell can end its frame."""
+        if not self.pid:
+            self.close()
+            return
+        try:
+            sibling = self.channel.sibling()
+        except (NotImplementedError, InfrastructureError, OSError):
+            self.close()  # nothing else can reach the target: at least the shell goes
+            return
+        done = f"K_{secrets.token_hex(8)}"
+        try:
+            sibling.send(KILL_SCRIPT.format(sp=self.pid, pg=self.pgid or "-", done=done).encode())
+            read_frame(sibling, self.target, FramedStream(done.encode(), 64, False), None,
+                       time.monotonic() + KILL_S)
+        except (TimeoutError, OSError, InfrastructureError):
+            self.close()  # the command may live on; at least its shell goes
+        finally:
+            sibling.close()
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):
+        if self._closed:
             return
         self._closed = True
         self.dead = True
         with contextlib.suppress(OSError):
-            self.channel.send(f"rm -rf {self.dir}; exit\n".encode())
+            self.channel.send(b"exit\n")
         self.channel.close()
 
 
@@ -214,8 +450,32 @@ class ShellPool:
         shell = self._take()
         try:
             return shell.run(command, timeout, output_max_bytes)
+        except ConnectionLost:
+            # Commands share the shell's process group, so a script's `kill -9 0` (or `kill -9 -1`, or
+            # a daemon it left that kills the lab's processes) ends the shell. When the shell's own
+            # process ended on the target and a new one answers, the target is fine: what ran there
+            # killed the lab's shell, which is the product's doing, not a lost connection.
+            if shell.channel.shell_ended() and self._answers():
+                raise ProductFailure(
+                    f"{self.name}: the lab's shell on the target was killed while it ran `{command[:300]}` "
+                    "(something on the target killed its process group or every process, e.g. a script's "
+                    "`kill -9 0`); the target itself still answers") from None
+            raise
         finally:
             self._give_back(shell)
+
+    def _answers(self) -> bool:
+        """A fresh shell starts and runs a command (the target, its container or board, is up)."""
+        try:
+            probe = PersistentShell(self._open(), self.name)
+        except (InfrastructureError, OSError):
+            return False
+        try:
+            return probe.run("true", ANSWER_S).ok
+        except (InfrastructureError, CommandTimeout, OSError):
+            return False
+        finally:
+            probe.close()
 
     def _take(self) -> PersistentShell:
         with self._lock:

@@ -27,7 +27,7 @@ import paramiko
 from lab.errors import ConnectionLost, InfrastructureError, InputError
 from lab.inventory.model import SshSpec
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import Channel, ShellPool
+from lab.transport.shell import STDERR, STDOUT, Channel, ErrTail, ShellPool
 
 RETRIES = 3
 
@@ -135,12 +135,14 @@ def connect(name: str, spec: SshSpec, allowed: list[str]) -> paramiko.SSHClient:
 
 
 class SshChannel(Channel):
-    """``sh`` (or ``sudo -n sh``) on an exec channel; the shell's own stderr goes to /dev/null, so
-    nothing can fill a window nobody reads."""
+    """``sh`` (or ``sudo -n sh``) on a session channel: its stdout and stderr are the channel's two
+    streams. Both are read as they come, so a command's output never waits on a full window."""
 
     def __init__(self, client: paramiko.SSHClient, sudo: bool):
+        self.client, self.sudo = client, sudo
         self.chan = client.get_transport().open_session()
-        self.chan.exec_command(("sudo -n " if sudo else "") + "sh -c 'exec sh 2>/dev/null'")
+        self.chan.exec_command("exec " + ("sudo -n " if sudo else "") + "sh")
+        self._err = ErrTail()
 
     def send(self, data: bytes) -> None:
         try:
@@ -148,11 +150,25 @@ class SshChannel(Channel):
         except (OSError, paramiko.SSHException) as exc:
             raise OSError(str(exc)) from None
 
-    def recv(self, timeout: float) -> bytes:
-        ready, _, _ = select.select([self.chan], [], [], timeout)
-        if not ready:
-            raise TimeoutError
-        return self.chan.recv(65536)
+    def recv_any(self, timeout: float) -> tuple[int, bytes]:
+        chan = self.chan
+        if not (chan.recv_stderr_ready() or chan.recv_ready() or chan.eof_received or chan.closed):
+            ready, _, _ = select.select([chan], [], [], timeout)
+            if not ready:
+                raise TimeoutError
+        if chan.recv_stderr_ready():  # first: a login's last words come before the end of stdout
+            data = chan.recv_stderr(65536)
+            self._err.add(data)
+            return STDERR, data
+        if chan.recv_ready() or chan.eof_received or chan.closed:
+            return STDOUT, chan.recv(65536)
+        raise TimeoutError  # woken without data (the event was stale)
+
+    def sibling(self) -> SshChannel:
+        try:
+            return SshChannel(self.client, self.sudo)
+        except (paramiko.SSHException, EOFError) as exc:
+            raise OSError(str(exc) or type(exc).__name__) from None
 
     def diagnose(self) -> str:
         """The exit code, and what the login left on stderr (``sudo: a password is required``...)."""
@@ -160,10 +176,15 @@ class SshChannel(Channel):
         if self.chan.exit_status_ready():
             why = f"the shell exited with {self.chan.recv_exit_status()}"
         with contextlib.suppress(OSError, paramiko.SSHException):
-            if self.chan.recv_stderr_ready():
-                said = self.chan.recv_stderr(4096).decode(errors="replace").strip()[-500:]
-                why = f"{why}: {said}" if why else said
-        return why
+            while self.chan.recv_stderr_ready():
+                self._err.add(self.chan.recv_stderr(65536))
+        said = self._err.text()
+        return f"{why}: {said}" if why and said else why or said
+
+    def shell_ended(self) -> bool:
+        """The server said how the shell ended (an exit status, or the signal that killed it): a
+        dropped connection says nothing. The word may come just after the end of its output."""
+        return self.chan.status_event.wait(1.0)
 
     def close(self) -> None:
         self.chan.close()
