@@ -34,8 +34,10 @@ def test_merged_usr_paths_compare_equal():
 
 
 def test_lab_and_package_manager_paths_are_not_the_products():
-    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-sh-12ab/out")
+    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-xfer-12ab/a.deb")
     assert not is_lab_own("/var/tmp/acme-cache")
+    # the lab's shells no longer write files: a vendor's file named like their old folders is not hidden
+    assert not is_lab_own("/tmp/.lab-sh-12ab/out")
     assert is_package_manager_own("/var/lib/dpkg/info/acme.list")
     assert is_package_manager_own("/var/lib/dpkg/status-old") and is_package_manager_own("/var/log/apt/term.log")
     assert not is_package_manager_own("/var/lib/dpkg/backdoor")
@@ -105,7 +107,7 @@ def test_new_accounts():
 
 def test_created_collapses_and_skips_the_labs_paths():
     before = fs({})
-    after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE), "/tmp/.lab-sh-1/out": Entry("file", FILE),
+    after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE), "/tmp/.lab-xfer-1/a": Entry("file", FILE),
                 "/usr/bin/gone": Entry("deleted", 0)})
     assert created(before, after) == ["/opt/x", "/opt/x/a"]
     assert collapse(created(before, after)) == ["/opt/x"]

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Paths the lab itself writes on a target, never the product's: its staging, the supervised
-# service's home, its shells' folders, and the data of a stack's database server, which the lab
+# service's home, its file transfers' folders, and the data of a stack's database server, which the lab
 # starts for the run (the vendor's schema lives there, not the vendor's files).
-LAB_OWN = ("/var/tmp/lab-staging", "/var/tmp/lab-service", "/var/tmp/lab-rpm-deps", "/tmp/.lab-sh-",
+LAB_OWN = ("/var/tmp/lab-staging", "/var/tmp/lab-service", "/var/tmp/lab-rpm-deps",
            "/tmp/.lab-xfer-", "/var/lib/postgresql/", "/var/log/postgresql/", "/var/lib/mysql/",
            "/var/log/mysql/")
 # Bookkeeping the package manager keeps for every package: not a leftover of the product. Other
