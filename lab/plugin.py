@@ -78,10 +78,17 @@ def pytest_collection_modifyitems(session, config, items):
     from lab.report import allure_worker  # after provision_early: loaded while the target starts
 
     allure_worker.label_items(items, lab, check_id)
-    if any(check_id(i)[0] == "supply.sbom" for i in items):  # while the first checks wait on the target
+    ids = {check_id(i)[0] for i in items}
+    if "supply.sbom" in ids:  # while the first checks wait on the target
         from lab.supply.sbom import warm_up
 
         warm_up()
+    if "supply.vulnerabilities" in ids:  # the feed's database modules (SQLAlchemy, Alembic): a second
+        import importlib
+        import threading
+
+        threading.Thread(target=importlib.import_module, args=("lab.supply.feed",), name="feed-modules",
+                         daemon=True).start()
 
 
 @pytest.fixture(autouse=True)
