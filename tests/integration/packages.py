@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -76,3 +77,14 @@ exit 0
                     scripts={"postinst": postinst, "postrm": postrm})
     (folder / "submission.toml").write_text(MANIFEST.format(name="acme-door") + f'[[artifacts]]\npath = "{deb.name}"\n')
     return folder
+
+
+def osv(folder: Path, rid: str, ecosystem: str, name: str, fixed: str, severity: str = "HIGH") -> Path:
+    """An OSV record (the offline feed's format): ``name`` in ``ecosystem`` affected until ``fixed``."""
+    path = folder / f"{rid}.json"
+    path.write_text(json.dumps({
+        "id": rid, "modified": "2026-11-01T00:00:00Z", "summary": f"a test record for {name}",
+        "affected": [{"package": {"ecosystem": ecosystem, "name": name},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        "database_specific": {"severity": severity}}))
+    return path

@@ -61,7 +61,7 @@ def test_not_applicable_is_skipped_with_the_reason(stacks, lab_run, tmp_path):
     assert "debian12-x86_64 offers no database" in run.check("debian12-x86_64", "database.schema")["message"]
 
 
-def test_the_service_gets_the_database_and_the_password_is_redacted(stacks, lab_run, tmp_path):
+def test_the_service_gets_the_database_and_the_password_is_redacted(stacks, lab_run, tmp_path, quick_watch):
     sub = tarball(tmp_path / "svc", "svc", "#!/bin/sh\nexit 0\n", service=(
         '[service]\ncommand = "sh -c \'echo db=$DB_NAME user=$DB_USER pw=$DB_PASSWORD; '
         'exec /opt/svc/bin/acme-web --port 8080\'"\nports = [8080]\nready_timeout = 10\n'
@@ -69,7 +69,7 @@ def test_the_service_gets_the_database_and_the_password_is_redacted(stacks, lab_
     (sub / "tests").mkdir()
     (sub / "tests/test_pw.py").write_text(
         "import os\n\ndef test_leaks_the_password():\n    assert False, 'pw=' + os.environ['DB_PASSWORD']\n")
-    run = lab_run(sub, "--targets", PG)
+    run = lab_run(sub, "--targets", PG, inventory=quick_watch)
     assert run.check(PG, "service.ready")["outcome"] == "passed"
     log = (run.out / f"logs/{PG}/service.log").read_text()
     assert re.search(r"db=lab_[0-9a-f]{8} user=lab_[0-9a-f]{8} pw=\*{8}$", log.splitlines()[0]), log

@@ -22,25 +22,23 @@ DOCS_IMAGES = ROOT / "docs/images"
 
 
 @pytest.fixture(scope="module")
-def published(examples, tmp_path_factory):
-    """Two example submissions run for real (one with a failed and a broken target), then published.
-    Everything goes to a temporary folder: the catalogue, the reports' history, the signing key."""
-    tmp = tmp_path_factory.mktemp("evidence")
-    db = f"sqlite:///{tmp / 'catalogue.db'}"
-    env = os.environ | {"LAB_SIGNING_KEY": str(tmp / "key" / "signing-key.pem")}
+def published(shared_run):
+    """Two example submissions run for real (one with a failed and a broken target: the session's
+    shared runs, test_run_examples reads them too), then published. Everything is in a temporary
+    folder: the catalogue (those two runs and nothing else), the reports' history, the signing key."""
     runs = {}
-    for name, targets in (("trixie-hello", "debian12-x86_64,debian13-x86_64,openeuler2203-x86_64"),
-                          ("acme-hello", "debian12-x86_64,debian13-x86_64")):
-        out = tmp / name
-        proc = subprocess.run([sys.executable, "-m", "lab", "run", str(examples / name), "--targets", targets,
-                               "--output", str(out), "--catalogue", db, "--no-report"],
-                              capture_output=True, text=True, cwd=ROOT, env=env)
-        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
-        # the report separately: `lab run` keeps its history under the inventory's reports/
-        proc = subprocess.run([sys.executable, "-m", "lab", "report", str(out), "--history", str(tmp / "history")],
-                              capture_output=True, text=True, cwd=ROOT, env=env)
-        assert "report: " in proc.stdout, proc.stdout + proc.stderr
-        runs[name] = out
+    for name in ("trixie-hello", "acme-hello"):
+        run = shared_run(name)
+        assert run.proc.returncode in (0, 1), run.proc.stdout + run.proc.stderr
+        runs[name] = run.out
+    tmp = runs["acme-hello"].parent  # the catalogue's folder, its key in key/
+    db = shared_run("acme-hello").catalogue
+    env = os.environ | {"LAB_SIGNING_KEY": str(tmp / "key" / "signing-key.pem")}
+    # the report separately: `lab run` keeps its history under the inventory's reports/. acme-hello's
+    # report is rendered (twice) by test_history_is_kept_per_product_across_renders.
+    proc = subprocess.run([sys.executable, "-m", "lab", "report", str(runs["trixie-hello"]), "--history",
+                           str(tmp / "history")], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert "report: " in proc.stdout, proc.stdout + proc.stderr
     site = tmp / "site"
     proc = subprocess.run([sys.executable, "-m", "lab", "catalogue", "publish", "--out", str(site), "--catalogue", db],
                           capture_output=True, text=True, cwd=ROOT, env=env)
@@ -172,5 +170,6 @@ def test_history_is_kept_per_product_across_renders(published, tmp_path):
         proc = subprocess.run([sys.executable, "-m", "lab", "report", str(runs["acme-hello"]), "--history",
                                str(history)], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr
+        assert "report: " in proc.stdout, proc.stdout + proc.stderr
     lines = (history / "acme-hello.jsonl").read_text().splitlines()
     assert len(lines) == 2

@@ -1,6 +1,9 @@
 """The desktop suite on the UKUI target, with real applications: the example built here from
 source, a real one from Debian's archive, and defective ones built on the spot. Runs are grouped
-(one submission carries as many defects as can show at once): each costs a UKUI container."""
+(one submission carries as many defects as can show at once): each costs a UKUI container. The
+examples run every suite; a defective application runs the desktop suite (and the install that
+always comes first), where its defects show: the other suites (the install suite's reinstall and
+purge among them) add to each UKUI run and say nothing about them."""
 
 from __future__ import annotations
 
@@ -86,7 +89,7 @@ def test_a_missing_program_and_a_tiny_icon_fail_and_a_plain_target_skips(ukui, t
     sub = desktop_app(tmp_path / "ghost", "acme-ghost", GTK, exec_line="/usr/bin/acme-phantom --start %U",
                       categories="Office;NotesBogus;",
                       icon=("/usr/share/icons/hicolor/16x16/apps/acme-ghost.png", png(tmp_path / "i.png", 16)))
-    run = lab_run(sub, "--targets", f"{UKUI},{PLAIN}", "-j", "2")
+    run = lab_run(sub, "--targets", f"{UKUI},{PLAIN}", "-j", "2", "--suites", "desktop")
     assert run.proc.returncode == 1
     entry = run.check(UKUI, "desktop.entry")
     assert entry["outcome"] == "failed"
@@ -104,7 +107,7 @@ def test_a_missing_program_and_a_tiny_icon_fail_and_a_plain_target_skips(ukui, t
 def test_an_application_that_crashes_on_start_fails_with_its_last_output(ukui, tmp_path, lab_run):
     program = ("#!/usr/bin/python3\nprint('acme-crash: reading /etc/acme-crash/layout.ini', flush=True)\n"
                "layout = {}\nprint(layout['main-window'])\n")
-    run = lab_run(desktop_app(tmp_path / "crash", "acme-crash", program), "--targets", UKUI)
+    run = lab_run(desktop_app(tmp_path / "crash", "acme-crash", program), "--targets", UKUI, "--suites", "desktop")
     assert run.proc.returncode == 1
     launch = run.check(UKUI, "desktop.launch")
     assert launch["outcome"] == "failed" and "before any window appeared (exit status 1)" in launch["message"]
@@ -116,7 +119,8 @@ def test_an_application_that_crashes_on_start_fails_with_its_last_output(ukui, t
 
 def test_an_application_that_never_maps_a_window_fails_desktop_window(ukui, tmp_path, lab_run):
     program = GTK + "w = Gtk.Window(title='never shown')\nw.realize()\nGtk.main()\n"
-    run = lab_run(desktop_app(tmp_path / "hidden", "acme-hidden", program, window_timeout=8), "--targets", UKUI)
+    run = lab_run(desktop_app(tmp_path / "hidden", "acme-hidden", program, window_timeout=8), "--targets", UKUI,
+                  "--suites", "desktop")
     assert run.proc.returncode == 1
     window = run.check(UKUI, "desktop.window")
     assert window["outcome"] == "failed" and "was mapped within window_timeout = 8 s" in window["message"]
@@ -128,7 +132,7 @@ def test_a_blank_window_that_ignores_the_close_request_fails_both(ukui, tmp_path
     program = (GTK + "w = Gtk.Window(title='ACME Blank')\nw.set_default_size(400, 300)\n"
                "w.connect('delete-event', lambda *a: True)\nw.show_all()\nGtk.main()\n")
     run = lab_run(desktop_app(tmp_path / "blank", "acme-blank", program, extra='locales = ["zh_CN.UTF-8"]\n'),
-                  "--targets", UKUI)
+                  "--targets", UKUI, "--suites", "install,desktop")  # install: its leftovers after the kill
     assert run.proc.returncode == 1
     shot = run.check(UKUI, "desktop.screenshot")
     assert shot["outcome"] == "failed" and "nothing drawn" in shot["message"] and "is blank" in shot["message"]

@@ -1,7 +1,8 @@
 """The supply chain for real: SBOMs of real installs, licences, an offline OSV feed, ABI between releases.
 
-Two ``lab run``s: Debian's curl (its SBOM against what apt really set up; a feed import after
-certification flags the certificate on the buyers' page) and a tarball built here that bundles
+Two ``lab run``s: Debian's curl (the session's shared run, all suites, into a catalogue where a
+record fixed long ago was imported first: its SBOM against what apt really set up; a feed import
+after certification flags the certificate on the buyers' page) and a tarball built here that bundles
 Python packages' metadata, ships an AGPL licence file and a library that lost a symbol since the
 release named in its ``[upgrade]``.
 """
@@ -18,6 +19,7 @@ import pytest
 from examples.make import build_tarball
 from lab.supply.sbom import validate
 from tests.conftest import ROOT
+from tests.integration.packages import osv
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 T = "debian12-x86_64"
@@ -31,16 +33,6 @@ def lab(*args, catalogue: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return proc
 
 
-def osv(folder, rid: str, ecosystem: str, name: str, fixed: str, severity: str = "HIGH"):
-    path = folder / f"{rid}.json"
-    path.write_text(json.dumps({
-        "id": rid, "modified": "2026-11-01T00:00:00Z", "summary": f"a test record for {name}",
-        "affected": [{"package": {"ecosystem": ecosystem, "name": name},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
-        "database_specific": {"severity": severity}}))
-    return path
-
-
 def english(page):
     """The English page: the plain name is the lab's first language, others are ``name.<lang>.html``."""
     en = page.with_name(page.stem + ".en.html")
@@ -52,15 +44,12 @@ def components(sbom: dict) -> dict[str, dict]:
 
 
 def test_debian_curl_sbom_lists_what_apt_resolved_and_a_later_record_flags_its_certificate(
-        examples, lab_run, tmp_path, monkeypatch):
-    catalogue = f"sqlite:///{tmp_path / 'catalogue.db'}"
-    monkeypatch.setenv("LAB_CATALOGUE", catalogue)  # the workers read the feed the run records into
+        shared_run, tmp_path, monkeypatch):
+    run = shared_run("debian-curl")  # OSV-TEST-CURL-OLD (fixed in 7.50.0-1) imported before it ran
+    catalogue = run.catalogue
+    monkeypatch.setenv("LAB_CATALOGUE", catalogue)
     feed = tmp_path / "feed"
     feed.mkdir()
-    fixed_long_ago = osv(feed, "OSV-TEST-CURL-OLD", "Debian:12", "curl", "7.50.0-1")
-    assert lab("vulns", "import", str(fixed_long_ago), catalogue=catalogue).returncode == 0
-
-    run = lab_run(examples / "debian-curl", "--targets", T, "--suites", "supply", "--catalogue", catalogue)
     assert run.proc.returncode == 0, run.target(T)["reason"]
     text = (run.out / "sbom" / f"{T}.cdx.json").read_text()
     validate(text)

@@ -67,11 +67,11 @@ def submission(folder: Path, new: Path, old: Path, tests: bool) -> Path:
     return folder
 
 
-def test_an_upgrade_that_keeps_data_and_settings_passes(tmp_path, lab_run):
+def test_an_upgrade_that_keeps_data_and_settings_passes(tmp_path, lab_run, quick_watch):
     sub = tmp_path / "sub"
     old = keep_deb(tmp_path / "old", "1.0", START)
     new = keep_deb(sub, "1.1", START, conf=b"port = 8080\nworkers = 4\n")  # a changed conffile: dpkg must choose
-    run = lab_run(submission(sub, new, old, tests=True), "--targets", T)
+    run = lab_run(submission(sub, new, old, tests=True), "--targets", T, inventory=quick_watch)
     outcomes = {c["id"]: (c["outcome"], c["message"]) for c in run.target(T)["checks"]}
     for cid in ("upgrade.previous", "upgrade.apply", "upgrade.data", "upgrade.config", "upgrade.service",
                 "upgrade.vendor_tests"):
