@@ -16,6 +16,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from lab.engine import LABEL_RUN, client
 from lab.results.schema import shipped
 from tests.browser import Browser
 from tests.conftest import ROOT
@@ -52,6 +53,9 @@ def run_lab(submission: Path, out: Path, *args: str, catalogue: str, inventory: 
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     if (out / "verdicts.json").exists():
         jsonschema.validate(result.verdicts, shipped())
+        # the report is made while workers remove their targets, but none outlives `lab run`
+        left = client().containers.list(all=True, filters={"label": f"{LABEL_RUN}={result.verdicts['run']}"})
+        assert not left, [c.name for c in left]
     return result
 
 
