@@ -83,6 +83,11 @@ def pytest_collection_modifyitems(session, config, items):
         from lab.supply.sbom import warm_up
 
         warm_up()
+    if "vendor.tests" in ids and lab.submission.model.tests is not None:  # its container starts meanwhile
+        from lab.suite.vendor import discard_runner, prestart_runner
+
+        lab.state.runner = prestart_runner(lab.inventory, lab.opts.run_id)
+        lab.defer(lambda: discard_runner(lab.state.runner))  # when the vendor tests never took it
     if "supply.vulnerabilities" in ids:  # the feed's database modules (SQLAlchemy, Alembic): a second
         import importlib
         import threading

@@ -26,10 +26,11 @@ def test_the_vendors_own_tests_pass(lab, target, installed):
     if spec is None:
         raise NotApplicable("the submission has no [tests]")
     limits = lab.limits()
+    started, lab.state.runner = lab.state.runner, None  # taken: the run removes it
     try:
         run = run_vendor_tests(lab.inventory, lab.opts.run_id, lab.submission.root, spec.paths, target.transport,
                                limits["command_timeout"], limits["install_timeout"], lab.logs / "vendor-tests.log",
-                               env=database_env(lab))
+                               env=database_env(lab), started=started)
     except VendorTestsFailed as exc:
         _record(lab, exc.results)
         raise

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from lab.database.server import Credentials, DatabaseServer
     from lab.deploy.deployment import Deployment
     from lab.observe.owners import Owners
@@ -31,3 +33,4 @@ class RunState:
     database: tuple[DatabaseServer, Credentials] | None = None  # started on first use
     schema_applied: bool = False                # database.schema; database.checks needs it
     supply: Supply | None = None                # the first supply check; the others and the certificate read it
+    runner: Future | None = None                # the vendor-test runner's container, started early (vendor.tests)

@@ -20,7 +20,9 @@ import os
 import selectors
 import subprocess
 import tarfile
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -232,22 +234,53 @@ def _tail(text: str) -> str:
     return tail if len(tail) <= TAIL_CHARS else "..." + tail[-TAIL_CHARS:]
 
 
+def start_runner(inv, run_id: str):
+    """A fresh runner container, nothing of the vendor's in it yet."""
+    from lab.images.runner import IMAGE, runner_target
+
+    try:
+        return start_container(runner_target(inv), run_id, inv.model.lab, role="vendor-runner")
+    except InfrastructureError as exc:
+        raise InfrastructureError(f"{exc} (build it with `lab images build`; {IMAGE} runs vendor tests)") from None
+
+
+def prestart_runner(inv, run_id: str) -> Future:
+    """Start the runner's container in the background while the other checks run (a second or two
+    of Docker's work the vendor tests would otherwise wait for); ``run_vendor_tests`` takes it, or
+    ``discard_runner`` removes it when they never run."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="vendor-runner")
+    started = pool.submit(start_runner, inv, run_id)
+    pool.shutdown(wait=False)
+    return started
+
+
+def discard_runner(started: Future | None) -> None:
+    if started is not None:
+        with contextlib.suppress(Exception):
+            remove_container(started.result())
+
+
+def _remove_later(container) -> None:
+    """The runner goes in the background (the check's result does not wait for Docker to remove
+    it); not a daemon thread, so the worker's process ends only once it is gone."""
+    def work() -> None:
+        with contextlib.suppress(Exception):
+            remove_container(container)
+
+    threading.Thread(target=work, name="remove-runner").start()
+
+
 def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_transport,
                      command_timeout: float, total_timeout: float, log: Path,
-                     env: dict[str, str] | None = None) -> VendorRun:
-    """Run the submission's tests in a fresh runner container against ``target_transport``.
+                     env: dict[str, str] | None = None, started: Future | None = None) -> VendorRun:
+    """Run the submission's tests in a fresh runner container (``started``: one started earlier by
+    ``prestart_runner``) against ``target_transport``.
 
     Returns the run when the runner kept the protocol to its end; raises ``VendorTestsFailed``
     (the product's fault) or ``InfrastructureError`` (the lab's) otherwise. The runner's log,
     redacted and bounded, is written to ``log`` either way.
     """
-    from lab.images.runner import IMAGE, runner_target
-
-    spec = runner_target(inv)
-    try:
-        container = start_container(spec, run_id, inv.model.lab, role="vendor-runner")
-    except InfrastructureError as exc:
-        raise InfrastructureError(f"{exc} (build it with `lab images build`; {IMAGE} runs vendor tests)") from None
+    container = started.result() if started is not None else start_runner(inv, run_id)
     secrets = target_transport.secrets
     runner = DockerTransport("vendor-runner", container.id)
     protocol = RunnerProtocol(secrets)
@@ -293,4 +326,4 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
         if channel:
             channel.close()
         runner.close()
-        remove_container(container)
+        _remove_later(container)
