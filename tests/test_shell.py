@@ -40,7 +40,10 @@ class LocalChannel(PipeChannel):
     """``sh`` on this machine; a second one kills a timed-out command, as on a target."""
 
     def __init__(self, cwd=None):
-        super().__init__(["sh"], cwd=cwd)
+        # With every signal's default disposition, as a target's shell starts: a test session started
+        # in the background (under nohup, or `cmd &`) hands on SIGINT and SIGHUP ignored, and a shell
+        # cannot undo what was ignored when it started.
+        super().__init__(["env", "--default-signal", "sh"], cwd=cwd)
 
 
 @pytest.fixture
@@ -142,6 +145,37 @@ def test_what_a_daemon_prints_between_commands_is_not_the_next_commands(shell, t
         time.sleep(0.05)
     r = shell.run("echo now", 10)
     assert (r.stdout, r.stderr) == ("now\n", "")
+
+
+class Stop(Exception):
+    """What a signal handler raises in the middle of a command (as Ctrl-C does in a worker)."""
+
+
+def test_a_command_interrupted_mid_frame_takes_its_shell_with_it():
+    """The command may still run in that shell: a later command (a teardown's) gets a new one
+    instead of waiting behind it."""
+    import signal
+
+    pool = ShellPool("local", LocalChannel)
+
+    def stop(signum, frame):
+        raise Stop()
+
+    old = signal.signal(signal.SIGALRM, stop)
+    try:
+        assert pool.run("echo warm", 10).stdout == "warm\n"
+        (first,) = pool._all  # the one shell, idle: the next command takes it
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Stop):
+            pool.run("echo started; sleep 7306", 30)
+        assert first.dead and first not in pool._all
+        assert pool.run("echo next", 10).stdout == "next\n"
+        assert pool._all and first not in pool._all
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        pool.close()
+        subprocess.run(["pkill", "-f", "sleep 7306"])
 
 
 def test_one_pool_serves_threads_each_with_its_own_shell():

@@ -49,7 +49,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError, ProductFailure
+from lab.errors import CommandTimeout, ConnectionLost, InfrastructureError, LabError, ProductFailure
 from lab.transport.base import OUTPUT_MAX_BYTES, CommandResult
 
 STDOUT, STDERR = 1, 2
@@ -460,6 +460,12 @@ class ShellPool:
                     f"{self.name}: the lab's shell on the target was killed while it ran `{command[:300]}` "
                     "(something on the target killed its process group or every process, e.g. a script's "
                     "`kill -9 0`); the target itself still answers") from None
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, LabError):
+                # Interrupted mid-frame (Ctrl-C, a worker told to stop): the command may still run
+                # in this shell, so no later command (a teardown's) may wait behind it.
+                shell.close()
             raise
         finally:
             self._give_back(shell)

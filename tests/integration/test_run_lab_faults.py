@@ -96,7 +96,10 @@ def test_ctrl_c_writes_verdicts_and_removes_every_container(tmp_path, built):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "lab", "run", str(sub), "--output", str(out), "--no-report",
                              "--targets", "debian12-x86_64,debian13-x86_64"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal, even when the test session itself was started in the
+                            # background (where SIGINT comes ignored, and a program keeps it so)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until both installers are running
         events = [out / f"logs/{t}/events.jsonl" for t in ("debian12-x86_64", "debian13-x86_64")]
