@@ -24,7 +24,8 @@ from lab.engine import client
 from lab.inventory import load_inventory
 from lab.provision import provision
 from lab.runid import new_run_id
-from lab.transport.shell import Channel, FramedStream, PipeChannel, read_frame
+from lab.transport.channel import Channel, PipeChannel
+from lab.transport.shell import FramedStream, read_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,8 @@ import tracemalloc
 from pathlib import Path
 
 from lab.transport.base import OUTPUT_MAX_BYTES
-from lab.transport.shell import PersistentShell, PipeChannel
+from lab.transport.channel import PipeChannel
+from lab.transport.shell import PersistentShell
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -89,11 +89,9 @@ def pytest_collection_modifyitems(session, config, items):
         lab.state.runner = prestart_runner(lab.inventory, lab.opts.run_id)
         lab.defer(lambda: discard_runner(lab.state.runner))  # when the vendor tests never took it
     if "supply.vulnerabilities" in ids:  # the feed's database modules (SQLAlchemy, Alembic): a second
-        import importlib
-        import threading
+        from lab.warmup import import_in_background
 
-        threading.Thread(target=importlib.import_module, args=("lab.supply.feed",), name="feed-modules",
-                         daemon=True).start()
+        import_in_background("lab.supply.feed", name="feed-modules")
 
 
 @pytest.fixture(autouse=True)

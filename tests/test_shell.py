@@ -22,17 +22,9 @@ from lab.errors import CommandTimeout, ConnectionLost, ProductFailure
 from lab.service import Supervisor
 from lab.submission.model import Service
 from lab.transport.base import Transport
+from lab.transport.channel import STDERR, STDOUT, Channel, PipeChannel
 from lab.transport.docker import DockerTransport
-from lab.transport.shell import (
-    STDERR,
-    STDOUT,
-    CappedStream,
-    Channel,
-    FramedStream,
-    PersistentShell,
-    PipeChannel,
-    ShellPool,
-)
+from lab.transport.shell import CappedStream, FramedStream, PersistentShell, ShellPool
 from lab.transport.ssh import SshTransport
 
 

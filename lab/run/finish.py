@@ -31,14 +31,9 @@ def warm_up(report: bool) -> None:
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
     workers' start nor the end of the run waits for them."""
     if report:
-        import importlib
-        import threading
+        from lab.warmup import import_in_background
 
-        def work() -> None:
-            for name in ("lab.report.render", "weasyprint", "segno", "lab.provision.gc"):
-                importlib.import_module(name)
-
-        threading.Thread(target=work, name="warm-up", daemon=True).start()
+        import_in_background("lab.report.render", "weasyprint", "segno", "lab.provision.gc")
 
 
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import selectors
@@ -18,7 +17,8 @@ from docker.errors import APIError, NotFound
 from lab.engine import client
 from lab.errors import ConnectionLost, InfrastructureError
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import STDOUT, Channel, PipeChannel, ShellPool
+from lab.transport.channel import STDOUT, Channel, PipeChannel, end_client
+from lab.transport.shell import ShellPool
 
 
 class ExecChannel(Channel):
@@ -54,13 +54,7 @@ class ExecChannel(Channel):
         return self._stderr.read().decode(errors="replace").strip()[-500:]
 
     def close(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(OSError):
-                pipe.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._sel.close()
+        end_client(self.proc, self._sel)
         self._stderr.close()
 
 

@@ -27,7 +27,8 @@ import paramiko
 from lab.errors import ConnectionLost, InfrastructureError, InputError
 from lab.inventory.model import SshSpec
 from lab.transport.base import CommandResult, Transport
-from lab.transport.shell import STDERR, STDOUT, Channel, ErrTail, ShellPool
+from lab.transport.channel import STDERR, STDOUT, Channel, ErrTail
+from lab.transport.shell import ShellPool
 
 RETRIES = 3
 

@@ -1,0 +1,21 @@
+"""Modules loaded in the background while a process waits on something else (a target starting,
+apt installing, the workers running), so the step that needs them does not wait for them.
+
+Python's import lock makes a later ``import`` of the same module wait for the background one to
+finish, so nothing is loaded twice; an import that fails here fails again, and is said, where the
+module is used."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+
+
+def import_in_background(*modules: str, name: str = "warm-up") -> None:
+    def work() -> None:
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
