@@ -23,10 +23,18 @@ from lab.catalogue.models import Certificate, Result, Run
 from lab.catalogue.publish import RESULT_KEYS, cell_data, every_version, matrix, matrix_for_machines, slug_of
 from lab.centre.context import centre_of
 from lab.centre.pages import REPORT_HEADERS, quoted, render
+from lab.centre.wording import Wording
 from lab.certs.keys import key_id, key_path, load_or_create, public_pem
 from lab.certs.render import OPENSSL_RECIPE, PYTHON_RECIPE
+from lab.i18n import N_
 
 router = APIRouter(include_in_schema=False)
+
+# What a buyer is told when a page is not in the published catalogue (in the page's language: they
+# are wordings, which lab.centre.pages translates)
+NO_SUCH_PRODUCT = Wording(N_("no such product in the published catalogue"))
+NO_SUCH_CERTIFICATE = Wording(N_("no such certificate in the published catalogue"))
+NO_SUCH_REPORT = Wording(N_("no report for this run in the published catalogue"))
 
 
 def _cell(target: str, result: Result, spec=None) -> dict:
@@ -81,7 +89,7 @@ def product_page(request: Request, slug: str):
     _, _, products = published_matrix(centre_of(request))
     page = products.get(slug)
     if page is None:
-        raise HTTPException(404, "no such product in the published catalogue")
+        raise HTTPException(404, NO_SUCH_PRODUCT)
     return render(request, "product.html.j2", product=page["product"], versions=page["versions"],
                   transfers=page["transfers"], root="../", generated=_now_iso())
 
@@ -90,7 +98,7 @@ def _published_certificate(request: Request, run: str, target: str) -> dict:
     with Session(centre_of(request).engine) as s:
         row = s.get(Certificate, f"{run}/{target}")
         if row is None:
-            raise HTTPException(404, "no such certificate in the published catalogue")
+            raise HTTPException(404, NO_SUCH_CERTIFICATE)
         return row.document
 
 
@@ -113,7 +121,7 @@ def report_page(request: Request, run: str):
         row = s.get(Run, run)
         page = Path(row.folder) / "report" / "index.html" if row is not None else None
     if page is None or not page.is_file():
-        raise HTTPException(404, "no report for this run in the published catalogue")
+        raise HTTPException(404, NO_SUCH_REPORT)
     return FileResponse(page, media_type="text/html", headers=REPORT_HEADERS)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from lab.centre import ledger, review
 from lab.centre.auth import Principal
 from lab.centre.context import centre_of, current
-from lab.centre.intake import default_enqueue
+from lab.centre.intake import NOT_QUEUED, default_enqueue
 from lab.centre.models import Cell, Submission, Worker
 from lab.centre.pages import (
     ENGINEERS_ONLY,
@@ -31,6 +31,7 @@ from lab.centre.pages import (
     NOT_A_CELL,
     age_s,
     check_csrf,
+    error_page,
     iso,
     quoted,
     redirect,
@@ -38,7 +39,7 @@ from lab.centre.pages import (
     signed_in,
     small_form,
 )
-from lab.errors import InputError
+from lab.errors import InfrastructureError, InputError
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,7 +137,11 @@ def requeue_cell(centre, cell_id: int) -> int:
         if old is None:
             raise InputError(f"cell {cell_id}", [NO_SUCH_CELL])
         new = ledger.requeue(s, cell_id)
-        enqueue(old, centre.settings)
+        try:
+            enqueue(old, centre.settings)
+        except Exception as exc:  # whatever the broker said, the requeue is undone and the page says why
+            why = exc if isinstance(exc, InfrastructureError) else f"{type(exc).__name__}: {exc}"
+            raise InfrastructureError(NOT_QUEUED.say(why=why)) from None
         return new.id
 
 
@@ -151,7 +156,7 @@ async def console_requeue(request: Request):
     try:
         new = await run_in_threadpool(requeue_cell, centre_of(request), int(cell))
     except InputError as exc:
-        raise HTTPException(409, "; ".join(exc.problems)) from None
+        return error_page(request, 409, exc.problems)  # each refusal in the page's language
     return redirect(request, f"/console?requeued={new}")
 
 
@@ -168,5 +173,5 @@ async def console_publish(request: Request):
         sub = await run_in_threadpool(review.publish, centre.engine, centre.storage, sub_id, who.name,
                                       centre.inventory.model.lab)
     except InputError as exc:
-        raise HTTPException(409, "; ".join(exc.problems)) from None
+        return error_page(request, 409, exc.problems)  # each refusal in the page's language
     return redirect(request, f"/console?published={quoted(sub.id)}")

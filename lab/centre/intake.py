@@ -39,7 +39,9 @@ from lab.centre import ledger
 from lab.centre.auth import now
 from lab.centre.models import Cell, Submission
 from lab.centre.upload import Problem, Rejected, Upload
+from lab.centre.wording import Wording
 from lab.errors import InfrastructureError, InputError
+from lab.i18n import N_
 from lab.inventory.load import LoadedInventory
 from lab.run.plan import choose_suites, choose_targets
 from lab.runid import new_run_id
@@ -48,6 +50,10 @@ from lab.submission import load_for_lab
 from lab.submission.load import MANIFEST
 
 Enqueue = Callable[[Cell, Settings], None]
+
+# Why cells cannot be queued (503): in English to the API, in the page's language on the portal
+NO_TASKS = Wording(N_("cells cannot be queued: lab.centre.tasks is not available (%(why)s)"))
+NOT_QUEUED = Wording(N_("cells cannot be queued (is the broker up?): %(why)s"))
 
 
 # --- validating -----------------------------------------------------------------------------------
@@ -132,7 +138,7 @@ def default_enqueue() -> Enqueue:
     try:
         from lab.centre.tasks import enqueue
     except ImportError as exc:
-        raise InfrastructureError(f"cells cannot be queued: lab.centre.tasks is not available ({exc})") from None
+        raise InfrastructureError(NO_TASKS.say(why=exc)) from None
     return enqueue
 
 
@@ -184,7 +190,7 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
         _forget(engine, sub_id, folder)
         if isinstance(exc, InfrastructureError):
             raise
-        raise InfrastructureError(f"cells cannot be queued (is the broker up?): {type(exc).__name__}: {exc}") from None
+        raise InfrastructureError(NOT_QUEUED.say(why=f"{type(exc).__name__}: {exc}")) from None
     return row
 
 

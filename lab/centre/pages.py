@@ -23,8 +23,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 from lab import i18n
 from lab.catalogue.publish import install_filters
+from lab.centre import wording
 from lab.centre.auth import Principal, csrf_matches
 from lab.centre.context import centre_of, current
+from lab.centre.wording import Wording
 from lab.certs.render import ENV as CATALOGUE_ENV
 from lab.i18n import N_
 
@@ -58,29 +60,24 @@ def state_words(word: object) -> str:
 
 
 # The portal's own refusals (an HTTPException's detail). The API answers them in English (its
-# contract); a page says them in its language. Only these are translated: any other message (a
-# validation problem naming a vendor's file, a database's complaint) is shown as it is.
-SIGN_IN_FIRST = N_("sign in first: /login")
-LOST_CSRF = N_("this form has lost its CSRF token: reload the page and send it again")
-LOGIN_LOST_CSRF = N_("this form has lost its CSRF token: reload the sign-in page and try again")
-FORM_TOO_LARGE = N_("this form is larger than the portal accepts")
-ENGINEERS_ONLY = N_("the console is for the lab's engineers")
-NO_ORGANISATION = N_("an engineer's account uploads for no organisation")
-NO_SUCH_SUBMISSION = N_("no such submission")
-NO_SUCH_CELL = N_("no such cell")
-NOT_A_CELL = N_("cell: a cell's number")
-REFUSALS = frozenset((
-    SIGN_IN_FIRST, LOST_CSRF, LOGIN_LOST_CSRF, FORM_TOO_LARGE, ENGINEERS_ONLY, NO_ORGANISATION, NO_SUCH_SUBMISSION,
-    NO_SUCH_CELL, NOT_A_CELL,
-    # the buyers' pages' (lab.centre.buyers) and Starlette's own
-    N_("no such product in the published catalogue"), N_("no such certificate in the published catalogue"),
-    N_("no report for this run in the published catalogue"), N_("Not Found"), N_("Method Not Allowed")))
+# contract); a page says them in its language, like every refusal written as a ``Wording``
+# (lab.centre.wording: the buyers' pages', an upload's problems, the ledger's). Any other message (a
+# database's complaint) is shown as it is.
+SIGN_IN_FIRST = Wording(N_("sign in first: /login"))
+LOST_CSRF = Wording(N_("this form has lost its CSRF token: reload the page and send it again"))
+LOGIN_LOST_CSRF = Wording(N_("this form has lost its CSRF token: reload the sign-in page and try again"))
+FORM_TOO_LARGE = Wording(N_("this form is larger than the portal accepts"))
+ENGINEERS_ONLY = Wording(N_("the console is for the lab's engineers"))
+NO_ORGANISATION = Wording(N_("an engineer's account uploads for no organisation"))
+NO_SUCH_SUBMISSION = Wording(N_("no such submission"))
+NO_SUCH_CELL = Wording(N_("no such cell"))
+NOT_A_CELL = Wording(N_("cell: a cell's number"))
+STARLETTE = (Wording(N_("Not Found")), Wording(N_("Method Not Allowed")))  # Starlette's own details
 
 
 def refusal_words(message: object) -> str:
-    """One of the portal's refusals in the page's language; any other message as it is."""
-    text = "" if message is None else str(message)
-    return i18n.gettext(text) if text in REFUSALS else text
+    """A refusal in the page's language (a state it names too); any other message as it is."""
+    return wording.words(message, state_words)
 
 
 ENV.filters["size"] = size_words
@@ -190,7 +187,8 @@ def render(request: Request, name: str, status: int = 200, who=_ASK, session: di
     return response
 
 
-def error_page(request: Request, status: int, message: str, headers: dict | None = None) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str | list[str], headers: dict | None = None) -> HTMLResponse:
+    """``status`` as a page: its title and the message, or each of a list (a refusal: in the page's language)."""
     try:
         who, session = current(request)
     except Exception:  # the database may be what failed: the page still says what happened

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
+from lab.centre.wording import Wording
 from lab.errors import InputError
+from lab.i18n import N_
 
 FIELD = "submission"          # the multipart field of the archive (the public contract)
 SLACK = 1 << 20               # multipart framing and small fields allowed beyond the archive's limit
@@ -36,6 +38,15 @@ TEXT_FIELD_MAX = 4096         # other form fields (the portal's CSRF token): sma
 TEXT_FIELDS_MAX = 16
 SUFFIXES = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".zip": "zip"}
 SAFE_NAME = 200
+
+# What is wrong with an upload, said in English to the API and in the page's language on the portal
+GIVEN_TWICE = Wording(N_("given twice: send one archive per upload"))
+TOO_MANY_FIELDS = Wording(N_("more than %(most)s form fields"))
+FIELD_TOO_LONG = Wording(N_("longer than %(most)s bytes"))
+NOT_MULTIPART = Wording(N_("send the archive as multipart/form-data, in the field '%(field)s'"))
+NO_ARCHIVE = Wording(N_("missing: the form has no complete '%(field)s' file field"))
+MALFORMED = Wording(N_("not a well-formed multipart/form-data body: %(why)s"))
+NOT_AN_ARCHIVE = Wording(N_("not a .tar.gz or .zip archive (by its name and its first bytes)"))
 
 
 @dataclass(frozen=True)
@@ -128,14 +139,14 @@ class _Parts:
         self.name = params.get(b"name", b"").decode("utf-8", "replace")
         if self.name == FIELD:
             if self.seen_archive:
-                raise Rejected([Problem("", FIELD, "given twice: send one archive per upload")])
+                raise Rejected([Problem("", FIELD, GIVEN_TWICE.say())])
             self.seen_archive = True
             self.upload.filename = shown_name(params.get(b"filename", b"").decode("utf-8", "replace"))
             self.upload.path = self.upload.folder / "upload.part"
             self.sink = self.upload.path.open("wb")
         elif b"filename" not in params:
             if len(self.upload.fields) >= TEXT_FIELDS_MAX:
-                raise Rejected([Problem("", self.name[:60], f"more than {TEXT_FIELDS_MAX} form fields")])
+                raise Rejected([Problem("", self.name[:60], TOO_MANY_FIELDS.say(most=TEXT_FIELDS_MAX))])
             self.text = bytearray()
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
@@ -149,7 +160,7 @@ class _Parts:
         elif self.text is not None:
             self.text += chunk
             if len(self.text) > TEXT_FIELD_MAX:
-                raise Rejected([Problem("", self.name[:60], f"longer than {TEXT_FIELD_MAX} bytes")])
+                raise Rejected([Problem("", self.name[:60], FIELD_TOO_LONG.say(most=TEXT_FIELD_MAX))])
         # any other file part is dropped (its bytes still count against the body's limit)
 
     def part_end(self) -> None:
@@ -177,8 +188,7 @@ async def receive_upload(request, limit: int, spool: Path) -> Upload:
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     refusal: InputError | None = None
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
-        refusal = Rejected([Problem("", FIELD, "send the archive as multipart/form-data, in the field "
-                                              f"{FIELD!r}")])
+        refusal = Rejected([Problem("", FIELD, NOT_MULTIPART.say(field=FIELD))])
     declared = request.headers.get("content-length", "")
     if refusal is None and declared.isdigit() and int(declared) > limit + SLACK:
         refusal = UploadTooLarge(limit)
@@ -207,7 +217,7 @@ async def receive_upload(request, limit: int, spool: Path) -> Upload:
             except MultipartParseError as exc:
                 refusal = _malformed(exc)
         if refusal is None and (upload.path is None or parts.sink is not None):
-            refusal = Rejected([Problem("", FIELD, f"missing: the form has no complete {FIELD!r} file field")])
+            refusal = Rejected([Problem("", FIELD, NO_ARCHIVE.say(field=FIELD))])
         if refusal is not None:
             raise refusal
         upload.path = _named(upload)
@@ -231,7 +241,7 @@ async def drain(request, most: int = DRAIN_MAX) -> None:
 
 
 def _malformed(exc: Exception) -> Rejected:
-    return Rejected([Problem("", FIELD, f"not a well-formed multipart/form-data body: {exc}")])
+    return Rejected([Problem("", FIELD, MALFORMED.say(why=exc))])
 
 
 def _named(upload: Upload) -> Path:
@@ -244,8 +254,7 @@ def _named(upload: Upload) -> Path:
             head = fh.read(4)
         suffix = "tar.gz" if head[:2] == b"\x1f\x8b" else "zip" if head[:2] == b"PK" else None
     if suffix is None:
-        raise Rejected([Problem(upload.filename, "archive", "not a .tar.gz or .zip archive (by its name and its "
-                                                             "first bytes)")])
+        raise Rejected([Problem(upload.filename, "archive", NOT_AN_ARCHIVE.say())])
     path = upload.folder / f"submission.{suffix}"
     os.replace(upload.path, path)
     return path

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from lab.centre.ledger.queries import utcnow
 from lab.centre.ledger.transitions import locked_current, next_attempt, refresh
 from lab.centre.models import Cell, Submission
+from lab.centre.wording import Wording
 from lab.errors import InputError
+from lab.i18n import N_
+
+# An engineer's requeue refused: in English to the API, in the page's language on the console
+ONLY_BROKEN = Wording(N_("state: only a broken cell can be requeued; it is %(state)s"), own=("state",))
+PUBLISHED = Wording(N_("published: its results are in the catalogue; submit it again"))
 
 
 def plan_cells(session: Session, submission: Submission, targets: Iterable[object]) -> list[Cell]:
@@ -37,9 +43,9 @@ def requeue(session: Session, cell_id: int, now: datetime | None = None) -> Cell
     sub, attempts = locked_current(session, cell_id)
     cur = attempts[-1]
     if cur.state != "broken":
-        raise InputError(f"cell {cur.target}", [f"state: only a broken cell can be requeued; it is {cur.state}"])
+        raise InputError(f"cell {cur.target}", [ONLY_BROKEN.say(state=cur.state)])
     if sub.published:
-        raise InputError(f"submission {sub.id}", ["published: its results are in the catalogue; submit it again"])
+        raise InputError(f"submission {sub.id}", [PUBLISHED.say()])
     new = next_attempt(session, cur, now)
     refresh(session, sub, now)
     session.flush()
