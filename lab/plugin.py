@@ -88,10 +88,13 @@ def pytest_collection_modifyitems(session, config, items):
 
         lab.state.runner = prestart_runner(lab.inventory, lab.opts.run_id)
         lab.defer(lambda: discard_runner(lab.state.runner))  # when the vendor tests never took it
-    if "supply.vulnerabilities" in ids:  # the feed's database modules (SQLAlchemy, Alembic): a second
-        from lab.warmup import import_in_background
+    if "supply.vulnerabilities" in ids:  # the feed's database modules (SQLAlchemy): a second, when needed
+        from lab.supply.feed_probe import feed_url, known_empty
 
-        import_in_background("lab.supply.feed", name="feed-modules")
+        if not known_empty(feed_url(lab.inventory)):
+            from lab.warmup import import_in_background
+
+            import_in_background("lab.supply.feed", name="feed-modules")
 
 
 @pytest.fixture(autouse=True)

@@ -74,13 +74,18 @@ def test_licences_against_the_policy(lab, target, installed):
 
 @pytest.mark.check("supply.vulnerabilities")
 def test_known_vulnerabilities(lab, target, installed):
-    from lab.supply import feed
+    from lab.supply.feed_probe import feed_url, known_empty
 
     supply = gathered(lab, target, installed)
+    none = NotApplicable("the lab has imported no vulnerability records (lab vulns import)")
+    if known_empty(feed_url(lab.inventory)):  # without loading the database modules
+        raise none
+    from lab.supply import feed
+
     engine = feed.open_feed(lab.inventory)
     records = feed.records(engine)
     if not records:
-        raise NotApplicable("the lab has imported no vulnerability records (lab vulns import)")
+        raise none
     passed, message = feed.judge(feed.findings(engine, supply.components),
                                  lab.inventory.model.lab.policy.fail_on_severity, records, len(supply.components))
     assert passed, message

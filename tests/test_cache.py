@@ -90,6 +90,7 @@ def test_eviction_removes_the_least_recently_used_first(cache):
     assert not entry.has("mid_1_all.deb")
     assert entry.has("old_1_all.deb") and entry.has("new_1_all.deb")
     assert not (entry.path / "files" / "mid_1_all.deb.sha256").exists()
+    entry.put_paths("new_1_all.deb", sha256_bytes(bytes(400_000)), "new", ["/usr/bin/new"])
     cache.evict(0)
     assert not entry.path.exists()  # an entry with nothing left goes entirely
     assert cache.usage().entries == 0
@@ -155,3 +156,29 @@ def test_only_package_files_at_the_top_of_the_downloaders_archive_are_kept():
             info.size = 1
             tar.addfile(info, io.BytesIO(b"z"))
     assert set(files_in(buf.getvalue(), ".deb")) == {"ok_1_all.deb"}
+
+
+def test_a_packages_file_list_is_kept_for_those_bytes_only(cache, tmp_path):
+    """The owners' index reads each dependency once: a second archive with the same package is
+    answered from the cache, and a package with other bytes under the same name is read afresh."""
+    from examples.make import build_deb
+    from lab.observe.owners import archive_packages
+
+    entry = cache.entry(KEY)
+
+    def archive(files: dict[str, bytes]) -> tuple[bytes, bytes]:
+        deb = build_deb(files, {"Package": "perl-ish", "Version": "1", "Architecture": "all"}, tmp_path)
+        data = deb.read_bytes()
+        return archive_of("/var/cache/apt/archives", {"perl-ish_1_all.deb": data}), data
+
+    first, data = archive({"/usr/bin/cpan": b"#!/usr/bin/perl\n"})
+    assert archive_packages(first, entry)["/usr/bin/cpan"] == "perl-ish"
+    assert entry.paths("perl-ish_1_all.deb", sha256_bytes(data))[0] == "perl-ish"
+    # what is remembered is what the next run gets, without reading the package again
+    entry.put_paths("perl-ish_1_all.deb", sha256_bytes(data), "perl-ish", ["/usr/bin/remembered"])
+    assert "/usr/bin/remembered" in archive_packages(first, entry)
+    other, _ = archive({"/usr/bin/perldoc": b"#!/usr/bin/perl\n"})  # same name, other bytes
+    found = archive_packages(other, entry)
+    assert "/usr/bin/perldoc" in found and "/usr/bin/remembered" not in found
+    (entry.path / "files" / "perl-ish_1_all.deb.paths").write_text("{not json")
+    assert entry.paths("perl-ish_1_all.deb", sha256_bytes(data)) is None  # damaged: read afresh

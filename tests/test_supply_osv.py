@@ -4,6 +4,7 @@ imported in bulk, replaced on re-import, matched against components; severity fr
 from __future__ import annotations
 
 import json
+import sqlite3
 import zipfile
 
 import pytest
@@ -158,3 +159,25 @@ def test_one_bad_record_is_counted_as_one_error(tmp_path):
         osv.read_paths([tmp_path / "bad.json"])
     first = exc.value.render().splitlines()[0]
     assert first.endswith("1 error(s)") and "nothing was imported" in first
+
+
+def test_the_probe_says_empty_only_when_the_feed_certainly_is(tmp_path, engine):
+    """A worker skips loading SQLAlchemy when the feed is provably empty; anything it cannot tell
+    (a damaged file, another database) goes to the feed itself, which calls it broken."""
+    from lab.catalogue.models import Vulnerability
+    from lab.supply.feed_probe import TABLE, known_empty
+
+    assert Vulnerability.__tablename__ == TABLE
+    assert known_empty(None) and known_empty(f"sqlite:///{tmp_path / 'absent.db'}")
+    bare = tmp_path / "bare.db"
+    sqlite3.connect(bare).execute("CREATE TABLE runs (id INTEGER)").connection.commit()
+    assert known_empty(f"sqlite:///{bare}")
+    url = str(engine.url)
+    assert known_empty(url)  # the feed's table, no record
+    (tmp_path / "r.json").write_text(json.dumps(record()))
+    osv.import_records(engine, osv.read_paths([tmp_path / "r.json"]))
+    assert not known_empty(url)
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database, " * 400)
+    assert not known_empty(f"sqlite:///{corrupt}")
+    assert not known_empty("postgresql+psycopg://lab@127.0.0.1:5433/lab")

@@ -183,6 +183,21 @@ class BatchCache:
                  f"{self.entry.path} (nothing downloaded)")
         return archive
 
+    # -- the packages' file lists (lab.observe.owners.PathMemo) --------------------------------
+    def paths(self, name: str, sha256: str) -> tuple[str, list[str]] | None:
+        try:
+            with self.cache.shared():
+                return self.entry.paths(name, sha256)
+        except (CacheError, OSError):
+            return None
+
+    def put_paths(self, name: str, sha256: str, package: str, paths: list[str]) -> None:
+        try:
+            with self.cache.shared():
+                self.entry.put_paths(name, sha256, package, paths)
+        except (CacheError, OSError) as exc:
+            self.say(f"dependency cache: the file list of {name} not kept ({exc})")
+
     # -- after a download ----------------------------------------------------------------------
     def store(self, archive: bytes, lists: bytes | None = None) -> None:
         """Keep what the downloader fetched (apt verified each file against the signed lists) and

@@ -7,6 +7,7 @@ Layout (one entry per target image and mirror)::
     <root>/<key>/key.json              what the key stands for (image id, mirror, format)
     <root>/<key>/files/<name>          a downloaded package (.deb, .rpm)
     <root>/<key>/files/<name>.sha256   its sha256, as the package manager verified it on download
+    <root>/<key>/files/<name>.paths    the paths it installs (read once from the package, not each run)
     <root>/<key>/lists.tar, lists.json the package lists (apt's /var/lib/apt/lists) and when fetched
     <root>/<key>/memos/<memo>.json     which files one product needed against one set of lists
 
@@ -39,6 +40,7 @@ DEFAULT_ROOT = Path("~/.cache/adaptation-lab/packages")
 # A package file as a repository names it; nothing with a slash or a leading dot gets in.
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_%:-]{0,250}\.(deb|rpm)")
 KEY = re.compile(r"[0-9a-f]{16,64}")
+COMPANIONS = (".sha256", ".paths")  # beside a package file, and evicted with it
 
 
 class CacheError(Exception):
@@ -118,6 +120,24 @@ class Entry:
         # The checksum first: a file without one is never used, a checksum without its file is a miss.
         write_atomic(path.with_name(name + ".sha256"), (got + "\n").encode())
         write_atomic(path, data)
+
+    def paths(self, name: str, sha256: str) -> tuple[str, list[str]] | None:
+        """(package, the paths it installs) of the file ``name`` whose bytes have ``sha256``, as
+        read from it by an earlier run; None when not recorded, or recorded for other bytes."""
+        try:
+            record = json.loads(self._file(name).with_name(name + ".paths").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("sha256") != sha256:
+            return None
+        package, paths = record.get("package"), record.get("paths")
+        if not isinstance(package, str) or not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return None
+        return package, paths
+
+    def put_paths(self, name: str, sha256: str, package: str, paths: list[str]) -> None:
+        record = {"sha256": sha256, "package": package, "paths": paths}
+        write_atomic(self._file(name).with_name(name + ".paths"), json.dumps(record).encode())
 
     # -- package lists -------------------------------------------------------------------------
     def lists(self) -> tuple[bytes, dict] | None:
@@ -220,7 +240,7 @@ class PackageCache:
             if not entry.is_dir():
                 continue
             for path in [*(entry / "files").glob("*"), entry / "lists.tar"]:
-                if path.name.endswith(".sha256") or path.name.startswith("."):
+                if path.name.endswith(COMPANIONS) or path.name.startswith("."):
                     continue
                 with contextlib.suppress(FileNotFoundError):
                     st = path.stat()
@@ -255,8 +275,8 @@ class PackageCache:
             for _, size, path in files:
                 if total <= limit:
                     break
-                companions = [path.with_name(path.name + ".sha256")] if path.parent.name == "files" else \
-                    [path.with_name("lists.json")]
+                companions = [path.with_name(path.name + c) for c in COMPANIONS] if path.parent.name == "files" \
+                    else [path.with_name("lists.json")]
                 for p in (path, *companions):
                     with contextlib.suppress(OSError):
                         p.unlink()

@@ -11,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from lab.catalogue import ENV
 from lab.errors import InfrastructureError, InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -29,9 +30,6 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
-
-
-ENV = "LAB_CATALOGUE"
 
 
 def open_for(inv, url: str | None = None) -> Engine:

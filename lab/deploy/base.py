@@ -55,6 +55,7 @@ class Installer(abc.ABC):
 
     def __init__(self) -> None:
         self.dependency_archive: bytes = b""  # what the downloader fetched, as a tar (for attribution)
+        self.dependency_memo = None  # where its packages' file lists are kept between runs (the cache)
 
     @abc.abstractmethod
     def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]: ...

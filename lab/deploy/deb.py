@@ -70,7 +70,7 @@ class DebInstaller(Installer):
         for staged in batch:
             self._check_arch(p, staged)
         command = f"{REFRESH} && {APT} install --download-only {paths(batch)}"
-        cache = self._cache(p, batch, command)
+        cache = self.dependency_memo = self._cache(p, batch, command)
         if cache is not None and (archive := cache.restore(LISTS)) is not None:
             self.dependency_archive = archive  # what the downloader would have brought, from the cache
             return

@@ -69,7 +69,7 @@ class Deployment:
             for staged in batch:
                 installer.stage(self.target, staged)
             installer.fetch_dependencies(self.target, batch, self.install_timeout)
-            self._index(installer.dependency_archive)
+            self._index(installer.dependency_archive, installer.dependency_memo)
             results.append(installer.install(self.target, batch, self.install_timeout))
         self.installed = True
         self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
@@ -90,26 +90,22 @@ class Deployment:
         """The product's own package names."""
         return {s.contents.package for _, s in self.steps if s.contents.package}
 
-    def dependency_archives(self) -> list[bytes]:
-        """What each transaction's downloader brought from the target's repositories, as tars."""
-        return [i.dependency_archive for i, _ in self.batches if i.dependency_archive]
-
-    def _index(self, archive: bytes | None) -> None:
+    def _index(self, archive: bytes | None, memo=None) -> None:
         """Read the file lists of the packages just downloaded while apt installs them on the target
         (a second of decompression that would otherwise wait for the first check asking who owns a
-        path)."""
+        path); those the dependency cache kept from an earlier run (``memo``) are not read again."""
         if archive:
             from lab.observe.owners import archive_packages
 
             pool = ThreadPoolExecutor(1, thread_name_prefix="index-dependencies")
-            self._indexing.append(pool.submit(archive_packages, archive))
+            self._indexing.append(pool.submit(archive_packages, archive, memo))
             pool.shutdown(wait=False)  # its one task still runs; the thread ends with it
 
     def dependency_paths(self) -> list[dict[str, str]]:
         """path -> OS package, for each downloader's archive (``Owners.of``)."""
         if not self._indexing:
-            for archive in self.dependency_archives():
-                self._index(archive)
+            for installer, _ in self.batches:
+                self._index(installer.dependency_archive, installer.dependency_memo)
         return [f.result() for f in self._indexing]
 
     def prefixes(self) -> list[str]:

@@ -34,7 +34,7 @@ class RpmInstaller(Installer):
 
         command = f"{self._tool(p)} install -y --downloadonly --downloaddir={DEPS} {paths(batch)}"
         # dnf refreshes its own metadata: a resolution kept in the cache is trusted for the day it was made.
-        cache = BatchCache.open(p, batch, "rpm", DEPS, ".rpm", command.replace(paths(batch), ""))
+        cache = self.dependency_memo = BatchCache.open(p, batch, "rpm", DEPS, ".rpm", command.replace(paths(batch), ""))
         if cache is not None:
             cache.installed = p.transport.run("rpm -qa | sort | md5sum").stdout.strip()
             cache.use_lists(False, day=True)

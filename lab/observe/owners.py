@@ -18,8 +18,11 @@ import io
 import posixpath
 import tarfile
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from debian.debfile import DebError, DebFile
+
+from lab.hashing import sha256_bytes
 
 # Debian 12 and later merge /bin into /usr/bin (and so on): a package lists /bin/sh, the disk has
 # /usr/bin/sh. Paths are compared in their /usr form.
@@ -44,20 +47,39 @@ def deb_paths(data: bytes) -> tuple[str, list[str]]:
     return name, [canonical(m.name) for m in deb.data.tgz() if canonical(m.name) != "/"]
 
 
-def archive_packages(archive: bytes) -> dict[str, str]:
-    """path -> package, for every .deb in a downloaded apt cache (a tar of its folder)."""
+class PathMemo(Protocol):
+    """Where file lists read from package files are kept between runs (the dependency cache).
+    Neither method raises: a memo that cannot be read or written only makes the run slower."""
+
+    def paths(self, name: str, sha256: str) -> tuple[str, list[str]] | None: ...
+
+    def put_paths(self, name: str, sha256: str, package: str, paths: list[str]) -> None: ...
+
+
+def archive_packages(archive: bytes, memo: PathMemo | None = None) -> dict[str, str]:
+    """path -> package, for every .deb in a downloaded apt cache (a tar of its folder).
+
+    Listing a package's paths means decompressing all of it (a second of CPU for a few packages,
+    while apt installs them on the target); with a ``memo``, a package file read before, with the
+    same bytes, is not read again."""
     owners: dict[str, str] = {}
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar:
             if not (member.isfile() and member.name.endswith(".deb")):
                 continue
-            fh = tar.extractfile(member)
-            try:
-                name, paths = deb_paths(fh.read())
-            except (DebError, tarfile.TarError, KeyError, OSError):
-                continue
+            data = tar.extractfile(member).read()
+            name, digest = posixpath.basename(member.name), sha256_bytes(data)
+            found = memo.paths(name, digest) if memo is not None else None
+            if found is None:
+                try:
+                    found = deb_paths(data)
+                except (DebError, tarfile.TarError, KeyError, OSError):
+                    continue
+                if memo is not None:
+                    memo.put_paths(name, digest, *found)
+            package, paths = found
             for p in paths:
-                owners.setdefault(p, name)
+                owners.setdefault(p, package)
     return owners
 
 

@@ -252,7 +252,7 @@ def report_html(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = Non
 def write_report(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = None,
                  site_url: str | None = None) -> Path:
     """Write ``report/report.html`` and ``report/report.pdf``; return the PDF's path."""
-    from weasyprint import HTML  # imports Pango: only when a PDF is made
+    from lab.report.weasy import HTML  # imports Pango: only when a PDF is made
 
     run_dir = Path(run_dir)
     out = run_dir / "report"

@@ -33,7 +33,7 @@ def warm_up(report: bool) -> None:
     if report:
         from lab.warmup import import_in_background
 
-        import_in_background("lab.report.render", "weasyprint", "segno", "lab.provision.gc")
+        import_in_background("lab.report.render", "lab.report.weasy", "segno", "lab.provision.gc")
 
 
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:

@@ -4,26 +4,14 @@ controller has migrated it already), matched against one install's components.""
 
 from __future__ import annotations
 
-import os
-
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from lab.catalogue.db import ENV
 from lab.catalogue.models import Vulnerability
 from lab.errors import InfrastructureError
 from lab.supply import osv
+from lab.supply.feed_probe import feed_url
 from lab.supply.sbom import Component
-
-
-def feed_url(inv) -> str | None:
-    """The catalogue ``lab run`` records into: ``$LAB_CATALOGUE``, ``[lab] catalogue``, else
-    reports/catalogue.db beside the inventory (None when that file does not exist yet)."""
-    url = os.environ.get(ENV) or inv.model.lab.catalogue
-    if url:
-        return url
-    default = inv.root / "reports" / "catalogue.db"
-    return f"sqlite:///{default.resolve()}" if default.exists() else None
 
 
 def open_feed(inv) -> Engine | None:
