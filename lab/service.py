@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from lab.errors import ProductFailure
+from lab.polling import Backoff
 from lab.submission.model import Service
 from lab.transport.base import Transport
 
@@ -81,6 +82,7 @@ class Supervisor:
         started = time.monotonic()
         missing: set[int] = set(self.spec.ports)
         health_out = ""
+        pace = Backoff(0.2)
         while True:
             elapsed = time.monotonic() - started
             if not self.alive():
@@ -100,22 +102,24 @@ class Supervisor:
                 else:
                     why = f"health command kept failing for {timeout:g} s:\n{health_out}"
                 return Readiness(False, elapsed, f"{why}\nservice log ends:\n{self.log_tail()}")
-            time.sleep(0.2)
+            pace.wait()
 
     def kill9(self) -> None:
         self.t.run(f"kill -KILL -- -{self.pid} 2>/dev/null; kill -KILL {self.pid} 2>/dev/null; true")
         deadline = time.monotonic() + 10
+        pace = Backoff(0.1)
         while self.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
+            pace.wait()
 
     def stop(self, timeout: float = 10.0) -> tuple[bool, float]:
         """SIGTERM to the group; True if it ended within ``timeout`` (else it is killed)."""
         started = time.monotonic()
         self.t.run(f"kill -TERM -- -{self.pid} 2>/dev/null; kill -TERM {self.pid} 2>/dev/null; true")
+        pace = Backoff(0.1)
         while time.monotonic() - started < timeout:
             if not self.alive():
                 return True, time.monotonic() - started
-            time.sleep(0.1)
+            pace.wait()
         self.kill9()
         return False, time.monotonic() - started
 

@@ -18,6 +18,7 @@ from lab.database.sqlfile import Statement
 from lab.deploy.base import q
 from lab.errors import InfrastructureError
 from lab.inventory.model import DatabaseSpec
+from lab.polling import Backoff
 from lab.transport.base import Transport
 
 PORTS = {"postgresql": 5432, "mysql": 3306}
@@ -91,10 +92,11 @@ class InTargetServer(DatabaseServer):
         engine = self.spec.engine
         r = self.t.run(self.START[engine], timeout=120)
         deadline = time.monotonic() + 60
+        pace = Backoff(0.5, first=0.05)
         while not self.t.run(self.READY[engine]).ok:
             if time.monotonic() > deadline:
                 raise InfrastructureError(f"the {self.spec.server} server did not start within 60 s:\n{r.evidence()}")
-            time.sleep(0.5)
+            pace.wait()
         creds = new_credentials(engine, "127.0.0.1", PORTS[engine])
         self.t.secrets.add(creds.password)
         if engine == "postgresql":
