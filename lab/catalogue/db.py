@@ -1,20 +1,25 @@
 """Opening the catalogue: SQLite at reports/catalogue.db by default, any SQLAlchemy URL by option,
-always migrated to the newest schema by Alembic first."""
+always at the newest schema: Alembic migrates it first, unless it already is at ``HEAD`` (one
+query), which spares each ``lab run`` loading Alembic and its scripts twice (half a second before
+the first worker could start)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from lab.catalogue import ENV
 from lab.errors import InfrastructureError, InputError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD = "0006"  # the newest migration's revision (tests/test_catalogue.py checks it is Alembic's head)
 DEFAULT = Path("reports") / "catalogue.db"
 
 
@@ -26,6 +31,8 @@ def url_for(url: str | None, default_db: Path = DEFAULT) -> str:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -52,7 +59,20 @@ def open_catalogue(url: str | None = None, default_db: Path = DEFAULT, source: s
                                          f"(e.g. sqlite:///reports/catalogue.db, postgresql+psycopg://...): {exc}"]
                          ) from None
     try:
-        command.upgrade(alembic_config(url), "head")
-        return create_engine(url)
+        engine = create_engine(url)
+        if not at_head(engine):
+            from alembic import command
+
+            command.upgrade(alembic_config(url), "head")
+        return engine
     except SQLAlchemyError as exc:
         raise InfrastructureError(f"the catalogue database {url.split('@')[-1]} is not usable: {exc}") from None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database records the newest migration (False for a new or older one)."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    except SQLAlchemyError:  # no alembic_version table yet: a new catalogue
+        return False
