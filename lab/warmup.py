@@ -10,12 +10,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+from collections.abc import Callable
 
 
-def import_in_background(*modules: str, name: str = "warm-up") -> None:
+def import_in_background(*modules: str, name: str = "warm-up", then: Callable[[], object] | None = None) -> None:
+    """``then``: more of the same kind (templates compiled, catalogues read), once the modules are in."""
     def work() -> None:
         for module in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(module)
+        if then is not None:
+            with contextlib.suppress(Exception):
+                then()
 
     threading.Thread(target=work, name=name, daemon=True).start()

@@ -26,14 +26,28 @@ class Finished:
     waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
 
 
-def warm_up(report: bool) -> None:
+def warm_up(report: bool, languages: list[str] | tuple[str, ...] = ()) -> None:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
-    workers' start nor the end of the run waits for them."""
-    if report:
-        from lab.warmup import import_in_background
+    workers' start nor the end of the run waits for them; the certificates' and the report's
+    templates are compiled and their languages' catalogues read meanwhile too."""
+    from lab.warmup import import_in_background
 
-        import_in_background("lab.report.render", "lab.report.weasy", "segno", "lab.provision.gc")
+    modules = ("lab.certs.render", *(("lab.report.render", "lab.report.weasy", "segno") if report else ()))
+    import_in_background(*modules, "lab.provision.gc", then=lambda: _templates(report, languages))
+
+
+def _templates(report: bool, languages) -> None:
+    from lab import i18n
+    from lab.certs.render import ENV as CERTIFICATES
+
+    for lang in languages:
+        i18n.translations(lang)
+    CERTIFICATES.get_template("certificate.html.j2")
+    if report:
+        from lab.report.pdf import ENV as REPORT
+
+        REPORT.get_template("report.html.j2")
 
 
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:
