@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.errors import InfrastructureError, InputError
@@ -48,10 +49,12 @@ def strip_analytics(html: str) -> str:
 
 
 def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | None = None,
-           lab: LabSettings | None = None) -> Path:
+           lab: LabSettings | None = None, before_pdf: Callable[[], object] | None = None) -> Path:
     """The report of a run; ``verdicts`` from memory when the caller has them (``lab run``), else
     read from the folder (``lab report DIR``). ``lab``: the inventory's ``[lab]`` (the centre's name
-    and languages of the PDF); without it, that of ./targets.toml when it loads, else the defaults."""
+    and languages of the PDF); without it, that of ./targets.toml when it loads, else the defaults.
+    ``before_pdf``: what the PDF shows that Allure's report does not (``lab run``'s certificates),
+    made once Allure's generator is under way."""
     run_dir = Path(run_dir).resolve()  # Allure runs from the project folder
     results = run_dir / "allure-results"
     path = run_dir / "verdicts.json"
@@ -74,6 +77,13 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     # same finished results and nothing of each other: the PDF is laid out while Allure works.
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            if before_pdf is not None:
+                before_pdf()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         pdf_error = None
         try:  # a failing Allure does not cost the people's report, nor a failing PDF the Allure one
             write_report(run_dir, verdicts, lab if lab is not None else lab_settings())

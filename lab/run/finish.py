@@ -70,9 +70,12 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
            recertify_reason: str | None = None) -> Finished:
     applied = waive(plan, verdicts, waivers) if waivers is not None else None
     verdicts = applied.verdicts if applied is not None else verdicts
-    done = Finished(verdicts, issue_certificates(verdicts, plan.out, inv.model.lab,
-                                                 only={t.name for t in plan.targets}, inventory=inv))
+    done = Finished(verdicts)
     done.waivers = applied
+    import threading
+
+    unexpected: list[BaseException] = []
+    recorders: list[threading.Thread] = []
 
     def record() -> None:
         from lab.catalogue.db import open_for
@@ -87,24 +90,31 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
         except BaseException as exc:  # raised in the caller's thread, as before
             unexpected.append(exc)
 
-    unexpected: list[BaseException] = []
-    # The report and the catalogue record read the same finished results and nothing of each other:
-    # the record is written while the report renders (mostly the Allure generator's own process).
-    import threading
+    def certify() -> None:
+        """The certificates, then the catalogue record (which holds them) while the report renders:
+        the report and the record read the same finished results and nothing of each other."""
+        if recorders:
+            return
+        done.certificates = issue_certificates(verdicts, plan.out, inv.model.lab,
+                                               only={t.name for t in plan.targets}, inventory=inv)
+        recorders.append(threading.Thread(target=record, name="record"))
+        recorders[0].start()
 
-    recorder = threading.Thread(target=record, name="record")
-    recorder.start()
     try:
         if report:
             from lab.report.render import render
 
-            try:
+            try:  # Allure's generator starts first: it needs no certificate; the PDF shows them
                 done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts,
-                                     lab=inv.model.lab)
+                                     lab=inv.model.lab, before_pdf=certify)
             except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
                 done.report_error = str(exc)
     finally:
-        recorder.join()
+        try:
+            certify()  # without a report, or when its rendering stopped before the PDF
+        finally:
+            for recorder in recorders:
+                recorder.join()
     if unexpected:
         raise unexpected[0]
     return done

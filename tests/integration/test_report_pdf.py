@@ -188,3 +188,28 @@ def test_every_check_and_environment_of_a_real_run_is_in_the_pdf(tmp_path):
                 title = check_title(check.id)
                 if title:
                     assert squeeze(title) in flat, (check.id, title)
+
+
+def test_what_the_pdf_needs_is_made_while_allure_renders(hand_made, tmp_path):
+    """``lab run`` starts Allure's generator, then issues the certificates (``before_pdf``), then lays
+    out the PDF: the PDF still shows each certificate's fingerprint."""
+    import shutil
+
+    from lab.report.render import render
+
+    folder = tmp_path / "run"
+    shutil.copytree(hand_made[0], folder, ignore=shutil.ignore_patterns("report", "certificates"))
+    verdicts = Verdicts.model_validate_json((folder / "verdicts.json").read_text())
+    made = []
+
+    def certify():
+        made.append(issue_certificates(verdicts, folder, LabSettings(name="深圳软件适配测试中心")))
+
+    render(folder, tmp_path / "history", verdicts, LabSettings(name="深圳软件适配测试中心"), before_pdf=certify)
+    assert len(made) == 1 and (folder / "report" / "index.html").is_file()
+    cert = json.loads((folder / "certificates" / "uos-20-x86_64.json").read_text())
+    from hashlib import sha256
+
+    from lab.certs.certificate import canonical
+
+    assert sha256(canonical(cert["certificate"])).hexdigest() in squeeze(pdf_text(folder / "report" / "report.pdf"))
