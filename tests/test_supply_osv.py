@@ -181,3 +181,4 @@ def test_the_probe_says_empty_only_when_the_feed_certainly_is(tmp_path, engine):
     corrupt.write_bytes(b"this is not a database, " * 400)
     assert not known_empty(f"sqlite:///{corrupt}")
     assert not known_empty("postgresql+psycopg://lab@127.0.0.1:5433/lab")
+    assert not known_empty(f"sqlite:///file:{tmp_path / 'c.db'}?mode=ro&uri=true")
