@@ -388,3 +388,14 @@ def test_a_mistyped_catalogue_url_is_bad_input_naming_where_it_came_from(tmp_pat
     assert r.returncode == 2, r.stdout + r.stderr
     assert "--catalogue" in r.stderr and "not a database URL" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "site").exists()
+
+
+def test_a_catalogue_a_newer_lab_migrated_is_refused_plainly(engine, tmp_path):
+    """Review: a revision this lab does not know raised Alembic's own error (a traceback)."""
+    from lab.errors import InfrastructureError
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("update alembic_version set version_num = '0099'")
+    with pytest.raises(InfrastructureError) as exc:
+        open_catalogue(None, tmp_path / "catalogue.db")
+    assert "newer" in str(exc.value)

@@ -114,3 +114,15 @@ def test_a_wording_is_read_back_from_what_it_said():
         assert words(pages.NO_SUCH_CELL) == "测试任务不存在"
         assert words("no such cell, really") == "no such cell, really"
         assert words(None) == ""
+
+
+def test_a_text_shaped_like_a_wordings_template_is_shown_as_it_is():
+    """Review: an upload's problem equal to a wording's own template (``%(most)s`` left in) made the
+    page fail with a KeyError: a 500, the lab's fault, from a vendor's text."""
+    from lab.centre.upload import TOO_MANY_FIELDS
+    from lab.centre.wording import words
+    from lab.i18n import language
+
+    with language("zh-CN"):
+        assert "%(most)s" in words(str(TOO_MANY_FIELDS))  # no error; the "parameter" kept literally
+        assert words(TOO_MANY_FIELDS.say(most=16)) != TOO_MANY_FIELDS.say(most=16)  # a real one is translated

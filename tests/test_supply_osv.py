@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,6 @@ def test_the_probe_says_empty_only_when_the_feed_certainly_is(tmp_path, engine):
     assert not known_empty(f"sqlite:///{corrupt}")
     assert not known_empty("postgresql+psycopg://lab@127.0.0.1:5433/lab")
     assert not known_empty(f"sqlite:///file:{tmp_path / 'c.db'}?mode=ro&uri=true")
+    spaced = tmp_path / "my cat.db"  # review: SQLAlchemy decodes %20, the probe read another file
+    spaced.write_bytes(Path(engine.url.database).read_bytes())
+    assert not known_empty(f"sqlite:///{str(spaced).replace(' ', '%20')}")

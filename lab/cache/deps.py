@@ -26,6 +26,7 @@ from lab.hashing import sha256_file, sha256_parts
 
 LISTS_FRESH_S = 24 * 3600  # as the deb installer's refresh rule: lists younger than a day are used
 MAX_FILE_SHARE = 4  # a file bigger than a quarter of the cache is not kept
+MAX_PATHS = 200_000  # a package's file list longer than this is read from the package each time
 
 
 def image_identity(p) -> str | None:
@@ -194,7 +195,8 @@ class BatchCache:
     def put_paths(self, name: str, sha256: str, package: str, paths: list[str]) -> None:
         try:
             with self.cache.shared():
-                self.entry.put_paths(name, sha256, package, paths)
+                if self.entry.has(name) and len(paths) <= MAX_PATHS:  # only beside a package the cache keeps
+                    self.entry.put_paths(name, sha256, package, paths)
         except (CacheError, OSError) as exc:
             self.say(f"dependency cache: the file list of {name} not kept ({exc})")
 

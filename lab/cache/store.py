@@ -41,6 +41,7 @@ DEFAULT_ROOT = Path("~/.cache/adaptation-lab/packages")
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+~_%:-]{0,250}\.(deb|rpm)")
 KEY = re.compile(r"[0-9a-f]{16,64}")
 COMPANIONS = (".sha256", ".paths")  # beside a package file, and evicted with it
+PATHS_FORMAT = 1  # of a .paths record: raised when the lab reads a package's paths differently
 
 
 class CacheError(Exception):
@@ -128,7 +129,7 @@ class Entry:
             record = json.loads(self._file(name).with_name(name + ".paths").read_text())
         except (FileNotFoundError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("sha256") != sha256:
+        if not isinstance(record, dict) or record.get("v") != PATHS_FORMAT or record.get("sha256") != sha256:
             return None
         package, paths = record.get("package"), record.get("paths")
         if not isinstance(package, str) or not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -136,7 +137,7 @@ class Entry:
         return package, paths
 
     def put_paths(self, name: str, sha256: str, package: str, paths: list[str]) -> None:
-        record = {"sha256": sha256, "package": package, "paths": paths}
+        record = {"v": PATHS_FORMAT, "sha256": sha256, "package": package, "paths": paths}
         write_atomic(self._file(name).with_name(name + ".paths"), json.dumps(record).encode())
 
     # -- package lists -------------------------------------------------------------------------

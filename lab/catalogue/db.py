@@ -62,8 +62,13 @@ def open_catalogue(url: str | None = None, default_db: Path = DEFAULT, source: s
         engine = create_engine(url)
         if not at_head(engine):
             from alembic import command
+            from alembic.util.exc import CommandError
 
-            command.upgrade(alembic_config(url), "head")
+            try:
+                command.upgrade(alembic_config(url), "head")
+            except CommandError as exc:  # a revision this lab does not know: a newer lab wrote it
+                raise InfrastructureError(f"the catalogue database {url.split('@')[-1]} cannot be migrated by this "
+                                          f"version of the lab (written by a newer one?): {exc}") from None
         return engine
     except SQLAlchemyError as exc:
         raise InfrastructureError(f"the catalogue database {url.split('@')[-1]} is not usable: {exc}") from None

@@ -58,7 +58,7 @@ class Wording(str):
 def known(text: str) -> tuple[Wording, dict[str, str]] | None:
     """The wording that said ``text`` and its parameters (the most literal one, if several could)."""
     exact = _KNOWN.get(text)
-    if exact is not None:
+    if exact is not None and not _PLACEHOLDER.search(exact):
         return exact, {}
     for wording in sorted(_KNOWN.values(), key=lambda w: -w.fixed):
         params = wording.read(text)
@@ -76,4 +76,7 @@ def words(message: object, own_word: Callable[[str], str] = str) -> str:
     if found is None:
         return text
     wording, params = found
-    return i18n.gettext(wording) % {k: own_word(v) if k in wording.own else v for k, v in params.items()}
+    try:
+        return i18n.gettext(wording) % {k: own_word(v) if k in wording.own else v for k, v in params.items()}
+    except (KeyError, ValueError, TypeError):  # a text only shaped like the wording: shown as it is
+        return text

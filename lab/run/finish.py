@@ -76,6 +76,7 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
 
     unexpected: list[BaseException] = []
     recorders: list[threading.Thread] = []
+    certifying: list[BaseException | None] = []  # attempted once; its failure, if it failed
 
     def record() -> None:
         from lab.catalogue.db import open_for
@@ -93,10 +94,15 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
     def certify() -> None:
         """The certificates, then the catalogue record (which holds them) while the report renders:
         the report and the record read the same finished results and nothing of each other."""
-        if recorders:
+        if certifying:  # never signed twice, also after a failure half-way
             return
-        done.certificates = issue_certificates(verdicts, plan.out, inv.model.lab,
-                                               only={t.name for t in plan.targets}, inventory=inv)
+        certifying.append(None)
+        try:
+            done.certificates = issue_certificates(verdicts, plan.out, inv.model.lab,
+                                                   only={t.name for t in plan.targets}, inventory=inv)
+        except BaseException as exc:
+            certifying[0] = exc
+            raise
         recorders.append(threading.Thread(target=record, name="record"))
         recorders[0].start()
 
@@ -108,6 +114,8 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
                 done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts,
                                      lab=inv.model.lab, before_pdf=certify)
             except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
+                if certifying and exc is certifying[0]:
+                    raise  # the certificates' failure, not the report's: as without a report
                 done.report_error = str(exc)
     finally:
         try:

@@ -34,7 +34,7 @@ def sqlite_path(url: str) -> Path | None:
     scheme, sep, rest = url.partition(":///")
     if not sep or scheme.split("+")[0] != "sqlite" or not rest or rest.startswith(":memory:"):
         return None
-    if "uri=true" in rest.partition("?")[2].lower():  # a sqlite URI (file:...): the feed reads it itself
+    if any(c in rest for c in "%?#"):  # escapes, a query (uri=true...): the feed reads it itself
         return None
     return Path("/" + rest.split("?")[0].lstrip("/")) if rest.startswith("/") else Path(rest.split("?")[0])
 
