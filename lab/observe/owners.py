@@ -68,7 +68,8 @@ def archive_packages(archive: bytes, memo: PathMemo | None = None) -> dict[str, 
             if not (member.isfile() and member.name.endswith(".deb")):
                 continue
             data = tar.extractfile(member).read()
-            name, digest = posixpath.basename(member.name), sha256_bytes(data)
+            name = posixpath.basename(member.name)
+            digest = sha256_bytes(data) if memo is not None else ""  # what a memo is kept against
             found = memo.paths(name, digest) if memo is not None else None
             if found is None:
                 try:

@@ -77,18 +77,14 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     # same finished results and nothing of each other: the PDF is laid out while Allure works.
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        pdf_error = None
         try:
             if before_pdf is not None:
-                before_pdf()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        pdf_error = None
-        try:  # a failing Allure does not cost the people's report, nor a failing PDF the Allure one
-            write_report(run_dir, verdicts, lab if lab is not None else lab_settings())
-        except InfrastructureError as exc:
-            pdf_error = exc
+                before_pdf()  # its failure is its own, never the PDF's
+            try:  # a failing Allure does not cost the people's report, nor a failing PDF the Allure one
+                write_report(run_dir, verdicts, lab if lab is not None else lab_settings())
+            except InfrastructureError as exc:
+                pdf_error = exc
         except BaseException:
             proc.kill()
             proc.wait()

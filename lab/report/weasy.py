@@ -5,7 +5,8 @@ WeasyPrint asks cffi for each of its seven libraries under several names ('libgo
 ``ctypes.util.find_library``, which on Linux runs ``ldconfig -p`` and then gcc and ld for each
 miss: 86 processes and over a second of both cores, at the moment a run's workers start. Here
 those lookups answer "not found" at once, so WeasyPrint goes on to the name the dynamic loader
-knows (``libgobject-2.0.so.0``), which cffi loads directly; only if that fails is it imported again the ordinary way.
+knows (``libgobject-2.0.so.0``), which cffi loads directly; only if that fails is it imported
+again the ordinary way.
 """
 
 from __future__ import annotations
