@@ -69,6 +69,15 @@ def test_a_watch_longer_than_the_lab_allows_is_refused(folder):
     assert load_submission(folder, stability=StabilitySettings(max_duration=7200)).model.stability.duration == 7200
 
 
+def test_a_watch_shorter_than_the_labs_is_refused(folder):
+    """Review: ``duration = 1`` under a lab's 10 s watch cut the watch to a second, on a certificate."""
+    (folder / "submission.toml").write_text(MANIFEST + "[stability]\nduration = 1\n")
+    found = problems(folder, stability=StabilitySettings(duration=10))
+    assert any("stability.duration: 1 s is below this lab's watch of 10 s ([lab.stability] duration)" in p
+               for p in found)
+    assert load_submission(folder, stability=StabilitySettings(duration=1)).model.stability.duration == 1
+
+
 def test_compare_names_missing_and_changed_files():
     before = {"/d/a": "1", "/d/b": "2", "/d/c": "3"}
     assert compare(before, {"/d/a": "1", "/d/c": "9", "/d/new": "4"}) == (["/d/b"], ["/d/c"])

@@ -35,10 +35,11 @@ class Cancelled(Exception):
 
 
 def duration_of(lab) -> float:
-    """The submission's duration, else the lab's; never above the lab's maximum (refused at validation too)."""
+    """The submission's duration, else the lab's; never below the lab's nor above its maximum (both
+    refused at validation too: a vendor may watch for longer, not shorten the lab's watch)."""
     lab_side = lab.inventory.model.lab.stability
     asked = lab.submission.model.stability.duration if lab.submission.model.stability else None
-    return min(asked or lab_side.duration, lab_side.max_duration)
+    return min(max(asked or 0, lab_side.duration), lab_side.max_duration)
 
 
 def start_load(lab, transport: Transport, service: Supervisor) -> Supervisor | None:

@@ -233,10 +233,14 @@ class Stability(Strict):
         return _command(v)
 
     def problems(self, lab_stability) -> list[str]:
-        """``stability.duration: N is above the lab's maximum M`` when it asks beyond ``[lab.stability]``."""
+        """A duration outside ``[lab.stability]``: above its maximum, or below the lab's own watch —
+        a submission may watch its service for longer, never for less than the lab certifies with."""
         if self.duration is not None and self.duration > lab_stability.max_duration:
             return [f"stability.duration: {self.duration:g} s is above this lab's maximum of "
                     f"{lab_stability.max_duration:g} s ([lab.stability] max_duration)"]
+        if self.duration is not None and self.duration < lab_stability.duration:
+            return [f"stability.duration: {self.duration:g} s is below this lab's watch of "
+                    f"{lab_stability.duration:g} s ([lab.stability] duration); a submission may only ask for longer"]
         return []
 
 
