@@ -201,9 +201,10 @@ class BatchCache:
             self.say(f"dependency cache: the file list of {name} not kept ({exc})")
 
     # -- after a download ----------------------------------------------------------------------
-    def store(self, archive: bytes, lists: bytes | None = None) -> None:
+    def store(self, archive: bytes, lists: bytes | None = None, seconds: float = 0.0) -> None:
         """Keep what the downloader fetched (apt verified each file against the signed lists) and
-        which files this batch needed; ``lists``: freshly refreshed lists. Never raises."""
+        which files this batch needed; ``lists``: freshly refreshed lists; ``seconds``: what the
+        download took, said so a warm run's saving can be read against it. Never raises."""
         try:
             files = files_in(archive, self.suffix)
             with self.cache.shared():
@@ -215,6 +216,8 @@ class BatchCache:
                         self.entry.put(name, data)
                 if self.lists_id is not None and all(self.entry.has(n) for n in files):
                     self.entry.put_memo(self._memo_key(), sorted(files), stored=time.time())
+                    self.say(f"dependency cache: {len(files)} package(s), {sum(map(len, files.values())) / 1e6:.1f} MB "
+                             f"downloaded in {seconds:.1f} s, kept in {self.entry.path} for the next run")
         except (CacheError, OSError, tarfile.TarError, ValueError) as exc:
             self.say(f"dependency cache not written ({exc}): this run downloaded without it, the next will too")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,7 @@ class Downloaded:
     archive: bytes = b""   # the downloaded folder as a tar (empty when the target downloads itself)
     offers: str = ""       # on failure: what the target's repositories offer of each unmet package
     folders: dict[str, bytes] = field(default_factory=dict)  # the ``also`` folders brought over, as tars
+    seconds: float = 0.0   # the download and the copy to the target: what a warm dependency cache saves
 
 
 def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float,
@@ -106,6 +108,7 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
     folders ``also(result)`` names (package lists, when the command refreshed them). On failure, ``explain(dl, result)``
     may ask the repositories what they offer instead, while the downloader is still there. ``seed(dl)``
     first puts what the lab's dependency cache already has into a separate downloader."""
+    started = time.monotonic()
     with p.downloader() as dl:
         if dl is not p.transport:
             for staged in batch:
@@ -122,7 +125,7 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
             folders = {folder: dl.get_tar(folder) for folder in also(result)}
             for folder, data in folders.items():
                 p.transport.put_tar(Path(folder).parent.as_posix(), data)
-            return Downloaded(result, archive, folders=folders)
+            return Downloaded(result, archive, folders=folders, seconds=time.monotonic() - started)
     return Downloaded(result, archive)
 
 

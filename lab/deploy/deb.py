@@ -81,7 +81,7 @@ class DebInstaller(Installer):
         result = got.result
         if result.ok:
             if cache is not None and got.archive:
-                cache.store(got.archive, got.folders.get(LISTS))
+                cache.store(got.archive, got.folders.get(LISTS), seconds=got.seconds)
             return
         text = result.stdout + result.stderr
         if any(s in text for s in MIRROR_TROUBLE):

@@ -44,7 +44,7 @@ class RpmInstaller(Installer):
         got = download(p, batch, command, DEPS, timeout)
         self.dependency_archive, result = got.archive, got.result
         if result.ok and cache is not None and got.archive:
-            cache.store(got.archive)
+            cache.store(got.archive, seconds=got.seconds)
         if not result.ok:
             raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name}:\n{result.evidence()}")
 
