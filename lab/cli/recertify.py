@@ -1,5 +1,5 @@
-"""``lab recertify [--dry-run] [--within DAYS]``: run again every certification whose target image or
-suites changed since it was issued, or whose certificate expires within DAYS.
+"""``lab recertify [--dry-run] [--within DAYS]``: run again every certification whose target image,
+board OS or suites changed since it was issued, or whose certificate expires within DAYS.
 
 It lists each one with why, then runs its kept submission again on those targets through the same
 plan -> execute -> finish path as ``lab run`` (stale images are rebuilt first, as ``lab images
@@ -28,7 +28,7 @@ def recertify(
     jobs: int = typer.Option(4, "-j", "--jobs", min=1, max=64, help="targets in parallel"),
     no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML reports"),
 ) -> None:
-    """Re-run the certifications whose image or suites changed, or that expire within DAYS."""
+    """Re-run the certifications whose image, board OS or suites changed, or that expire within DAYS."""
     from lab.catalogue.db import open_for
     from lab.catalogue.renewal import certified, due, lab_now
     from lab.inventory import load_inventory
@@ -39,9 +39,11 @@ def recertify(
     for warning in waivers.warnings:
         err.print(f"[yellow]waivers:[/] {shown(warning)}", highlight=False, soft_wrap=True)
     engine = open_for(inv, catalogue)
-    found = due(certified(engine), lab_now(inv, within))
+    cells = certified(engine)
+    boards = _boards_now(inv, {c.target for c in cells if c.board_os})
+    found = due(cells, lab_now(inv, within, boards=boards))
     if not found:
-        out.print("nothing to recertify: every certification's image, suites and validity are as they were")
+        out.print("nothing to recertify: every certification's image, board OS, suites and validity are as they were")
         return
     for d in found:
         c = d.cell
@@ -60,6 +62,20 @@ def recertify(
         codes.append(_rerun(inv, engine, old_run, items, catalogue, waivers, output, jobs, not no_report))
     worst = 1 if 1 in codes else 3 if 3 in codes else 0
     raise typer.Exit(worst)
+
+
+def _boards_now(inv, names: set[str]) -> dict:
+    """What each board holding certificates runs now; one that cannot say is named on stderr (its
+    certificates are then judged on their suites and expiry alone)."""
+    from lab.provision.board_os import boards_now
+
+    targets = [t for t in inv.model.targets if t.name in names and t.backend == "ssh"]
+    found = boards_now(targets, inv.model.lab) if targets else {}
+    for name, now in found.items():
+        if isinstance(now, str):
+            err.print(f"[yellow]warning:[/] the OS of board {shown(name)} was not compared: {shown(now)}",
+                      highlight=False, soft_wrap=True)
+    return found
 
 
 def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waivers, output: Path | None,

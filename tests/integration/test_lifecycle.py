@@ -284,3 +284,38 @@ def test_an_expired_certificate_is_shown_expired_and_verify_exits_1(lab, fine_ru
     assert 'class="badge expired"' in cert_page and 'class="badge passed"' not in cert_page
     assert json.loads((site / "matrix.json").read_text())["products"][0]["results"]["debian12-x86_64"][
         "certificate_expired"] is True
+
+
+BOARD = "board-debian12-x86_64"
+
+
+def test_recertify_finds_the_board_whose_os_was_upgraded_since(lab, products, inventory):
+    """A board certificate names the OS the board ran; an engineer upgrades the board (here its
+    /etc/os-release says a newer point release): recertify asks the board and lists exactly that one."""
+    from lab.engine import client
+    from lab.inventory import load_inventory
+    from lab.provision import board as boards
+    from lab.provision import simulated
+
+    lab.waivers("")
+    with boards.board_lock(BOARD, wait_s=600):
+        simulated.up(inventory, inventory.model.get(BOARD))  # kept when already up
+    proc, out = lab.run(products["fine"], BOARD)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_id = json.loads((out / "verdicts.json").read_text())["run"]
+    target = load_inventory(lab.inventory).model.get(BOARD)
+    with boards.board_lock(BOARD, wait_s=600):  # no run recreates the board under the test
+        dry = lab.lab("recertify", "--dry-run", "--inventory", str(lab.inventory), "--catalogue", lab.db)
+        assert BOARD not in dry.stdout, dry.stdout
+        container = client().containers.get(simulated.container_name(target))
+        try:
+            code, said = container.exec_run(["sh", "-c", "sed -i 's/^VERSION_ID=.*/VERSION_ID=\"12.99\"/' "
+                                                         "$(readlink -f /etc/os-release)"])
+            assert code == 0, said
+            dry = lab.lab("recertify", "--dry-run", "--inventory", str(lab.inventory), "--catalogue", lab.db)
+        finally:
+            simulated.recreate(target)  # the board as its image made it
+    listed = [line for line in dry.stdout.splitlines() if f" on {BOARD} " in line]
+    assert len(listed) == 1, dry.stdout + dry.stderr
+    assert listed[0].startswith(f"acme-fine 1.0 on {BOARD} (run {run_id}")
+    assert f"the OS of board {BOARD} changed since: os_version 12 -> 12.99" in listed[0], listed[0]
