@@ -1,20 +1,26 @@
 """Supervising the vendor's long-running program inside a target, the way the lab judges it.
 
-The service runs in its own session (``setsid``), as its declared user (``setpriv``), with its
-output in a log; the lab kills, restarts and stops it by process group.
+The service runs in its own session (``setsid``), as its declared user (``setpriv``), marked in its
+environment, with its output in a log; the lab kills, restarts and stops every process of its tree
+(``lab.process_tree``), not only its process group, and after a kill requires its declared ports
+to be closed: a worker that left the session and kept the ports would otherwise pass every
+restart without the service ever restarting.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import shlex
 import time
 from dataclasses import dataclass
 
 from lab.errors import ProductFailure
 from lab.polling import Backoff
+from lab.process_tree import MARK, members_script, parse_pids
 from lab.submission.model import Service
 from lab.transport.base import Transport
+from lab.transport.shell import VENDOR_PATH
 
 HOME = "/var/tmp/lab-service"
 LOG = f"{HOME}/service.log"
@@ -36,6 +42,7 @@ class Supervisor:
         self.spec = spec
         self.env = {**spec.env, **(extra_env or {})}
         self.pid: int | None = None
+        self.mark = secrets.token_hex(8)  # in the environment of every process it starts
         self.starts = 0
         self.log_file = LOG  # where a start sends its output (the stability suite's restarts keep their own)
 
@@ -45,12 +52,13 @@ class Supervisor:
         if bad:
             raise ProductFailure("service.env: keys must match [A-Za-z_][A-Za-z0-9_]* and values hold no NUL: "
                                  + ", ".join(repr(k[:40]) for k in bad))
-        env = " ".join(f"{k}={q(v)}" for k, v in self.env.items())
+        # The target's own PATH for the vendor's program (the lab's commands use the system's only).
+        env = " ".join([f"{k}={q(v)}" for k, v in self.env.items()] + [f"{MARK}={self.mark}", VENDOR_PATH])
         drop = ""
         if self.spec.user != "root":
             u = q(self.spec.user)
             drop = f"setpriv --reuid=$(id -u {u}) --regid=$(id -g {u}) --init-groups "
-        return (f"mkdir -p {HOME}; cd /\n{'env ' + env + ' ' if env else ''}setsid {drop}"
+        return (f"mkdir -p {HOME}; cd /\nenv {env} setsid {drop}"
                 f"sh -c {q('exec ' + self.spec.command)} >>{q(self.log_file)} 2>&1 </dev/null &\n"
                 f"echo $! > {PIDFILE}; cat {PIDFILE}")
 
@@ -66,6 +74,31 @@ class Supervisor:
 
     def alive(self) -> bool:
         return self.pid is not None and self.t.run(f"kill -0 {self.pid}").ok
+
+    def members(self) -> list[int]:
+        """Every process of the service's tree now (``lab.process_tree``)."""
+        if self.pid is None:
+            return []
+        return parse_pids(self.t.run(members_script(self.pid, self.mark) + '\necho "$members"').stdout)
+
+    def _signal_tree(self, signal: str) -> None:
+        """``signal`` to the leader's group and to every process of the tree."""
+        self.t.run(f"{members_script(self.pid, self.mark)}\nkill -{signal} -- -{self.pid} 2>/dev/null; "
+                   f"[ -n \"$members\" ] && kill -{signal} $members 2>/dev/null; true")
+
+    def _ports_held(self) -> dict[int, str]:
+        """The declared ports still listening, each with who holds it (``ss -p``: pid and name)."""
+        if not self.spec.ports:
+            return {}
+        out = self.t.run("ss -ltnpH; ss -lunpH").stdout
+        held: dict[int, str] = {}
+        for line in out.splitlines():
+            cols = line.split(None, 5)
+            port = cols[3].rpartition(":")[2] if len(cols) >= 4 else ""
+            if port.isdigit() and int(port) in self.spec.ports:
+                who = ", ".join(f"pid {p}" for p in re.findall(r"pid=(\d+)", line)[:4]) or "a process"
+                held[int(port)] = who
+        return held
 
     def listening(self) -> set[int]:
         out = self.t.run("ss -ltnH; ss -lunH").stdout
@@ -91,7 +124,7 @@ class Supervisor:
             missing = set(self.spec.ports) - self.listening()
             health_ok = True
             if not missing and self.spec.health:
-                r = self.t.run(self.spec.health, timeout=max(5.0, timeout))
+                r = self.t.run(f"{VENDOR_PATH}; export PATH; {self.spec.health}", timeout=max(5.0, timeout))
                 health_ok, health_out = r.ok, r.evidence()
             if not missing and health_ok:
                 return Readiness(True, elapsed, "")
@@ -104,27 +137,45 @@ class Supervisor:
                 return Readiness(False, elapsed, f"{why}\nservice log ends:\n{self.log_tail()}")
             pace.wait()
 
-    def kill9(self) -> None:
-        self.t.run(f"kill -KILL -- -{self.pid} 2>/dev/null; kill -KILL {self.pid} 2>/dev/null; true")
+    def kill9(self) -> str:
+        """SIGKILL to every process of the tree, again while any is left (one may fork meanwhile);
+        "" when the tree is gone and its declared ports are closed, else what was left, said."""
         deadline = time.monotonic() + 10
         pace = Backoff(0.1)
-        while self.alive() and time.monotonic() < deadline:
+        while True:
+            self._signal_tree("KILL")
+            left = self.members()
+            if not left or time.monotonic() > deadline:
+                break
             pace.wait()
+        if left:
+            return (f"processes {', '.join(map(str, left[:10]))} of the service were still running 10 s "
+                    "after SIGKILL to every process of its tree")
+        held = self._ports_held()
+        if held:
+            return ("after SIGKILL to every process of the service's tree, its declared port(s) "
+                    + "; ".join(f"{port} (held by {who})" for port, who in sorted(held.items()))
+                    + " stayed open: a process outside the service's tree (it left the service's session "
+                      "and cleared its environment) holds them, so the service never restarted")
+        return ""
 
     def stop(self, timeout: float = 10.0) -> tuple[bool, float]:
-        """SIGTERM to the group; True if it ended within ``timeout`` (else it is killed)."""
+        """SIGTERM to every process of the tree; True if all ended within ``timeout`` (else they
+        are killed)."""
         started = time.monotonic()
-        self.t.run(f"kill -TERM -- -{self.pid} 2>/dev/null; kill -TERM {self.pid} 2>/dev/null; true")
+        self._signal_tree("TERM")
         pace = Backoff(0.1)
         while time.monotonic() - started < timeout:
-            if not self.alive():
+            if not self.members():
                 return True, time.monotonic() - started
             pace.wait()
         self.kill9()
         return False, time.monotonic() - started
 
     def rss_kb(self) -> int:
-        out = self.t.run(f"ps -o rss= -g {self.pid} 2>/dev/null || ps -o rss= -p {self.pid}").stdout
+        """Resident memory of the whole tree, from ``/proc`` (no ``ps``: one less tool to trust)."""
+        out = self.t.run(members_script(self.pid, self.mark) + "\nfor p in $members; do "
+                         "sed -n 's/^VmRSS:[[:space:]]*\\([0-9]*\\).*/\\1/p' /proc/$p/status 2>/dev/null; done").stdout
         return sum(int(x) for x in out.split() if x.isdigit())
 
     def log_tail(self, lines: int = 20) -> str:

@@ -32,7 +32,8 @@ def test_comes_back_after_sigkill(lab, service):
     if not lab.state.readiness.ready:
         pytest.skip("needs a ready service (service.ready failed)")
     for attempt in range(1, RESTARTS + 1):
-        service.kill9()
+        left = service.kill9()
+        assert not left, f"SIGKILL {attempt}/{RESTARTS}: {left}"
         assert not service.alive(), f"still running after SIGKILL (attempt {attempt})"
         service.start()
         ready = service.wait_ready()

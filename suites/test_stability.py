@@ -116,7 +116,8 @@ def test_comes_back_after_repeated_sigkill(lab, target, service):
     service.log_file = RESTART_LOG
     try:
         for attempt in range(1, kills + 1):
-            service.kill9()
+            left = service.kill9()
+            assert not left, f"SIGKILL {attempt}/{kills}: {left}"
             assert not service.alive(), f"still running after SIGKILL {attempt}/{kills}"
             service.start()
             ready = service.wait_ready()

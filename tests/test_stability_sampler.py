@@ -12,6 +12,8 @@ from lab.errors import InfrastructureError, ProductFailure
 from lab.stability import sampler
 from tests.test_upgrade_checksums import LocalShellTransport
 
+MARK = "0123456789abcdef"  # no process carries it: the session alone makes the tree
+
 
 class UnreadableProc(LocalShellTransport):
     """The same shell, with every path under /proc pointing where nothing is (a lab fault injected)."""
@@ -31,7 +33,7 @@ def session():
 def test_a_live_session_is_sampled_alive(session):
     t = LocalShellTransport()
     try:
-        s = sampler.sample(t, session, 0.0, 100)
+        s = sampler.sample(t, session, 0.0, 100, MARK)
     finally:
         t.close()
     assert s.leader_alive and s.pids == [session] and s.rss_kb > 0
@@ -42,7 +44,7 @@ def test_an_unreadable_proc_is_the_labs_fault_not_a_death(session):
     t = UnreadableProc()
     try:
         with pytest.raises(InfrastructureError) as exc:
-            sampler.sample(t, session, 12.0, 100)
+            sampler.sample(t, session, 12.0, 100, MARK)
     finally:
         t.close()
     assert "/proc cannot be read to sample the service at 12 s" in str(exc.value)
@@ -55,7 +57,7 @@ def test_a_sample_that_cannot_finish_is_the_products_failure(session, monkeypatc
     t = LocalShellTransport()
     try:
         with pytest.raises(ProductFailure) as exc:
-            sampler.sample(t, session, 30.0, 100)
+            sampler.sample(t, session, 30.0, 100, MARK)
     finally:
         t.close()
     assert "took longer than 1 s at 30 s into the watch" in str(exc.value)

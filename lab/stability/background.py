@@ -49,7 +49,7 @@ def start_load(lab, transport: Transport, service: Supervisor) -> Supervisor | N
         return None
     limit = int(duration_of(lab)) + 5  # bounded even if the lab were gone before it stops it
     command = f"timeout -s KILL {limit} sh -c {shlex.quote(spec.load)}"
-    load = Supervisor(transport, service.spec.model_copy(update={"command": command}), database_env(lab))
+    load = Supervisor(transport, service.spec.model_copy(update={"command": command, "ports": []}), database_env(lab))
     load.log_file = LOAD_LOG
     load.start()
     return load
@@ -77,7 +77,8 @@ class Watching:
         load = None
         try:
             load = start_load(lab, self._transport, self._service)
-            series = watch(self._transport, self._service.pid, self.duration, settings.interval, sleep=self._sleep)
+            series = watch(self._transport, self._service.pid, self.duration, settings.interval,
+                           self._service.mark, sleep=self._sleep)
             if load is not None:
                 series.load = lab.submission.model.stability.load
                 series.load_ended_early = not load.alive()

@@ -1,15 +1,15 @@
 """Samples of a service's process tree, read through ``/proc`` on the target, one command each.
 
-The tree is every process in the service's session: the supervisor starts the service with
-``setsid``, so its session id is the service's pid, and the workers it forks stay in it. One
-sample is one shell command that walks ``/proc`` and prints, per process of the session, its
-state, CPU ticks, threads, resident memory and open descriptors; nothing is installed on the
+The tree is every process of the service (``lab.process_tree``: its session, the processes that
+carry the supervisor's mark, and their descendants), so a worker that leaves the session is still
+watched. One sample is one shell command that walks ``/proc`` and prints, per process of the tree,
+its state, CPU ticks, threads, resident memory and open descriptors; nothing is installed on the
 target and nothing of the vendor's runs. ``comm`` (the second field of ``/proc/PID/stat``) is the
 vendor's to choose, so the fields are read after its *last* closing parenthesis.
 
 Example::
 
-    series = watch(transport, pid=1234, duration=10, interval=1)
+    series = watch(transport, leader=1234, duration=10, interval=1, mark=supervisor.mark)
     series.samples[-1].rss_kb
 """
 
@@ -20,18 +20,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
+from lab.process_tree import members_script
 from lab.transport.base import Transport
 
-# Per process of session $SID: "P pid state utime stime threads rss_kb fds". Fields of
-# /proc/PID/stat after "pid (comm) ": $1 = state (field 3), $4 = session (6), ${12} = utime (14),
-# ${13} = stime (15), ${18} = num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone.
-SCRIPT = r"""sid={sid}
+# Per process of the tree: "P pid state utime stime threads rss_kb fds". Fields of /proc/PID/stat
+# after "pid (comm) ": $1 = state (field 3), ${12} = utime (14), ${13} = stime (15), ${18} =
+# num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone.
+SCRIPT = r"""{members}
 {{ read -r s < /proc/$$/stat; }} 2>/dev/null && echo LAB_PROC_READABLE
-for d in /proc/[0-9]*; do
+for p in $members; do
+  d=/proc/$p
   {{ read -r s < "$d/stat"; }} 2>/dev/null || continue
   r=${{s##*") "}}
   set -- $r
-  [ "$4" = "$sid" ] || continue
   n=$(ls -U "$d/fd" 2>/dev/null | wc -l)
   m=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "$d/status" 2>/dev/null)
   echo "P ${{d#/proc/}} $1 ${{12}} ${{13}} ${{18}} ${{m:--}} $n"
@@ -119,14 +120,14 @@ def clock_ticks(transport: Transport) -> int:
     return int(out) if out.isdigit() and int(out) > 0 else 100
 
 
-def sample(transport: Transport, leader: int, t: float, clk_tck: int) -> Sample:
+def sample(transport: Transport, leader: int, t: float, clk_tck: int, mark: str) -> Sample:
     """One sample. Whose fault, when it cannot be taken: ``/proc`` unreadable on the target (the
     sampling shell cannot read even its own entry) is the lab's (*broken*), never a service that
     died; a sample that takes a minute is a target the service or its load command has swamped
     (a fork bomb, say), which is the product's (*failed*)."""
     wall = time.time()
     try:
-        result = transport.run(SCRIPT.format(sid=int(leader)), timeout=SAMPLE_TIMEOUT)
+        result = transport.run(SCRIPT.format(members=members_script(leader, mark)), timeout=SAMPLE_TIMEOUT)
     except CommandTimeout:
         raise ProductFailure(f"one sample of the service's processes through /proc took longer than "
                              f"{SAMPLE_TIMEOUT:g} s at {t:.0f} s into the watch: the target is swamped "
@@ -137,7 +138,7 @@ def sample(transport: Transport, leader: int, t: float, clk_tck: int) -> Sample:
     return summarise(t, wall, leader, parse(result.stdout), clk_tck)
 
 
-def watch(transport: Transport, leader: int, duration: float, interval: float,
+def watch(transport: Transport, leader: int, duration: float, interval: float, mark: str,
           sleep: Callable[[float], None] = time.sleep) -> Series:
     """Sample every ``interval`` s for ``duration`` s (the first at 0, the last at ``duration``);
     stops early at the sample that finds the service gone, the moment stability.uptime reports."""
@@ -146,7 +147,7 @@ def watch(transport: Transport, leader: int, duration: float, interval: float,
     started = time.monotonic()
     due = 0.0
     while True:
-        s = sample(transport, leader, time.monotonic() - started, ticks)
+        s = sample(transport, leader, time.monotonic() - started, ticks, mark)
         series.samples.append(s)
         if not s.leader_alive or s.t >= duration:
             return series

@@ -52,6 +52,10 @@ KILL_S = 20.0  # for the second channel to open and kill a timed-out command
 GRACE_S = 10.0  # after the kill, for the shell to end the timed-out command's frame
 ANSWER_S = 10.0  # for a fresh shell's first command, when the last one died mid-command
 DRAIN_READS = 64  # at most, before a command: a daemon that never stops writing is not waited out
+SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # the lab's commands' PATH on a target
+# Put before a vendor's command run through a lab shell (``env VENDOR_PATH cmd``, or
+# ``VENDOR_PATH; export PATH; cmd``): the target's own PATH, as the shell found it.
+VENDOR_PATH = 'PATH="${LAB_TARGET_PATH:-$PATH}"'
 
 
 class CappedStream:
@@ -203,7 +207,11 @@ class PersistentShell:
                 f"{{ printf 'X_{token}'; exec setsid sh; }}; printf 'X_{token}'\n")
         # Its commands share its group, so `kill 0` (a script's `trap 'kill 0' EXIT`) reaches it
         # too: it catches (not ignores: commands would inherit that) what `kill` sends by default.
-        setup = (f"umask 022; trap : HUP INT QUIT TERM USR1 USR2 ALRM; {pgid}; printf 'E_{token} %s %s\\n' $$ \"$l\"; "
+        # The lab's commands find the system's tools only: a package's /usr/local/bin/ss (or sed, wc,
+        # ps) would otherwise answer the lab's checks. The vendor's own commands get the target's
+        # PATH back (VENDOR_PATH).
+        setup = (f"umask 022; trap : HUP INT QUIT TERM USR1 USR2 ALRM; LAB_TARGET_PATH=$PATH; "
+                 f"PATH={SYSTEM_PATH}; export PATH; {pgid}; printf 'E_{token} %s %s\\n' $$ \"$l\"; "
                  f"unset l; printf 'E_{token}' >&2\n")
         try:
             self._send(lead)

@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
 """
 
 
-def service_submission(folder: Path, mode: str, duration: int = 8) -> Path:
+def service_submission(folder: Path, mode: str, duration: int = 10) -> Path:
+    """``duration``: at least the lab's own watch (targets.toml: 10 s), the least a submission may ask."""
     (folder / "build").mkdir(parents=True)
     (folder / "build/svc.c").write_text(SERVICE_C)
     binary = compile_c(folder / "build/svc.c", folder / "build/svc")
@@ -104,5 +105,55 @@ def test_a_service_that_dies_during_the_watch_fails_stability_uptime_with_its_la
     assert run.proc.returncode == 1
     uptime = run.check(T, "stability.uptime")
     assert uptime["outcome"] == "failed", uptime["message"]
-    assert "s into the 8 s watch (found gone at 20" in uptime["message"]
+    assert "s into the 10 s watch (found gone at 20" in uptime["message"]
     assert "svc: fatal: the widget store went away after" in uptime["message"]
+
+
+# A stub whose worker leaves the service: a new session, a second fork (reparented to init) and an
+# empty environment, then it holds the declared port. Its restarts find the port taken and idle.
+ESCAPE_C = r"""
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "worker")) {
+        int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7070), .sin_addr.s_addr = htonl(0x7f000001)};
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 8)) return 1;
+        for (;;) pause();
+    }
+    if (fork() == 0) {
+        setsid();
+        if (fork()) _exit(0);
+        char *args[] = {argv[0], "worker", NULL}, *env[] = {NULL};
+        execve("/proc/self/exe", args, env);
+        _exit(1);
+    }
+    for (;;) pause();
+}
+"""
+
+
+def test_a_worker_that_escapes_the_service_and_keeps_its_port_fails_the_restart(tmp_path, lab_run):
+    """Review: such a stub passed service.restart and stability.kill_restart without the server
+    ever restarting (only the stub's group was killed, and the port answered)."""
+    folder = tmp_path / "escape"
+    (folder / "build").mkdir(parents=True)
+    (folder / "build/stub.c").write_text(ESCAPE_C)
+    binary = compile_c(folder / "build/stub.c", folder / "build/stub")
+    art = build_tarball({"bin/stub": binary, "install.sh": b"#!/bin/sh\nexit 0\n"}, folder / "stub.tar.gz")
+    (folder / "submission.toml").write_text(
+        'schema = 1\n[product]\nname = "svc-escape"\nversion = "1.0"\nvendor = "Test Vendor"\n'
+        f'[[artifacts]]\npath = "{art.name}"\nprefix = "/opt/stub"\ninstall = "install.sh"\n'
+        '[service]\ncommand = "/opt/stub/bin/stub"\nports = [7070]\nready_timeout = 5\n')
+    run = lab_run(folder, "--targets", T, "--suites", "service")
+    assert run.check(T, "service.ready")["outcome"] == "passed"
+    restart = run.check(T, "service.restart")
+    assert restart["outcome"] == "failed", restart["message"]
+    assert "declared port(s) 7070 (held by pid " in restart["message"], restart["message"]
+    assert "the service never restarted" in restart["message"]
+    assert run.proc.returncode == 1 and run.target(T)["verdict"] == "failed"
