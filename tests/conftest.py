@@ -135,3 +135,63 @@ def engines():
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files from the code")
+
+
+# --- fixtures of the unit tests' shared helpers (tests/centre_app.py, tests/archives.py,
+# tests/local_shell.py): defined here, so the modules that use them import nothing for them ------
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A centre database migrated once for the module: each test starts from a copy."""
+    from lab.catalogue.db import open_catalogue
+
+    path = tmp_path_factory.mktemp("template") / "centre.db"
+    open_catalogue(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture
+def quick_hashes(monkeypatch):
+    """argon2 at its lowest cost: the tests check that it is used, not how long it takes (the
+    centre's modules use it for every test: ``pytestmark = pytest.mark.usefixtures("quick_hashes")``)."""
+    from argon2 import PasswordHasher
+
+    from lab.centre import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(auth, "_dummy", [])
+
+
+@pytest.fixture
+def centre(tmp_path, template, quick_hashes):
+    """The centre's app in this process, on a copy of ``template`` (tests/centre_app.py)."""
+    from tests.centre_app import Centre
+
+    return Centre(tmp_path, template)
+
+
+@pytest.fixture
+def acme(tmp_path) -> bytes:
+    """The acme-calc example as a vendor uploads it (a .tar.gz)."""
+    from tests.centre_app import folder_like_acme, tar_gz
+
+    return tar_gz(folder_like_acme(tmp_path))
+
+
+@pytest.fixture
+def scene(tmp_path):
+    """A folder with a decoy secret beside the unpack folder (tests/archives.py)."""
+    from tests.archives import make_scene
+
+    return make_scene(tmp_path)
+
+
+@pytest.fixture
+def shell():
+    """A local ``sh`` behind the lab's shell framing (tests/local_shell.py)."""
+    from lab.transport.shell import PersistentShell
+    from tests.local_shell import LocalChannel
+
+    s = PersistentShell(LocalChannel(), "local")
+    yield s
+    s.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,9 @@ from lab.centre.intake import NOT_QUEUED
 from lab.centre.models import Cell
 from lab.centre.upload import NOT_AN_ARCHIVE, TOO_MANY_FIELDS
 from lab.centre.wording import Wording, known, words
-from tests.test_centre_api import Centre, acme, centre, quick_hashes, template  # noqa: F401 (fixtures)
+from tests.centre_app import Centre
+
+pytestmark = pytest.mark.usefixtures("quick_hashes")  # argon2 at its lowest cost
 
 NOT_AN_ARCHIVE_ZH = "不是 .tar.gz 或 .zip 压缩包（根据文件名和开头的字节判断）"  # noqa: RUF001
 VENDOR_FILE = "passed <b>1.pdf"  # a vendor's name for a file: a verdict word and markup
@@ -32,12 +35,12 @@ def problems_of(page: str) -> str:
     return re.sub(r"<[^>]+>", "", found.group(1))
 
 
-def post_upload(centre, csrf: str, name: str, data: bytes, lang: str = ""):  # noqa: F811
+def post_upload(centre, csrf: str, name: str, data: bytes, lang: str = ""):
     return centre.client.post(f"/submissions{lang}", files={"submission": (name, data)}, data={"csrf": csrf},
                               follow_redirects=False)
 
 
-def test_a_refused_uploads_page_is_chinese_by_default_and_english_with_lang_en(centre):  # noqa: F811
+def test_a_refused_uploads_page_is_chinese_by_default_and_english_with_lang_en(centre):
     csrf = centre.sign_in("vendor@acme.example", "correct horse")
     r = post_upload(centre, csrf, VENDOR_FILE, b"%PDF-1.4 not an archive at all")
     assert r.status_code == 422 and r.headers["content-language"] == "zh-CN"
@@ -59,7 +62,7 @@ def test_a_refused_uploads_page_is_chinese_by_default_and_english_with_lang_en(c
     assert centre.submissions() == 0 and centre.stored() == []
 
 
-def test_a_vendors_field_in_a_refused_form_stays_literal(centre):  # noqa: F811
+def test_a_vendors_field_in_a_refused_form_stays_literal(centre):
     csrf = centre.sign_in("vendor@acme.example", "correct horse")
     fields = {"csrf": csrf, **{f"<i>failed</i>{i}": "x" for i in range(20)}}
     for lang, says in (("", "表单字段超过 16 个"), ("?lang=en", "more than 16 form fields")):
@@ -69,7 +72,7 @@ def test_a_vendors_field_in_a_refused_form_stays_literal(centre):  # noqa: F811
         assert says in said and "&lt;i&gt;failed&lt;/i&gt;" in said and "不通过" not in said, said
 
 
-def test_the_ledgers_refusal_of_a_requeue_is_in_the_pages_language(centre, acme):  # noqa: F811
+def test_the_ledgers_refusal_of_a_requeue_is_in_the_pages_language(centre, acme):
     sub = centre.upload(acme).json()["id"]
     with Session(centre.engine) as s:
         cell = s.scalars(select(Cell).where(Cell.submission_id == sub)).first().id
@@ -81,7 +84,7 @@ def test_the_ledgers_refusal_of_a_requeue_is_in_the_pages_language(centre, acme)
     assert r.status_code == 409 and problems_of(r.text) == "state: only a broken cell can be requeued; it is queued"
 
 
-def test_a_broker_away_is_a_503_page_in_the_pages_language(tmp_path, template, acme):  # noqa: F811
+def test_a_broker_away_is_a_503_page_in_the_pages_language(tmp_path, template, acme):
     service = Centre(tmp_path, template, fail_enqueue=True)
     english = "cells cannot be queued (is the broker up?): ConnectionRefusedError: no broker here"
     assert service.upload(acme).json() == {"detail": english}  # the API: its words, unchanged

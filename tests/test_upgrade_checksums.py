@@ -11,7 +11,7 @@ from lab.deploy.upgrade import checksums
 from lab.errors import ProductFailure
 from lab.transport.base import CommandResult, Transport
 from lab.transport.shell import PersistentShell
-from tests.test_shell import LocalChannel
+from tests.local_shell import LocalChannel
 
 
 class LocalShellTransport(Transport):
