@@ -83,6 +83,10 @@ class Process:
     args: str
 
 
+# The locale each of the lab's languages ([lab] languages) is seen in on a desktop.
+LANGUAGE_LOCALES = {"zh-CN": "zh_CN.UTF-8", "en": "en_US.UTF-8"}
+
+
 def normal_locale(name: str) -> str:
     """``zh_CN.UTF-8`` and ``zh_CN.utf8`` (what ``locale -a`` prints) compare equal."""
     lang, _, charset = name.partition(".")

@@ -8,6 +8,7 @@ purge among them) add to each UKUI run and say nothing about them."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,25 @@ def test_the_example_passes_with_its_screenshots_read_back(ukui, examples, lab_r
     assert len(attachments) >= 2
     assert "install.leftovers" not in [c["id"] for c in result["checks"] if c["outcome"] != "passed"
                                        and c["outcome"] != "skipped"]
+
+
+def test_the_labs_own_locale_is_checked_whatever_the_submission_lists(ukui, examples, lab_run, tmp_path):
+    """Review: ``locales = ["en_US.UTF-8"]`` left the buyers' zh_CN.UTF-8 unchecked, and a locale the
+    target lacks (fr_FR) made the target *broken*. The lab's own locale is always checked (the
+    vendor's expected text is read under the vendor's locales); one the target lacks is said."""
+    folder = tmp_path / "acme-notes"
+    shutil.copytree(examples / "acme-notes", folder)
+    manifest = folder / "submission.toml"
+    manifest.write_text(manifest.read_text().replace('locales = ["zh_CN.UTF-8", "en_US.UTF-8"]',
+                                                     'locales = ["en_US.UTF-8", "fr_FR.UTF-8"]'))
+    run = lab_run(folder, "--targets", UKUI, "--suites", "install,desktop")
+    assert run.target(UKUI)["verdict"] == "passed", run.target(UKUI)["reason"]
+    said = run.check(UKUI, "desktop.locale")["message"]
+    assert "a window under zh_CN.UTF-8, en_US.UTF-8; '新建笔记' read in it under en_US.UTF-8" in said, said
+    assert "not checked under fr_FR.UTF-8: the target does not offer it" in said
+    assert "LANG=en_US.UTF-8" in run.check(UKUI, "desktop.launch")["message"]
+    shots = {i["file"] for i in json.loads((run.out / "screenshots" / UKUI / "index.json").read_text())}
+    assert {"window-zh_CN.png", "window-en_US.png"} <= shots
 
 
 def test_a_real_application_from_debians_archive_passes(ukui, examples, lab_run):
