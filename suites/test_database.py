@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.database.profiles import known_profiles, matches
-from lab.database.sqlfile import parse, split
+from lab.database.profiles import findings as profile_findings
+from lab.database.sqlfile import split
 from lab.errors import NotApplicable
 from lab.suite.database import start_database
 
@@ -57,14 +57,7 @@ def findings(lab, severity: str) -> list[str]:
         raise NotApplicable(f"{lab.target_spec.name} lists no dialect profile")
     sql = [st for field in ("schema_", "checks") if getattr(claim, field)
            for st in split(lab.submission.file(getattr(claim, field)), getattr(claim, field), spec.engine)]
-    out = []
-    for st in sql:
-        tree = parse(st, spec.engine)
-        for name in spec.profiles:
-            profile = known_profiles()[name]
-            out += [f"{st.where}: {rule.syntax}: {rule.message} [{profile.product}; {rule.source}]"
-                    for rule in profile.rules if rule.severity == severity and matches(rule, tree, st.text)]
-    return out
+    return profile_findings(sql, spec.engine, spec.profiles, severity)
 
 
 @pytest.mark.check("database.dialect")
