@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-RESTARTS = 3
+from lab.submission.model import SERVICE_RESTARTS as RESTARTS
+
 STOP_TIMEOUT = 10.0
 
 

@@ -87,3 +87,23 @@ def test_a_load_command_with_a_nul_is_refused(folder):
     """Review: ``load = "x\\u0000y"`` was accepted; the shell would have run a cut command."""
     (folder / "submission.toml").write_text(MANIFEST + '[stability]\nload = "bench\\u0000 --rm -rf"\n')
     assert any(p.startswith("stability.load") and "NUL" in p for p in problems(folder))
+
+
+def test_a_watch_and_ready_timeouts_that_cannot_fit_the_workers_wall_clock_are_refused(folder):
+    """Review: ``[stability] duration = 43200`` (within max_duration) or ``ready_timeout = 3600`` ran
+    a target past worker_timeout, where the lab stops it: a failure after that was called *broken*."""
+    from lab.inventory.model import Limits
+
+    service = '[service]\ncommand = "/usr/bin/acme-keep"\nports = [8080]\nready_timeout = {ready}\n'
+    (folder / "submission.toml").write_text(MANIFEST + service.format(ready=3600))
+    found = problems(folder, limits=Limits(worker_timeout=7200), stability=StabilitySettings(duration=10, kills=10))
+    assert any(p.endswith("stability.duration, service.ready_timeout: a 10 s watch and 14 waits of up to 3600 s for "
+                          "the service to be ready (50410 s) are more than half this lab's wall clock for a target, "
+                          "7200 s ([lab.limits] worker_timeout); ask for a shorter watch or ready_timeout")
+               for p in found), found
+    (folder / "submission.toml").write_text(MANIFEST + service.format(ready=30) + "[stability]\nduration = 43200\n")
+    found = problems(folder, limits=Limits(worker_timeout=7200), stability=StabilitySettings(duration=10))
+    assert any("a 43200 s watch" in p for p in found), found
+    # what fits is accepted: the same watch in a lab whose wall clock allows it
+    loaded = load_submission(folder, limits=Limits(worker_timeout=100000), stability=StabilitySettings(duration=10))
+    assert loaded.model.stability.duration == 43200

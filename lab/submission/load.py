@@ -156,6 +156,8 @@ def load_submission(source: Path | str, limits: Limits | None = None,
         problems += model.limits.problems(limits)
         if model.stability:
             problems += model.stability.problems(stability or StabilitySettings())
+        if not problems:
+            problems += model.budget_problems(limits, stability or StabilitySettings())
         if problems:
             raise InputError(str(source), [f"{manifest}: {p}" for p in problems])
     except BaseException:

@@ -276,6 +276,14 @@ class Desktop(Strict):
         return v
 
 
+SERVICE_RESTARTS = 3  # service.restart's kill -9 and restarts (suites/test_service.py)
+# How often a target may wait out ``[service] ready_timeout``: the first start, service.restart's
+# restarts, and with ``[upgrade]`` the earlier release and the upgraded one; stability.kill_restart
+# adds ``[lab.stability] kills``.
+READY_WAITS = 1 + SERVICE_RESTARTS
+READY_WAITS_UPGRADE = 2
+
+
 class Submission(Strict):
     schema_: Literal[1] = Field(alias="schema")
     product: Product
@@ -288,3 +296,20 @@ class Submission(Strict):
     upgrade: Upgrade | None = None
     stability: Stability | None = None
     desktop: Desktop | None = None
+
+    def budget_problems(self, lab_limits, lab_stability) -> list[str]:
+        """The longest the submission's own settings can make a target wait (its watch, and every
+        wait for its service to be ready) must fit in half the lab's ``worker_timeout``: past that
+        the lab stops the target, and whatever the product did after would be called the lab's."""
+        if self.service is None:
+            return []
+        asked = self.stability.duration if self.stability and self.stability.duration else 0
+        watch = min(max(asked, lab_stability.duration), lab_stability.max_duration)
+        waits = READY_WAITS + lab_stability.kills + (READY_WAITS_UPGRADE if self.upgrade else 0)
+        worst = watch + waits * self.service.ready_timeout
+        if worst <= lab_limits.worker_timeout / 2:
+            return []
+        return [f"stability.duration, service.ready_timeout: a {watch:g} s watch and {waits} waits of up to "
+                f"{self.service.ready_timeout:g} s for the service to be ready ({worst:g} s) are more than half "
+                f"this lab's wall clock for a target, {lab_limits.worker_timeout:g} s ([lab.limits] worker_timeout); "
+                "ask for a shorter watch or ready_timeout"]
