@@ -22,6 +22,10 @@ from lab.polling import Backoff
 from lab.transport.base import Transport
 
 PORTS = {"postgresql": 5432, "mysql": 3306}
+# A statement longer than this goes to the client through a file: one argument of a command line
+# holds at most 128 KiB on Linux (MAX_ARG_STRLEN), and a seed file's multi-row INSERT is often longer.
+ARGUMENT_MOST = 96 << 10
+STATEMENT_FILE = "/var/tmp/lab-staging/statement.sql"
 # What a client prints when the server, not the statement, is the problem.
 SERVER_GONE = ("could not connect to server", "Connection refused", "server closed the connection",
                "terminating connection", "Can't connect to", "Lost connection", "has gone away",
@@ -121,8 +125,24 @@ class InTargetServer(DatabaseServer):
                     f"-d {c.database} -c {q(sql)}")
         return f"MYSQL_PWD={q(c.password)} mysql -h 127.0.0.1 -u {c.user} {c.database} -e {q(sql)}"
 
+    def client_file(self, path: str) -> str:
+        """The client reading one statement from ``path`` (the clients' own commands, ``\\!`` and
+        the like, are refused before: ``Statement.code`` has no backslash outside literals)."""
+        c = self.creds
+        if self.spec.engine == "postgresql":
+            return (f"PGPASSWORD={q(c.password)} psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U {c.user} "
+                    f"-d {c.database} -f {q(path)}")
+        return f"MYSQL_PWD={q(c.password)} mysql -h 127.0.0.1 -u {c.user} {c.database} < {q(path)}"
+
     def execute(self, statement: Statement) -> str | None:
-        r = self.t.run(self.client(statement.text))
+        if len(statement.text.encode("utf-8")) <= ARGUMENT_MOST:
+            r = self.t.run(self.client(statement.text))
+        elif "\\" in statement.code:
+            return (f"a backslash outside a string literal in a {len(statement.text.encode()) >> 10} KiB statement: "
+                    "a client command (psql's \\!, mysql's \\!), not SQL, which the lab does not run")
+        else:
+            self.t.put_bytes(statement.text.encode("utf-8") + b"\n", STATEMENT_FILE)
+            r = self.t.run(self.client_file(STATEMENT_FILE))
         if r.ok:
             return None
         error = (r.stderr or r.stdout).strip()

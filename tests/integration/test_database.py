@@ -133,3 +133,23 @@ def test_an_external_postgresql_server(built, examples, lab_run, host_postgres, 
     assert run.check("debian12-pg-external", "database.checks")["outcome"] == "passed"
     assert target["facts"]["db_version"].startswith("15.")
     assert subprocess.run(["grep", "-rl", host_postgres, str(run.out)], capture_output=True).stdout == b""
+
+
+def test_a_statement_longer_than_a_command_line_argument_is_run_whole(stacks, lab_run, tmp_path):
+    """A seed file's multi-row INSERT of 200 KiB: one argument of a command line holds 128 KiB, so
+    it goes to psql through a file; every row arrives (the checks count them)."""
+    sub = tmp_path / "sub"
+    (sub / "sql").mkdir(parents=True)
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    rows = ",\n".join(f"({i}, 'row {i} {secrets.token_hex(16)}')" for i in range(4000))
+    (sub / "sql/schema.sql").write_text("CREATE TABLE seed (id integer PRIMARY KEY, label text);\n"
+                                        f"INSERT INTO seed (id, label) VALUES\n{rows};\n")
+    (sub / "sql/checks.sql").write_text("DO $$ BEGIN IF (SELECT count(*) FROM seed) <> 4000 THEN "
+                                        "RAISE EXCEPTION 'seed rows lost'; END IF; END $$;\n")
+    assert (sub / "sql/schema.sql").stat().st_size > 200 << 10
+    (sub / "submission.toml").write_text(MANIFEST.format(name="big-seed") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
+                                         'schema = "sql/schema.sql"\nchecks = "sql/checks.sql"\n')
+    run = lab_run(sub, "--targets", PG, "--suites", "database")
+    assert run.check(PG, "database.schema")["outcome"] == "passed", run.check(PG, "database.schema")["message"]
+    assert run.check(PG, "database.checks")["outcome"] == "passed", run.check(PG, "database.checks")["message"]
