@@ -35,6 +35,7 @@ LOGS = {"earlier": f"{HOME}/upgrade-earlier.log", "upgraded": f"{HOME}/upgrade-s
 class Upgrade:
     earlier: Deployment | None = None
     services: dict[str, Supervisor] | None = None  # "earlier", "upgraded": each with its own log
+    baseline: steps.Checksums | None = None  # under [upgrade] keep before the earlier release: the OS's
     before: steps.Checksums | None = None
     conffile: str | None = None
     line: str = ""
@@ -112,6 +113,8 @@ def test_the_earlier_release_installs_and_writes_its_data(lab, target, upgrade):
     if main is not None and main.installed:  # the uninstall suite did not run: the lab removes it first
         main.uninstall()
     d = steps.earlier(target, lab.submission, lab.limits()["install_timeout"])
+    if up.keep:  # what is there before the product: the OS's files, not data the upgrade must keep
+        upgrade.baseline = steps.checksums(target.transport, up.keep)
     install(d, "installing the earlier release")
     upgrade.earlier = d
     done, problems = [f"installed {', '.join(s.name for _, s in d.steps)}"], []
@@ -173,25 +176,32 @@ def test_the_data_survives_byte_for_byte(lab, target, upgrade):
     applied(upgrade)
     if not up.keep:
         raise NotApplicable("[upgrade] keep names no path")
-    before = upgrade.before
-    if before is None:
+    summed = upgrade.before
+    if summed is None:
         raise NotApplicable("the files under [upgrade] keep were not summed before the upgrade (upgrade.previous)")
-    assert before.files, (f"no file under {', '.join(up.keep)} before the upgrade: the earlier release wrote no "
-                          "data there (its service and the tests marked before_upgrade ran), so nothing shows it "
-                          "survives")
+    # Only what the earlier release and its service wrote counts: keep = ["/usr/share/zoneinfo"] holds
+    # the OS's files, which no upgrade of the product touches, and proves nothing.
+    os_files = upgrade.baseline.files if upgrade.baseline is not None else {}
+    before = {p: h for p, h in summed.files.items() if os_files.get(p) != h}
+    ignored = len(summed.files) - len(before)
+    assert before, (f"no file under {', '.join(up.keep)} before the upgrade was the product's: the earlier release "
+                    "wrote no data there (its service and the tests marked before_upgrade ran), so nothing shows it "
+                    "survives" + (f"; the {ignored} file(s) there were the system's before the product was installed"
+                                  if ignored else ""))
     after = steps.checksums(target.transport, up.keep)
-    missing, changed = steps.compare(before.files, after.files)
-    gone = [p for p in up.keep if p in after.absent and p not in before.absent]
+    missing, changed = steps.compare(before, after.files)
+    gone = [p for p in up.keep if p in after.absent and p not in summed.absent]
     problems = []
     if gone:
         problems.append(f"{', '.join(gone)} no longer exist(s) after the upgrade")
     if missing:
-        problems.append(f"{len(missing)} of {len(before.files)} file(s) gone: {listing(missing)}")
+        problems.append(f"{len(missing)} of {len(before)} file(s) gone: {listing(missing)}")
     if changed:
-        problems.append(f"{len(changed)} of {len(before.files)} file(s) changed: {listing(changed)}")
+        problems.append(f"{len(changed)} of {len(before)} file(s) changed: {listing(changed)}")
     assert not problems, "the upgrade lost data under [upgrade] keep: " + "; ".join(problems)
-    capped = " (the first files of each path only)" if before.capped else ""
-    lab.note(f"all {len(before.files)} file(s) under {', '.join(up.keep)} unchanged{capped}")
+    capped = " (the first files of each path only)" if summed.capped else ""
+    system = f"; {ignored} file(s) of the system's there not counted" if ignored else ""
+    lab.note(f"all {len(before)} file(s) under {', '.join(up.keep)} unchanged{capped}{system}")
 
 
 @pytest.mark.check("upgrade.config")

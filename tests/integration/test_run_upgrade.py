@@ -103,3 +103,20 @@ def test_an_upgrade_that_wipes_data_overwrites_settings_and_cannot_start_fails_e
     assert service["outcome"] == "failed" and "not ready after the upgrade" in service["message"]
     assert "'workers' is required since 1.1" in service["message"]  # the service's own last words
     assert check("upgrade.vendor_tests")["outcome"] == "skipped"
+
+
+def test_keep_naming_only_the_systems_files_proves_nothing_and_fails(tmp_path, lab_run, quick_watch):
+    """Review: ``keep = ["/usr/share/zoneinfo"]`` passed upgrade.data on files no upgrade of the
+    product touches; only what the earlier release and its service wrote counts."""
+    sub = tmp_path / "sub"
+    old = keep_deb(tmp_path / "old", "1.0", START)
+    new = keep_deb(sub, "1.1", START, conf=b"port = 8080\nworkers = 4\n")
+    folder = submission(sub, new, old, tests=False)
+    manifest = folder / "submission.toml"
+    manifest.write_text(manifest.read_text().replace(f'keep = ["{DATA}"]', 'keep = ["/usr/share/doc/dpkg"]'))
+    run = lab_run(folder, "--targets", T, "--suites", "install,upgrade", inventory=quick_watch)
+    data = run.check(T, "upgrade.data")
+    assert data["outcome"] == "failed", data["message"]
+    assert "no file under /usr/share/doc/dpkg before the upgrade was the product's" in data["message"]
+    assert "file(s) there were the system's before the product was installed" in data["message"]
+    assert run.check(T, "upgrade.apply")["outcome"] == "passed"
