@@ -8,10 +8,11 @@ import stat
 import tarfile
 
 from examples.make import build_deb
+from lab.inventory.model import DatabaseSpec
 from lab.observe import findings
 from lab.observe.overlay import read_in_root
 from lab.observe.owners import Owners, archive_packages, canonical
-from lab.observe.state import Entry, FsState, collapse, created, is_lab_own, is_package_manager_own
+from lab.observe.state import Entry, FsState, collapse, created, database_own, is_lab_own, is_package_manager_own
 
 DIR = stat.S_IFDIR | 0o755
 FILE = stat.S_IFREG | 0o644
@@ -22,8 +23,8 @@ def fs(entries: dict[str, Entry], processes: dict[int, str] | None = None) -> Fs
     return FsState(entries, processes or {})
 
 
-def owners(product=None, os_packages=None) -> Owners:
-    return Owners(product or {}, os_packages or {})
+def owners(product=None, os_packages=None, lab_own=()) -> Owners:
+    return Owners(product or {}, os_packages or {}, lab_own=lab_own)
 
 
 def test_merged_usr_paths_compare_equal():
@@ -34,8 +35,11 @@ def test_merged_usr_paths_compare_equal():
 
 
 def test_lab_and_package_manager_paths_are_not_the_products():
-    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-xfer-12ab/a.deb")
+    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-xfer-0123456789ab")
     assert not is_lab_own("/var/tmp/acme-cache")
+    # only the exact shapes the lab makes: a vendor's look-alike names are the vendor's
+    assert not is_lab_own("/tmp/.lab-xfer-12ab/a.deb") and not is_lab_own("/tmp/.lab-xfer-0123456789ab/a")
+    assert not is_lab_own("/var/tmp/lab-staging-x/a") and not is_lab_own("/var/tmp/lab-service.d/a")
     # the lab's shells no longer write files: a vendor's file named like their old folders is not hidden
     assert not is_lab_own("/tmp/.lab-sh-12ab/out")
     assert is_package_manager_own("/var/lib/dpkg/info/acme.list")
@@ -107,7 +111,8 @@ def test_new_accounts():
 
 def test_created_collapses_and_skips_the_labs_paths():
     before = fs({})
-    after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE), "/tmp/.lab-xfer-1/a": Entry("file", FILE),
+    after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE),
+                "/tmp/.lab-xfer-0123456789ab": Entry("file", FILE),
                 "/usr/bin/gone": Entry("deleted", 0)})
     assert created(before, after) == ["/opt/x", "/opt/x/a"]
     assert collapse(created(before, after)) == ["/opt/x"]
@@ -166,3 +171,31 @@ def test_python_byte_code_belongs_to_whoever_installed_its_source():
     assert owners.owner("/opt/acme/__pycache__/tool.cpython-311.pyc") == ("product", "acme")
     assert owners.owner("/opt/acme/__pycache__/planted.cpython-311.pyc") == ("scripts", "")
     assert owners.owner("/usr/lib/python3/dist-packages/gi/evil.pyc") == ("scripts", "")
+
+
+def test_dangerous_modes_in_the_labs_own_folders_still_count():
+    """A postinst may drop a setuid shell or an open file where the lab keeps its own files."""
+    after = fs({"/var/tmp/lab-service/.sh": Entry("file", stat.S_IFREG | 0o4755),
+                "/var/tmp/lab-staging/open": Entry("file", stat.S_IFREG | 0o666),
+                "/var/tmp/lab-service/service.log": Entry("file", FILE),
+                "/var/lib/mysql/.sh": Entry("file", stat.S_IFREG | 0o2755)})
+    bad, _ = findings.setuid(fs({}), after, owners(lab_own=database_own(DatabaseSpec(engine="mysql", server="M"))))
+    assert bad == ["/var/lib/mysql/.sh (created by a script during the install) mode 2755",
+                   "/var/tmp/lab-service/.sh (created by a script during the install) mode 4755"]
+    bad, _ = findings.world_writable(fs({}), after, owners())
+    assert bad == ["/var/tmp/lab-staging/open (created by a script during the install)"]
+
+
+def test_database_folders_are_the_labs_only_on_a_target_running_that_server():
+    after = fs({"/var/lib/mysql/acme.dat": Entry("file", FILE), "/var/log/postgresql/x.log": Entry("file", FILE),
+                "/var/tmp/lab-service/service.log": Entry("file", FILE)})
+    mysql = database_own(DatabaseSpec(engine="mysql", server="MariaDB 10.11"))
+    external = DatabaseSpec(engine="postgresql", server="PostgreSQL 15",
+                            external={"host": "db", "port": 5432, "admin_user": "a", "admin_password_env": "P"})
+    assert database_own(None) == database_own(external) == ()
+    bad, _ = findings.leftovers(fs({}), after, owners())  # no database: a package writing there is the package's
+    assert bad == ["/var/lib/mysql/acme.dat (created by a script during the install)",
+                   "/var/log/postgresql/x.log (created by a script during the install)"]
+    bad, _ = findings.leftovers(fs({}), after, owners(lab_own=mysql))  # the lab's MariaDB: only its folders
+    assert bad == ["/var/log/postgresql/x.log (created by a script during the install)"]
+    assert created(fs({}), after, mysql) == ["/var/log/postgresql/x.log"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 
 from lab.observe.owners import Owners
-from lab.observe.state import FsState, changed, collapse, created, is_package_manager_own
+from lab.observe.state import FsState, changed, collapse, created, is_package_manager_own, written
 
 # Where a planted file changes how the whole system behaves, whoever later logs in or boots.
 PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cron.weekly/",
@@ -44,8 +44,9 @@ def _touched(before: FsState, after: FsState) -> dict:
 
 
 def setuid(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
-    """setuid/setgid files the install created or changed, anywhere on the target."""
-    found = sorted(p for p, e in _touched(before, after).items() if e.setuid)
+    """setuid/setgid files the install created or changed, anywhere on the target: the lab's own
+    folders included (it never makes such a file; a vendor's may hide there)."""
+    found = sorted(p for p, e in written(before, after).items() if e.setuid)
     bad, info = split(found, owners)
     mode = {p: after.entries[p].mode for p in found}
     return ([f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in bad],
@@ -53,7 +54,9 @@ def setuid(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], 
 
 
 def world_writable(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
-    found = sorted(p for p, e in _touched(before, after).items() if e.world_writable)
+    """World-writable files and folders (sticky folders aside) the install created or changed,
+    anywhere, the lab's own folders included, as for ``setuid``."""
+    found = sorted(p for p, e in written(before, after).items() if e.world_writable)
     return split(found, owners)
 
 
@@ -127,8 +130,9 @@ def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
 
 
 def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
-    """Paths present after uninstall and purge that were not there before the install, anywhere."""
-    new = created(before, after)
+    """Paths present after uninstall and purge that were not there before the install, anywhere
+    but the lab's own folders (on a stack target, its database server's: ``owners.lab_own``)."""
+    new = created(before, after, owners.lab_own)
     owners.prefetch(new)
     bad, info = [], []
     for path in collapse([p for p in new if owners.owner(p)[0] != "os"]):

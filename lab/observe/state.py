@@ -10,16 +10,23 @@ Example::
 from __future__ import annotations
 
 import abc
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# Paths the lab itself writes on a target, never the product's: its staging, the supervised
-# service's home, its file transfers' folders, and the data of a stack's database server, which the lab
-# starts for the run (the vendor's schema lives there, not the vendor's files).
-LAB_OWN = ("/var/tmp/lab-staging", "/var/tmp/lab-service", "/var/tmp/lab-rpm-deps",
-           "/tmp/.lab-xfer-", "/var/lib/postgresql/", "/var/log/postgresql/", "/var/lib/mysql/",
-           "/var/log/mysql/")
+# Folders the lab itself writes on every target, never the product's: its staging (and a board's
+# file listing), the supervised service's home, the rpm downloads. Folders only: a vendor's
+# /var/tmp/lab-staging-x is the vendor's.
+LAB_OWN = ("/var/tmp/lab-staging/", "/var/tmp/lab-service/", "/var/tmp/lab-rpm-deps/")
+# A board's file transfer spools through one file of this exact shape (lab/transport/ssh.py),
+# moved or removed at once; nothing else named like it, and nothing below it, is the lab's.
+XFER_SPOOL = re.compile(r"/tmp/\.lab-xfer-[0-9a-f]{12}")
+# The data and logs of the database server the lab runs inside a stack target: the vendor's schema
+# lives there, not the vendor's files. The lab's only on a target whose inventory names that engine
+# (``database_own``); anywhere else a package writing there is the package's.
+DATABASE_OWN = {"postgresql": ("/var/lib/postgresql/", "/var/log/postgresql/"),
+                "mysql": ("/var/lib/mysql/", "/var/log/mysql/")}
 # Bookkeeping the package manager keeps for every package: not a leftover of the product. Other
 # files under /var/lib/dpkg (a planted "backdoor", say) are.
 PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/lib/dpkg/lock",
@@ -51,8 +58,17 @@ def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
     return False
 
 
-def is_lab_own(path: str) -> bool:
-    return _matches(path, LAB_OWN) or _matches(path, VIRTUAL)
+def database_own(spec) -> tuple[str, ...]:
+    """The folders the lab's own database server writes on a target whose inventory ``database``
+    is ``spec`` (lab/inventory/model.py): none without one, or when the server is external."""
+    if spec is None or spec.external is not None:
+        return ()
+    return DATABASE_OWN.get(spec.engine, ())
+
+
+def is_lab_own(path: str, also: tuple[str, ...] = ()) -> bool:
+    """The lab's own path on any target, or under ``also`` (this target's, from ``database_own``)."""
+    return _matches(path, LAB_OWN + also) or bool(XFER_SPOOL.fullmatch(path)) or _matches(path, VIRTUAL)
 
 
 def is_package_manager_own(path: str) -> bool:
@@ -105,17 +121,24 @@ def collapse(paths: list[str]) -> list[str]:
     return out
 
 
-def created(before: FsState, after: FsState) -> list[str]:
-    """Paths present after that were neither there before nor in the image (the lab's and the
-    package manager's own excluded)."""
+def created(before: FsState, after: FsState, also: tuple[str, ...] = ()) -> list[str]:
+    """Paths present after that were neither there before nor in the image (the lab's, those under
+    ``also`` and the package manager's own excluded)."""
     return sorted(p for p in after.present() - before.present()
-                  if not after.entries[p].existed and not is_lab_own(p) and not is_package_manager_own(p))
+                  if not after.entries[p].existed and not is_lab_own(p, also) and not is_package_manager_own(p))
 
 
-def changed(before: FsState, after: FsState) -> dict[str, Entry]:
-    """Every path whose entry differs (created, changed, deleted): the install's whole footprint."""
+def changed(before: FsState, after: FsState, also: tuple[str, ...] = ()) -> dict[str, Entry]:
+    """Every path whose entry differs (created, changed, deleted): the install's whole footprint,
+    the lab's own paths (and those under ``also``) excluded."""
     return {p: e for p, e in after.entries.items()
-            if before.entries.get(p) != e and not is_lab_own(p)}
+            if before.entries.get(p) != e and not is_lab_own(p, also)}
+
+
+def written(before: FsState, after: FsState) -> dict[str, Entry]:
+    """Every path created or changed, nothing excluded: where a dangerous mode is judged. The lab
+    never makes a setuid or world-writable file, so in its own folders such a mode is a vendor's."""
+    return {p: e for p, e in after.entries.items() if e.kind != "deleted" and before.entries.get(p) != e}
 
 
 def new_processes(before: FsState, after: FsState) -> dict[int, str]:

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
+from examples.make import build_deb
 from tests.conftest import ROOT
-from tests.integration.packages import backdoor_deb, tarball
+from tests.integration.packages import MANIFEST, backdoor_deb, tarball
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 T = "debian12-x86_64"
@@ -38,6 +39,33 @@ def test_a_planted_setuid_shell_removed_by_postrm_still_fails(tmp_path, lab_run)
         assert path in left["message"]
     assert "sleep 3000" in left["message"]  # the daemon outlived the purge
     assert not (run.out / "certificates").exists() or not list((run.out / "certificates").iterdir())
+
+
+def test_files_hidden_in_the_labs_own_folders_still_count(tmp_path, lab_run):
+    """A postinst hiding a setuid shell in the service's home, data in a database server's folder
+    (on a target that runs none) and in a look-alike of the lab's transfer spool."""
+    postinst = """#!/bin/sh
+mkdir -p /var/tmp/lab-service /var/lib/mysql /tmp/.lab-xfer-acme
+cp /bin/sh /var/tmp/lab-service/.sh && chmod 4755 /var/tmp/lab-service/.sh
+echo planted > /var/lib/mysql/acme.dat
+echo planted > /tmp/.lab-xfer-acme/data
+exit 0
+"""
+    sub = tmp_path / "sub"
+    deb = build_deb({"/usr/share/acme-hide/README": b"nothing to see\n"},
+                    {"Package": "acme-hide", "Version": "1.0", "Architecture": "all"}, sub,
+                    scripts={"postinst": postinst})
+    (sub / "submission.toml").write_text(MANIFEST.format(name="acme-hide") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    run = lab_run(sub, "--targets", T, "--suites", "install,security")
+    assert run.proc.returncode == 1, run.proc.stdout
+    assert run.check(T, "install.package")["outcome"] == "passed"
+    setuid = run.check(T, "security.setuid")
+    assert setuid["outcome"] == "failed"
+    assert "/var/tmp/lab-service/.sh (created by a script during the install) mode 4755" in setuid["message"]
+    left = run.check(T, "install.leftovers")
+    assert left["outcome"] == "failed"
+    assert "/var/lib/mysql (created by a script during the install)" in left["message"]
+    assert "/tmp/.lab-xfer-acme (created by a script during the install)" in left["message"]
 
 
 def test_an_install_that_fills_the_disk_quota_is_stopped_and_failed(tmp_path, lab_run):
