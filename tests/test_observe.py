@@ -199,3 +199,25 @@ def test_database_folders_are_the_labs_only_on_a_target_running_that_server():
     bad, _ = findings.leftovers(fs({}), after, owners(lab_own=mysql))  # the lab's MariaDB: only its folders
     assert bad == ["/var/log/postgresql/x.log (created by a script during the install)"]
     assert created(fs({}), after, mysql) == ["/var/log/postgresql/x.log"]
+
+
+def test_a_program_in_usr_local_named_like_the_systems_shadows_it():
+    """Review: a package's /usr/local/bin/ss answered the lab's own `ss` (now the lab's PATH is the
+    system's only); for every user whose PATH lists /usr/local first it still replaces the OS's."""
+    image = {"/usr/bin/ss", "/usr/sbin/useradd"}
+    before = FsState({}, in_image=image.__contains__)
+    after = FsState({"/usr/local/bin/ss": Entry("file", stat.S_IFREG | 0o755),
+                     "/usr/local/sbin/useradd": Entry("link", stat.S_IFLNK | 0o777, link="/opt/acme/bin/add"),
+                     "/usr/local/bin/acme": Entry("file", stat.S_IFREG | 0o755)}, in_image=image.__contains__)
+    found = findings.shadows(before, after, owners({"/usr/local/bin/ss": "acme-tools"}))
+    assert found == [
+        "/usr/local/bin/ss: put there by the product's package acme-tools, it shadows the system's /usr/bin/ss for "
+        "every user whose PATH lists /usr/local first (the default)",
+        "/usr/local/sbin/useradd: put there by a script during the install, it shadows the system's "
+        "/usr/sbin/useradd for every user whose PATH lists /usr/local first (the default)"]
+    bad, _info = findings.persistence(before, after, owners({"/usr/local/bin/ss": "acme-tools"}))
+    assert any(line.startswith("/usr/local/bin/ss: put there by") for line in bad)
+    # a board's listing is its whole tree: the system's program is found in it
+    listed = FsState({"/usr/bin/ss": Entry("file", FILE)})
+    assert findings.shadows(listed, FsState({**listed.entries, "/usr/local/bin/ss": Entry("file", FILE)}),
+                            owners())[0].startswith("/usr/local/bin/ss: put there by a script")

@@ -81,11 +81,35 @@ def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[s
             bad.append(f"{path}: a file of the OS image, replaced or changed"
                        + (f" by the product's package {owners.owner(path)[1]}" if kind == "product" else
                           " by a script during the install"))
+    bad += shadows(before, after, owners)
     removed = sorted(p for p, e in changed(before, after).items()
                      if e.kind == "deleted" and p.startswith(SYSTEM_DIRS) and before.entries.get(p) is None)
     bad += [f"{p}: a file of the OS image, deleted during the install" for p in removed
             if owners.owner(p)[0] != "os"]
     return bad, info
+
+
+# Where a program placed shadows the system's for every PATH that lists /usr/local first (Debian's,
+# openEuler's and Kylin's defaults, root's included), and the system folders it would shadow.
+SHADOWING = {"/usr/local/bin/": ("/usr/bin/", "/bin/"), "/usr/local/sbin/": ("/usr/sbin/", "/sbin/", "/usr/bin/")}
+
+
+def shadows(before: FsState, after: FsState, owners: Owners) -> list[str]:
+    """A file put in /usr/local/bin (or sbin) under the name of a program of the system, by a
+    package or a script: every user's ``ss``, ``ls`` or ``sudo`` is then the product's."""
+    out = []
+    for path in created(before, after):
+        folder, _, name = path.rpartition("/")
+        system = SHADOWING.get(folder + "/")
+        if not system or after.entries[path].kind not in ("file", "link"):
+            continue
+        hidden = next((d + name for d in system if before.has(d + name)), None)
+        if hidden is not None:
+            kind, pkg = owners.owner(path)
+            who = f"the product's package {pkg}" if kind == "product" else "a script during the install"
+            out.append(f"{path}: put there by {who}, it shadows the system's {hidden} for every user whose "
+                       "PATH lists /usr/local first (the default)")
+    return out
 
 
 def _enables(path: str, entry, owners: Owners) -> str:

@@ -135,7 +135,7 @@ class OverlayObserver(Observer):
                                           self._existed(path), link)
                     if kind == "dir":
                         stack.append((path, d.path))
-        return FsState(entries, self.processes(), written, truncated, trusted=True)
+        return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed)
 
     def written_bytes(self) -> int:
         """What the target wrote beyond its image, walked without building the state."""

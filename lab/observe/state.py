@@ -106,9 +106,19 @@ class FsState:
     written_bytes: int = 0
     truncated: bool = False  # more paths than the observer reads
     trusted: bool = True  # read from outside the target, not through its own tools
+    # Whether the target's image has a path it did not change (an overlay state lists only what
+    # changed); None: ``entries`` is the whole tree (a board's listing), so it is asked there.
+    in_image: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
 
     def present(self) -> set[str]:
         return {p for p, e in self.entries.items() if e.kind != "deleted"}
+
+    def has(self, path: str) -> bool:
+        """``path`` exists on the target in this state, changed or not."""
+        entry = self.entries.get(path)
+        if entry is not None:
+            return entry.kind != "deleted"
+        return bool(self.in_image and self.in_image(path))
 
 
 def collapse(paths: list[str]) -> list[str]:
