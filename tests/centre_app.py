@@ -59,6 +59,19 @@ def tar_gz(folder: Path, top: str = "acme-calc") -> bytes:
 
 # --- the service in process -------------------------------------------------------------------------
 
+def people(s, vendor_password: str, engineer: str, engineer_password: str):
+    """Two vendors (ACME Software with a user, Other Vendor) and an engineer, each with a token:
+    (ACME's token row, ACME's token, Other Vendor's token, the engineer's token)."""
+    auth.create_org(s, "ACME Software")
+    auth.create_org(s, "Other Vendor")
+    auth.create_user(s, "vendor@acme.example", vendor_password, org="ACME Software")
+    auth.create_user(s, engineer, engineer_password, engineer=True)
+    acme_row, acme = auth.create_token(s, org="ACME Software")
+    _, other = auth.create_token(s, org="Other Vendor")
+    _, engineer_token = auth.create_token(s, engineer=engineer)
+    return acme_row, acme, other, engineer_token
+
+
 class Centre:
     """The app on a SQLite database in a temporary folder; cells enqueued into a list."""
 
@@ -83,13 +96,8 @@ class Centre:
         self.engine = self.app.state.engine
         self.client = TestClient(self.app)
         with self.session() as s:
-            auth.create_org(s, "ACME Software")
-            auth.create_org(s, "Other Vendor")
-            auth.create_user(s, "vendor@acme.example", "correct horse", org="ACME Software")
-            auth.create_user(s, "eng@lab.example", "battery staple", engineer=True)
-            self.acme_row, self.acme = auth.create_token(s, org="ACME Software")
-            _, self.other = auth.create_token(s, org="Other Vendor")
-            _, self.engineer = auth.create_token(s, engineer="eng@lab.example")
+            self.acme_row, self.acme, self.other, self.engineer = people(s, "correct horse", "eng@lab.example",
+                                                                         "battery staple")
 
     def session(self):
         class _Tx:

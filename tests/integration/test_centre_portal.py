@@ -33,6 +33,7 @@ from lab.centre import auth
 from lab.centre.engines import PG_BIN, free_port
 from lab.centre.models import Cell, Submission
 from tests.browser import text_of
+from tests.centre_app import people
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -90,13 +91,8 @@ class Service:
             time.sleep(0.3)
         self.engine = create_engine(self.db_url)
         with self.session() as s:
-            auth.create_org(s, "ACME Software")
-            auth.create_org(s, "Other Vendor")
-            auth.create_user(s, "vendor@acme.example", "vendor passphrase", org="ACME Software")
-            auth.create_user(s, "engineer@lab.example", "engineer passphrase", engineer=True)
-            self.acme_row, self.acme = auth.create_token(s, org="ACME Software")
-            _, self.other = auth.create_token(s, org="Other Vendor")
-            _, self.engineer = auth.create_token(s, engineer="engineer@lab.example")
+            self.acme_row, self.acme, self.other, self.engineer = people(s, "vendor passphrase", "engineer@lab.example",
+                                                                         "engineer passphrase")
 
     @contextlib.contextmanager
     def session(self):
