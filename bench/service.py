@@ -82,8 +82,30 @@ def tokens(centre: Centre) -> dict[str, str]:
     return found
 
 
-def post_all(centre: Centre, archive: Path, how_many: int, bearer: dict[str, str]) -> dict[str, float]:
-    """Post ``how_many`` submissions at once (round-robin over the organisations); id -> posted at."""
+def variants(submission: Path, how_many: int, label: str, into: Path) -> list[Path]:
+    """``how_many`` archives of the submission, round-robin over the organisations: each names its
+    organisation as vendor (the centre refuses another's) under a product of its own, each with a
+    version of its own (an archive already queued is not queued twice)."""
+    import re
+    import shutil
+
+    out = []
+    for i in range(how_many):
+        org = ORGS[i % len(ORGS)]
+        copy = into / f"{label}-{i}"
+        shutil.copytree(submission, copy / submission.name)
+        manifest = copy / submission.name / "submission.toml"
+        slug = re.sub(r"[^a-z0-9]+", "-", org.lower()).strip("-")
+        text = re.sub(r'(?m)^name = ".*"$', f'name = "acme-calc-{slug}"', manifest.read_text(), count=1)
+        text = re.sub(r'(?m)^version = ".*"$', f'version = "1.{label}.{i}"', text, count=1)
+        manifest.write_text(re.sub(r'(?m)^vendor = ".*"$', f'vendor = "{org}"', text, count=1))
+        archive_of(copy / submission.name, into / f"{label}-{i}.tar.gz")
+        out.append(into / f"{label}-{i}.tar.gz")
+    return out
+
+
+def post_all(centre: Centre, archives: list[Path], bearer: dict[str, str]) -> dict[str, float]:
+    """Post the archives at once (round-robin over the organisations); id -> posted at."""
     posted: dict[str, float] = {}
     errors: list[str] = []
     lock = threading.Lock()
@@ -91,7 +113,7 @@ def post_all(centre: Centre, archive: Path, how_many: int, bearer: dict[str, str
     def one(i: int) -> None:
         org = ORGS[i % len(ORGS)]
         at = time.time()
-        with archive.open("rb") as fh:
+        with archives[i].open("rb") as fh:
             r = httpx.post(f"{centre.settings.service_url}/api/v1/submissions", timeout=120, trust_env=False,
                            headers={"Authorization": f"Bearer {bearer[org]}"},
                            files={"submission": ("acme-calc.tar.gz", fh, "application/gzip")})
@@ -101,7 +123,7 @@ def post_all(centre: Centre, archive: Path, how_many: int, bearer: dict[str, str
             else:
                 errors.append(f"HTTP {r.status_code}: {r.text[:300]}")
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(how_many)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(archives))]
     for t in threads:
         t.start()
     for t in threads:
@@ -118,14 +140,15 @@ def cells_of(centre: Centre, ids: list[str]) -> list:
         return list(s.scalars(select(Cell).where(Cell.submission_id.in_(ids)).order_by(Cell.id)))
 
 
-def round_of(centre: Centre, archive: Path, workers: int, how_many: int, target: str, bearer: dict[str, str],
+def round_of(centre: Centre, archives: list[Path], workers: int, target: str, bearer: dict[str, str],
              deadline: float) -> dict:
+    how_many = len(archives)
     names = [f"bench-{workers}w-{i + 1}" for i in range(workers)]
     for name in names:
         centre.start_worker(name, [target], slots=1)
     try:
         t0 = time.time()
-        posted = post_all(centre, archive, how_many, bearer)
+        posted = post_all(centre, archives, bearer)
         ids = list(posted)
         wait_for(f"{how_many} submissions finish with {workers} worker(s)", lambda: centre.finished(*ids),
                  max(10.0, deadline - time.monotonic()), every=1.0, on_timeout=centre.tails)
@@ -182,13 +205,12 @@ def main() -> None:
         centre = Centre(pg, rabbit, tmp / "centre", heartbeat_s=5, lost_after_s=120)
         centre.start_api()
         bearer = tokens(centre)
-        archive = tmp / "acme-calc.tar.gz"
-        archive_of(submission, archive)
         rounds = []
         for workers in (1, 2):
             print(f"{args.submissions} submissions from {len(ORGS)} organisations, {workers} worker(s) ...",
                   flush=True)
-            r = round_of(centre, archive, workers, args.submissions, args.target, bearer, deadline)
+            archives = variants(submission, args.submissions, str(workers), tmp)
+            r = round_of(centre, archives, workers, args.target, bearer, deadline)
             rounds.append(r)
             print(f"  {r['cells']} cells ({', '.join(r['verdicts'])}) in {r['makespan']:.1f} s on "
                   f"{', '.join(r['workers_used'])}", flush=True)

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     service_url: str = Field("http://127.0.0.1:8400", description="where workers reach the API")
     inventory: Path = Field(Path("targets.toml"), description="the lab's inventory the service plans with")
     max_upload_bytes: int = Field(512 << 20, description="largest submission archive accepted")
+    max_pending_per_org: int = Field(10, ge=1, le=10000,
+                                     description="submissions one organisation may have queued or running at once")
     cell_attempts: int = Field(3, ge=1, le=10, description="attempts of a cell before it is broken for good")
     heartbeat_s: float = Field(15.0, gt=0, description="how often a worker says a running cell is alive")
     lost_after_s: float = Field(120.0, gt=0, description="a running cell with no heartbeat this long is lost")

@@ -62,7 +62,7 @@ def tar_gz(folder: Path, top: str = "acme-calc") -> bytes:
 def people(s, vendor_password: str, engineer: str, engineer_password: str):
     """Two vendors (ACME Software with a user, Other Vendor) and an engineer, each with a token:
     (ACME's token row, ACME's token, Other Vendor's token, the engineer's token)."""
-    auth.create_org(s, "ACME Software")
+    auth.create_org(s, "ACME Software", vendor="ACME Software Co., Ltd.")  # the examples' vendor
     auth.create_org(s, "Other Vendor")
     auth.create_user(s, "vendor@acme.example", vendor_password, org="ACME Software")
     auth.create_user(s, engineer, engineer_password, engineer=True)

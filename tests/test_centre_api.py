@@ -46,7 +46,8 @@ def test_an_upload_is_stored_planned_and_queued(centre, acme):
 def test_the_list_is_the_callers_own_newest_first(centre, acme, tmp_path):
     first = centre.upload(acme).json()["id"]
     second = centre.upload(tar_gz(folder_like_acme(tmp_path, "acme-two"))).json()["id"]
-    other = centre.upload(tar_gz(folder_like_acme(tmp_path, "other-calc")), centre.other).json()["id"]
+    theirs = tar_gz(folder_like_acme(tmp_path, "other-calc", vendor="Other Vendor"))
+    other = centre.upload(theirs, centre.other).json()["id"]
     with centre.session() as s:  # the same second: the newest by its time, whatever the ids
         s.execute(update(Submission).where(Submission.id == first)
                   .values(created=datetime.now(UTC) - timedelta(minutes=5)))

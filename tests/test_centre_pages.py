@@ -86,13 +86,21 @@ MARKUP = "<script>alert(1)</script>"
 
 
 def test_vendor_markup_is_escaped_on_every_page(centre, tmp_path):
-    folder = folder_like_acme(tmp_path, "markup-probe", vendor=f"Evil {MARKUP} Ltd", version=f"1.0{MARKUP}",
-                              summary=f"sum {MARKUP}")
-    sub = centre.upload(tar_gz(folder)).json()["id"]
+    # The vendor name is the organisation's (an engineer typed it, markup and all); version and
+    # summary are the manifest's.
+    evil = f"Evil {MARKUP} Ltd"
+    with centre.session() as s:
+        auth.create_org(s, evil)
+        auth.create_user(s, "evil@evil.example", "correct horse", org=evil)
+        _, token = auth.create_token(s, org=evil)
+    folder = folder_like_acme(tmp_path, "markup-probe", vendor=evil, version=f"1.0{MARKUP}", summary=f"sum {MARKUP}")
+    r = centre.upload(tar_gz(folder), token)
+    assert r.status_code == 201, r.text
+    sub = r.json()["id"]
     centre.finish(sub)
     assert centre.client.post(f"/api/v1/submissions/{sub}/publish", headers=bearer(centre.engineer)).status_code == 200
     pages = ["/", "/products/markup-probe.html"]
-    centre.sign_in("vendor@acme.example", "correct horse")
+    centre.sign_in("evil@evil.example", "correct horse")
     pages_in = ["/submissions", f"/submissions/{sub}"]
     for path in pages + pages_in:
         text = centre.client.get(path).text

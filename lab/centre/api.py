@@ -50,7 +50,7 @@ from lab.centre.context import (
     unauthorised,
     visible,
 )
-from lab.centre.intake import Enqueue, accept_submission
+from lab.centre.intake import AlreadyPending, Enqueue, TooManyPending, accept_submission
 from lab.centre.models import Submission
 from lab.centre.upload import Rejected, UploadTooLarge, drain, receive_upload
 from lab.errors import InfrastructureError, InputError
@@ -304,6 +304,8 @@ async def _on_validation_error(request: Request, exc: RequestValidationError):
 async def _on_input_error(request: Request, exc: InputError):
     if isinstance(exc, UploadTooLarge):
         status, body = 413, {"detail": exc.problems[0]}
+    elif isinstance(exc, (TooManyPending, AlreadyPending)):
+        status, body = 429 if isinstance(exc, TooManyPending) else 409, {"detail": exc.problems[0]}
     else:
         status, body = 422, {"problems": _problems(exc)}
     if _is_api(request):

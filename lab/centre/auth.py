@@ -93,14 +93,25 @@ def _org(session: Session, org: str | Organisation) -> Organisation:
     return row
 
 
-def create_org(session: Session, name: str) -> Organisation:
-    """A vendor organisation; ``InputError`` if the name is taken or not one line of text."""
+def create_org(session: Session, name: str, vendor: str | None = None) -> Organisation:
+    """A vendor organisation; ``vendor``: the vendor name its submissions give (``[product] vendor``;
+    default its name). ``InputError`` if either is taken, by any organisation's name or vendor name,
+    or not one line of text."""
     name = name.strip()
-    if not name or len(name) > ORG_MAX or not name.isprintable():
-        raise InputError("NAME", [f"an organisation's name is 1 to {ORG_MAX} printable characters on one line"])
+    vendor = vendor.strip() if vendor is not None else None
+    for what, value in (("NAME", name), ("--vendor", vendor)):
+        if value is not None and (not value or len(value) > ORG_MAX or not value.isprintable()):
+            raise InputError(what, [f"an organisation's name or vendor name is 1 to {ORG_MAX} printable "
+                                    "characters on one line"])
     if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
         raise InputError("NAME", [f"an organisation named {name!r} already exists"])
-    row = Organisation(name=name, created=now())
+    for wanted in {name, vendor or name}:
+        taken = session.scalar(select(Organisation).where(
+            (Organisation.vendor == wanted) | ((Organisation.vendor.is_(None)) & (Organisation.name == wanted))))
+        if taken is not None:
+            raise InputError("--vendor" if wanted == vendor else "NAME",
+                             [f"the vendor name {wanted!r} is already organisation {taken.name!r}'s"])
+    row = Organisation(name=name, created=now(), vendor=vendor if vendor and vendor != name else None)
     session.add(row)
     session.flush()
     return row

@@ -8,6 +8,12 @@ the catalogue) and refuses it with every problem as ``{"file", "field", "message
 ledger's ``plan_cells``: one per target, attempt 1, queued), commits, and enqueues one task per
 cell through ``lab.centre.tasks.enqueue(cell, settings)``.
 
+A submission names its uploader as its vendor: ``[product] vendor`` must be the vendor name of the
+uploading organisation (``Organisation.vendor_name``, set by an engineer), so a certificate's vendor
+is one the centre authenticated, never a name another organisation wrote. An organisation has at
+most ``max_pending_per_org`` submissions queued or running (``TooManyPending``: 429), and an archive
+already queued for it is not queued twice (``AlreadyPending``: 409).
+
 A claimed target that this lab's inventory disables has no worker to serve it: its cell is
 *broken* at once with that reason (the command line says the same when such a target is named).
 
@@ -30,14 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lab.catalogue.record import check_owner
 from lab.centre import ledger
 from lab.centre.auth import now
-from lab.centre.models import Cell, Submission
+from lab.centre.models import Cell, Organisation, Submission
 from lab.centre.upload import Problem, Rejected, Upload
 from lab.centre.wording import Wording
 from lab.errors import InfrastructureError, InputError
@@ -98,9 +104,18 @@ class Planned:
     suites: list[str]
 
 
-def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Planned:
-    """Check the archive as ``lab validate`` does, then its product's owner in the catalogue;
-    ``Rejected`` with every problem."""
+class TooManyPending(InputError):
+    """The organisation has as many submissions queued or running as the centre allows (429)."""
+
+
+class AlreadyPending(InputError):
+    """The same archive is already queued or running for the organisation (409)."""
+
+
+def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload, vendor: str | None = None) -> Planned:
+    """Check the archive as ``lab validate`` does, then that it names ``vendor`` (the uploading
+    organisation's vendor name) and its product's owner in the catalogue; ``Rejected`` with every
+    problem."""
     try:
         sub = load_for_lab(upload.path, inv.model.lab)
     except InputError as exc:
@@ -110,7 +125,13 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload) -> Pla
         try:
             targets = choose_targets(inv, sub, None)
             product = sub.model.product
+            if vendor is not None and product.vendor != vendor:
+                raise Rejected([Problem(_UNPACKED.sub("", manifest), "product.vendor",
+                                        f"{product.vendor!r} is not your organisation's vendor name, {vendor!r}: "
+                                        "a certificate names the vendor that uploaded it")])
             check_owner(engine, product.name, product.vendor, source=manifest)
+        except Rejected:
+            raise
         except InputError as exc:
             raise Rejected(problems_of(exc, upload)) from None
         return Planned(product.name, product.version, product.vendor,
@@ -154,7 +175,22 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
     be queued (the submission is then removed again, so that the vendor simply uploads again).
     """
     enqueue = enqueue or default_enqueue()
-    planned = validate_upload(engine, inv, upload)
+    with Session(engine) as s:
+        org = s.get(Organisation, org_id)
+        if org is None:
+            raise InputError("upload", [f"organisation {org_id} does not exist"])
+        vendor = org.vendor_name
+        pending = s.scalars(select(Submission).where(Submission.org_id == org_id,
+                                                     Submission.state.in_(("queued", "running")))).all()
+    same = next((p for p in pending if p.archive_sha256 == upload.sha256), None)
+    if same is not None:
+        raise AlreadyPending("upload", [f"this archive is already submission {same.id} ({same.state}): "
+                                        "it is not queued twice"])
+    if len(pending) >= settings.max_pending_per_org:
+        raise TooManyPending("upload", [f"your organisation has {len(pending)} submissions queued or running, "
+                                        f"this centre's most ({settings.max_pending_per_org}): upload again "
+                                        "when one has finished"])
+    planned = validate_upload(engine, inv, upload, vendor)
     sub_id = str(uuid.uuid4())
     folder = submission_dir(settings.storage, sub_id)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,13 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(400), unique=True)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The vendor name its submissions must give (``[product] vendor``), set by an engineer; None:
+    # the organisation's name. Unique: no organisation certifies under another's name (migration 0007).
+    vendor: Mapped[str | None] = mapped_column(String(400), unique=True, nullable=True)
+
+    @property
+    def vendor_name(self) -> str:
+        return self.vendor or self.name
 
 
 class User(Base):

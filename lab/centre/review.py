@@ -184,6 +184,11 @@ def run_folder(storage: Path, sub: Submission) -> Path:
     return run
 
 
+def history_of(storage: Path, sub: Submission) -> Path:
+    """The folder of the report history that ``sub``'s organisation's products share."""
+    return Path(storage) / "history" / f"org-{int(sub.org_id)}"
+
+
 def report(storage: Path, sub: Submission, lab=None) -> Path | None:
     """The run's HTML report, rendered once the submission is finished; None if it cannot be."""
     run = run_folder(storage, sub)
@@ -198,7 +203,9 @@ def report(storage: Path, sub: Submission, lab=None) -> Path | None:
         if page.is_file():
             return page
         try:
-            render(run, Path(storage) / "history", Verdicts.model_validate_json((run / "verdicts.json").read_bytes()),
+            # Allure's history (each earlier test's name, status, message, trace) per organisation:
+            # another vendor's product of the same name never shows its runs in this one's report.
+            render(run, history_of(storage, sub), Verdicts.model_validate_json((run / "verdicts.json").read_bytes()),
                    lab=lab)
         except (InfrastructureError, InputError):
             return None

@@ -50,13 +50,16 @@ def _session() -> Iterator[Session]:
 
 
 @org_app.command("create")
-def org_create(name: str = typer.Argument(..., help="the organisation's name, as vendors know it")) -> None:
-    """Create a vendor organisation."""
+def org_create(name: str = typer.Argument(..., help="the organisation's name, as vendors know it"),
+               vendor: str = typer.Option(None, "--vendor", help="the vendor name its submissions give "
+                                                                  "([product] vendor); default: NAME")) -> None:
+    """Create a vendor organisation; its uploads must name it (or --vendor) as their vendor."""
     from lab.centre.auth import create_org
 
     with _session() as s:
-        org = create_org(s, name)
-        say(f"organisation {shown(org.name)} created (id {org.id})")
+        org = create_org(s, name, vendor)
+        say(f"organisation {shown(org.name)} created (id {org.id}); its submissions give vendor = "
+            f"{shown(org.vendor_name)}")
 
 
 def _password() -> str:

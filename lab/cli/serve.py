@@ -99,8 +99,8 @@ def _background(port: int) -> None:
         out.print(f"  {name}: {escape(str(path))}", highlight=False)
     out.print(f"\nhealth: {escape(_health_line(health))}", highlight=False)
     out.print(f"portal: [bold]{escape(started.portal)}[/]", highlight=False)
-    out.print("next: `./labw admin org create NAME`, then `./labw admin user create EMAIL --org NAME` and "
-              "`./labw admin token create --org NAME`; stop with `./labw serve --stop`",
+    out.print("next: `./labw admin org create NAME [--vendor VENDOR]`, then `./labw admin user create EMAIL "
+              "--org NAME` and `./labw admin token create --org NAME`; stop with `./labw serve --stop`",
               highlight=False, soft_wrap=True)
 
 

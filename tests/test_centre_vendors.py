@@ -1,0 +1,73 @@
+"""Who a submission says it is from, and how much one organisation may queue, in process (SQLite,
+no broker). Review: another organisation's token uploaded ``vendor = "ACME Software Co., Ltd."``
+and the lab would have signed "by ACME" for its files; one token queued the same archive 20 times."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from lab.centre import auth
+from lab.centre.models import Submission
+from lab.errors import InputError
+from tests.centre_app import Centre, folder_like_acme, tar_gz
+
+pytestmark = pytest.mark.usefixtures("quick_hashes")  # argon2 at its lowest cost
+
+
+def test_a_submission_must_name_its_uploaders_vendor(centre, tmp_path):
+    impostor = centre.upload(tar_gz(folder_like_acme(tmp_path, "acme-calc")), centre.other)
+    assert impostor.status_code == 422, impostor.text
+    assert impostor.json()["problems"] == [{
+        "file": "acme-calc/submission.toml", "field": "product.vendor",
+        "message": "'ACME Software Co., Ltd.' is not your organisation's vendor name, 'Other Vendor': "
+                   "a certificate names the vendor that uploaded it"}]
+    assert centre.submissions() == 0
+    own = centre.upload(tar_gz(folder_like_acme(tmp_path, "other-calc", vendor="Other Vendor")), centre.other)
+    assert own.status_code == 201, own.text
+    assert centre.upload(tar_gz(folder_like_acme(tmp_path, "acme-calc"))).status_code == 201  # ACME's own
+
+
+def test_no_two_organisations_certify_under_one_vendor_name(centre):
+    with centre.session() as s:
+        for name, vendor in (("Mallory", "ACME Software Co., Ltd."), ("ACME Software Co., Ltd.", None),
+                             ("Mallory", "Other Vendor")):
+            with pytest.raises(InputError, match="is already organisation"):
+                auth.create_org(s, name, vendor)
+        assert auth.create_org(s, "Mallory", "Mallory Inc.").vendor_name == "Mallory Inc."
+
+
+def test_an_archive_already_queued_is_not_queued_twice_and_an_organisation_is_capped(tmp_path, template):
+    centre = Centre(tmp_path, template)
+    centre.settings.max_pending_per_org = 2
+    first = tar_gz(folder_like_acme(tmp_path, "acme-calc"))
+    assert centre.upload(first).status_code == 201
+    again = centre.upload(first)
+    assert again.status_code == 409 and "is already submission" in again.json()["detail"], again.text
+    assert centre.upload(tar_gz(folder_like_acme(tmp_path, "acme-two"))).status_code == 201
+    third = centre.upload(tar_gz(folder_like_acme(tmp_path, "acme-three")))
+    assert third.status_code == 429, third.text
+    assert "2 submissions queued or running, this centre's most (2)" in third.json()["detail"]
+    assert centre.submissions() == 2
+    with centre.session() as s:  # one finishes: room again, and the same archive may be tested again
+        s.execute(update(Submission).where(Submission.product == "acme-calc").values(state="finished"))
+    assert centre.upload(first).status_code == 201
+
+
+def test_each_organisations_reports_keep_their_own_history(tmp_path, monkeypatch):
+    """Review: one history file per product name across organisations put another vendor's earlier
+    runs (messages and traces) into this one's Allure report."""
+    from lab.centre import review
+    from lab.report import render as rendering
+
+    used = []
+    monkeypatch.setattr(rendering, "render", lambda run, history, *a, **k: used.append(history))
+    monkeypatch.setattr(review.Verdicts, "model_validate_json", classmethod(lambda cls, data: None))
+    monkeypatch.setattr(review, "run_folder", lambda storage, sub: tmp_path / sub.id)
+    for org_id in (1, 2):
+        sub = Submission(id=f"s{org_id}", org_id=org_id, product="acme-calc", run_id=f"r{org_id}")
+        (tmp_path / sub.id / "allure-results").mkdir(parents=True)
+        (tmp_path / sub.id / "allure-results" / "x-result.json").write_text("{}")
+        (tmp_path / sub.id / "verdicts.json").write_text("{}")
+        review.report(tmp_path, sub)
+    assert used == [tmp_path / "history" / "org-1", tmp_path / "history" / "org-2"]
