@@ -3,7 +3,8 @@
 overlay2 on ext4 cannot cap a container's writable layer, so the controller measures what the
 target wrote (its upper folder) every second while the product's install runs, and stops every
 process the vendor started the moment the quota is passed: the install then fails, naming the
-quota, before the lab's own disk fills.
+quota, before the lab's own disk fills. The vendor-test runner is watched the same way while the
+vendor's tests run (``lab.suite.vendor``), with its own measure and kill.
 """
 
 from __future__ import annotations
@@ -25,17 +26,24 @@ def human_size(n: int) -> str:
 
 
 class DiskWatch:
-    def __init__(self, observer: Observer, quota: int, target: str):
+    """``observer``: anything with ``written_bytes()`` and ``kill_new()`` (an ``Observer`` of a
+    target, or the runner's own); ``what`` wrote, and what the lab ``stopped``, are named in the
+    message."""
+
+    def __init__(self, observer: Observer, quota: int, target: str, what: str = "the install",
+                 stopped: str = "the product's processes"):
         self.observer = observer
         self.quota = quota
         self.target = target
+        self.what = what
+        self.stopped = stopped
         self.breached_at: int | None = None
         self._stop = threading.Event()
 
     @property
     def message(self) -> str:
-        return (f"the install wrote {human_size(self.breached_at or 0)} on {self.target}, above its disk quota of "
-                f"{human_size(self.quota)} ([lab.limits] disk_quota); the lab stopped the product's processes")
+        return (f"{self.what} wrote {human_size(self.breached_at or 0)} on {self.target}, above its disk quota of "
+                f"{human_size(self.quota)} ([lab.limits] disk_quota); the lab stopped {self.stopped}")
 
     def check(self, written: int) -> bool:
         if written > self.quota and self.breached_at is None:
@@ -53,8 +61,9 @@ class DiskWatch:
 
 
 @contextlib.contextmanager
-def disk_watch(observer: Observer, quota: int, target: str) -> Iterator[DiskWatch]:
-    watch = DiskWatch(observer, quota, target)
+def disk_watch(observer: Observer, quota: int, target: str, what: str = "the install",
+               stopped: str = "the product's processes") -> Iterator[DiskWatch]:
+    watch = DiskWatch(observer, quota, target, what, stopped)
     thread = threading.Thread(target=watch._loop, name="disk-quota", daemon=True)
     thread.start()
     try:

@@ -4,9 +4,10 @@ on the real target. The vendor's Python never runs on the lab's host.
 Whose fault: the runner image missing, its container not starting or removed from outside, or the
 target's transport lost are the lab's (``InfrastructureError``: *broken*). Once the vendor's code
 runs in the runner, everything the runner does is the product's: a run past its total time, a
-runner that dies before it says ``done``, a line the protocol refuses (``lab.suite.vendor_protocol``)
-or an exit status that says the tests could not run raise ``VendorTestsFailed`` (*failed*), naming
-what happened and ending with what the runner printed (the tail of its pytest.log, redacted).
+runner that dies before it says ``done``, a line the protocol refuses (``lab.suite.vendor_protocol``),
+a runner that writes more than ``[lab.limits] disk_quota`` (the lab then stops it) or an exit status
+that says the tests could not run raise ``VendorTestsFailed`` (*failed*), naming what happened and
+ending with what the runner printed (the tail of its pytest.log, redacted).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import APIError, NotFound
+from docker.errors import APIError, DockerException, NotFound
 
 from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
-from lab.provision.container import remove_container, start_container
+from lab.observe.quota import disk_watch
+from lab.provision.container import remove_container, start_container, written_bytes
 from lab.suite.vendor_protocol import LineReader, ProtocolViolation, RunnerProtocol, VendorResult, shown
 from lab.transport.base import redact
 from lab.transport.docker import DockerTransport, ExecChannel
@@ -136,6 +138,34 @@ def _converse(channel: ExecChannel, protocol: RunnerProtocol, target_transport, 
                 _send(channel, json.dumps(_answer(target_transport, command, timeout)).encode() + b"\n",
                       deadline)
     return True
+
+
+class RunnerDisk:
+    """The runner's writable layer as ``lab.observe.quota``'s disk watch sees it.
+
+    overlay2 on ext4 cannot cap it, and a vendor test writing /dev/zero to a file writes to the
+    lab's own disk, so the watch measures it (Docker's ``SizeRw``) every second while the tests
+    run and, past ``[lab.limits] disk_quota``, stops the whole runner: the vendor's code runs in
+    its pytest process, not only in children of it, so only stopping the container stops the writer.
+    Neither call raises (the watch runs in a thread of its own): a runner removed from outside is
+    judged by the conversation with it, not here.
+    """
+
+    def __init__(self, container):
+        self.container = container
+
+    def written_bytes(self) -> int:
+        try:
+            return written_bytes(self.container)
+        except (InfrastructureError, DockerException, OSError):
+            return 0
+
+    def kill_new(self) -> int:
+        try:
+            self.container.kill()
+        except (DockerException, OSError):  # already stopped, or gone
+            return 0
+        return 1
 
 
 def _removed(container) -> bool:
@@ -291,19 +321,28 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
         channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py", "--rootdir=/work/sub",
                                                   *[f"/work/sub/{p}" for p in paths]), env=env)
         reason = None
-        try:
-            if not _converse(channel, protocol, target_transport, command_timeout,
-                             time.monotonic() + total_timeout):
-                reason = _ended(channel)
-                if _removed(container):
-                    raise InfrastructureError("the vendor-test runner's container was removed from outside the run")
-                if protocol.ids is None and channel.diagnose():
-                    # Nothing came at all and docker itself complained: the runner never started.
-                    raise InfrastructureError(f"the vendor-test runner could not start: {channel.diagnose()}")
-        except _PastDeadline:
-            reason = f"the vendor tests did not finish within {total_timeout:g} s"
-        except ProtocolViolation as exc:
-            reason = f"the vendor-test runner sent a line the lab refuses: {exc}"
+        disk = RunnerDisk(container)
+        with disk_watch(disk, inv.model.lab.limits.disk_quota_bytes, "the vendor-test runner",
+                        what="the vendor tests", stopped="the runner") as watch:
+            try:
+                # A runner the watch stopped ends the conversation too: the quota is the reason then.
+                if not _converse(channel, protocol, target_transport, command_timeout,
+                                 time.monotonic() + total_timeout) and not watch.breached_at:
+                    reason = _ended(channel)
+                    if _removed(container):
+                        raise InfrastructureError("the vendor-test runner's container was removed from outside "
+                                                  "the run")
+                    if protocol.ids is None and channel.diagnose():
+                        # Nothing came at all and docker itself complained: the runner never started.
+                        raise InfrastructureError(f"the vendor-test runner could not start: {channel.diagnose()}")
+            except _PastDeadline:
+                reason = f"the vendor tests did not finish within {total_timeout:g} s"
+            except ProtocolViolation as exc:
+                reason = f"the vendor-test runner sent a line the lab refuses: {exc}"
+            if watch.check(disk.written_bytes()):  # written between the watch's last look and the end
+                disk.kill_new()
+        if watch.breached_at:
+            reason = watch.message
         if reason is None:
             reason = protocol.exit_problem()
         ended = time.monotonic()

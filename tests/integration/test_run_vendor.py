@@ -1,7 +1,7 @@
 """Suite `vendor`: the submission's own tests, run in the sandboxed runner against the target.
 
 Vendors are hostile: their conftest.py runs inside the runner's process and may write the lab's
-protocol lines itself, hang, or kill the runner. Each of these is the product's failure, never
+protocol lines itself, hang, kill the runner or fill its disk. Each of these is the product's failure, never
 the lab's, and never a passed check of a test that did not run."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from examples.make import build_tarball
+from tests.conftest import ROOT
 from tests.integration.packages import MANIFEST
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -189,3 +190,38 @@ def test_a_vendor_test_that_kills_the_runner_is_failed(lab_run, tmp_path):
     assert "last words before SIGKILL" in umbrella["message"]
     assert run.check(T, "vendor.tests/test_dies.py::test_kills_the_runner")["outcome"] == "failed"
     assert "last words before SIGKILL" in (run.out / f"logs/{T}/vendor-tests.log").read_text()
+
+
+FILLS = '''
+def test_fills_the_disk():
+    with open("/dev/zero", "rb") as zero, open("/var/tmp/fill", "wb") as fill:
+        for _ in range(2000):  # 2 GB at most, were the lab not to stop it
+            fill.write(zero.read(1 << 20))
+
+
+def test_never_runs():
+    pass
+'''
+
+
+def test_a_vendor_test_that_fills_the_disk_quota_is_stopped_and_failed(lab_run, tmp_path):
+    inventory = tmp_path / "targets.toml"
+    inventory.write_text((ROOT / "targets.toml").read_text()
+                         .replace('path = "images/', f'path = "{ROOT}/images/')
+                         .replace("limits = { install_timeout = 300, command_timeout = 120 }",
+                                  'limits = { install_timeout = 300, command_timeout = 120, disk_quota = "64m" }'))
+    sub = offline_product(tmp_path / "sub", {"tests/test_a.py": ECHO, "tests/test_fill.py": FILLS},
+                          limits="[limits]\ninstall_timeout = 120\n")
+    run = lab_run(sub, "--targets", T, "--suites", "vendor", inventory=inventory)  # nothing left running
+    assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr
+    assert run.target(T)["verdict"] == "failed"  # the vendor's doing, never broken
+    umbrella = run.check(T, "vendor.tests")
+    assert umbrella["outcome"] == "failed"
+    assert re.match(r"the vendor tests wrote [\d.]+ [MG]iB on the vendor-test runner, above its disk quota of "
+                    r"64\.0 MiB \(\[lab\.limits\] disk_quota\); the lab stopped the runner "
+                    r"\(vendor test 'tests/test_fill\.py::test_fills_the_disk' was running; "
+                    r"1 collected test\(s\) did not run\)", umbrella["message"]), umbrella["message"]
+    assert umbrella["duration_s"] < 60  # stopped by the quota, not by the run's total time
+    filler = run.check(T, "vendor.tests/test_fill.py::test_fills_the_disk")
+    assert filler["outcome"] == "failed" and "disk_quota" in filler["message"]
+    assert run.check(T, "vendor.tests/test_a.py::test_echo")["outcome"] == "passed"
