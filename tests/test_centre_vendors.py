@@ -71,3 +71,14 @@ def test_each_organisations_reports_keep_their_own_history(tmp_path, monkeypatch
         (tmp_path / sub.id / "verdicts.json").write_text("{}")
         review.report(tmp_path, sub)
     assert used == [tmp_path / "history" / "org-1", tmp_path / "history" / "org-2"]
+
+
+def test_an_organisations_vendor_name_can_change_but_not_to_anothers(centre, tmp_path):
+    with centre.session() as s:
+        with pytest.raises(InputError, match="already organisation 'ACME Software'"):
+            auth.set_vendor(s, "Other Vendor", "ACME Software Co., Ltd.")
+        with pytest.raises(InputError, match="no organisation named"):
+            auth.set_vendor(s, "Nobody", "Nobody Ltd")
+        assert auth.set_vendor(s, "Other Vendor", "Other Vendor GmbH").vendor_name == "Other Vendor GmbH"
+    renamed = tar_gz(folder_like_acme(tmp_path, "other-calc", vendor="Other Vendor GmbH"))
+    assert centre.upload(renamed, centre.other).status_code == 201

@@ -93,28 +93,49 @@ def _org(session: Session, org: str | Organisation) -> Organisation:
     return row
 
 
+def _one_line(what: str, value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > ORG_MAX or not value.isprintable():
+        raise InputError(what, [f"an organisation's name or vendor name is 1 to {ORG_MAX} printable characters "
+                                "on one line"])
+    return value
+
+
+def _vendor_free(session: Session, vendor: str, what: str, mine: Organisation | None = None) -> None:
+    """``InputError`` when another organisation certifies under ``vendor`` (its vendor name)."""
+    taken = session.scalar(select(Organisation).where(
+        (Organisation.vendor == vendor) | ((Organisation.vendor.is_(None)) & (Organisation.name == vendor))))
+    if taken is not None and taken is not mine:
+        raise InputError(what, [f"the vendor name {vendor!r} is already organisation {taken.name!r}'s"])
+
+
 def create_org(session: Session, name: str, vendor: str | None = None) -> Organisation:
     """A vendor organisation; ``vendor``: the vendor name its submissions give (``[product] vendor``;
     default its name). ``InputError`` if either is taken, by any organisation's name or vendor name,
     or not one line of text."""
-    name = name.strip()
-    vendor = vendor.strip() if vendor is not None else None
-    for what, value in (("NAME", name), ("--vendor", vendor)):
-        if value is not None and (not value or len(value) > ORG_MAX or not value.isprintable()):
-            raise InputError(what, [f"an organisation's name or vendor name is 1 to {ORG_MAX} printable "
-                                    "characters on one line"])
+    name = _one_line("NAME", name)
+    vendor = _one_line("--vendor", vendor) if vendor is not None else None
     if session.scalar(select(Organisation).where(Organisation.name == name)) is not None:
         raise InputError("NAME", [f"an organisation named {name!r} already exists"])
     for wanted in {name, vendor or name}:
-        taken = session.scalar(select(Organisation).where(
-            (Organisation.vendor == wanted) | ((Organisation.vendor.is_(None)) & (Organisation.name == wanted))))
-        if taken is not None:
-            raise InputError("--vendor" if wanted == vendor else "NAME",
-                             [f"the vendor name {wanted!r} is already organisation {taken.name!r}'s"])
+        _vendor_free(session, wanted, "--vendor" if wanted == vendor else "NAME")
     row = Organisation(name=name, created=now(), vendor=vendor if vendor and vendor != name else None)
     session.add(row)
     session.flush()
     return row
+
+
+def set_vendor(session: Session, name: str, vendor: str) -> Organisation:
+    """Change the vendor name organisation ``name``'s submissions must give; ``InputError`` if there
+    is no such organisation or another one certifies under that name."""
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        raise InputError("NAME", [f"no organisation named {name!r}"])
+    vendor = _one_line("VENDOR", vendor)
+    _vendor_free(session, vendor, "VENDOR", mine=org)
+    org.vendor = vendor if vendor != org.name else None
+    session.flush()
+    return org
 
 
 def create_user(session: Session, email: str, password: str, org: str | Organisation | None = None,

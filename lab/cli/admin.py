@@ -1,7 +1,8 @@
 """``lab admin``: the service's accounts, on the service host (its database from LAB_DATABASE_URL
 or ``.env``).
 
-- ``lab admin org create NAME``: a vendor organisation;
+- ``lab admin org create NAME [--vendor VENDOR]``: a vendor organisation, whose uploads must give
+  ``[product] vendor = VENDOR`` (default NAME); ``lab admin org vendor NAME VENDOR`` changes it;
 - ``lab admin user create EMAIL --org NAME [--engineer]``: a portal user; the password is asked
   for (hidden, twice) on a terminal, or read from the first line of stdin otherwise;
 - ``lab admin token create --org NAME`` / ``--engineer EMAIL``: a new API token, printed once,
@@ -60,6 +61,17 @@ def org_create(name: str = typer.Argument(..., help="the organisation's name, as
         org = create_org(s, name, vendor)
         say(f"organisation {shown(org.name)} created (id {org.id}); its submissions give vendor = "
             f"{shown(org.vendor_name)}")
+
+
+@org_app.command("vendor")
+def org_vendor(name: str = typer.Argument(..., help="the organisation's name"),
+               vendor: str = typer.Argument(..., help="the vendor name its submissions give from now on")) -> None:
+    """Change the vendor name an organisation's uploads must give (certificates already signed keep theirs)."""
+    from lab.centre.auth import set_vendor
+
+    with _session() as s:
+        org = set_vendor(s, name, vendor)
+        say(f"organisation {shown(org.name)}: its submissions give vendor = {shown(org.vendor_name)}")
 
 
 def _password() -> str:

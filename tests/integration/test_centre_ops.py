@@ -197,6 +197,11 @@ def test_admin_creates_an_org_users_and_a_token_stored_only_as_a_hash(centre):
 
     again = lab("admin", "org", "create", "ACME Software", cwd=folder, env=env)
     assert again.returncode == 2 and "already exists" in again.stderr
+    # no organisation certifies under another's vendor name; one may change its own
+    posing = lab("admin", "org", "create", "Mallory", "--vendor", "ACME Software", cwd=folder, env=env)
+    assert posing.returncode == 2 and "is already organisation 'ACME Software''s" in posing.stderr, posing.stderr
+    changed = ok(lab("admin", "org", "vendor", "ACME Software", "ACME Software Co., Ltd.", cwd=folder, env=env))
+    assert "vendor = ACME Software Co., Ltd." in changed.stdout
 
     # the password on stdin (not a terminal): its first line
     ok(lab("admin", "user", "create", "Vendor@acme.example", "--org", "ACME Software", cwd=folder, env=env,
