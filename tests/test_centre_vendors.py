@@ -82,3 +82,23 @@ def test_an_organisations_vendor_name_can_change_but_not_to_anothers(centre, tmp
         assert auth.set_vendor(s, "Other Vendor", "Other Vendor GmbH").vendor_name == "Other Vendor GmbH"
     renamed = tar_gz(folder_like_acme(tmp_path, "other-calc", vendor="Other Vendor GmbH"))
     assert centre.upload(renamed, centre.other).status_code == 201
+
+
+def test_the_portal_says_a_wrong_vendor_and_a_full_queue_in_the_pages_language(tmp_path, template):
+    from tests.centre_app import Centre as InProcess
+    from tests.test_centre_refusals import post_upload, problems_of
+
+    centre = InProcess(tmp_path, template)
+    centre.settings.max_pending_per_org = 1
+    csrf = centre.sign_in("vendor@acme.example", "correct horse")
+    posing = tar_gz(folder_like_acme(tmp_path, "acme-calc", vendor="Other Vendor"))
+    r = post_upload(centre, csrf, "acme.tar.gz", posing)
+    assert r.status_code == 422
+    assert ("product.vendor: &#39;Other Vendor&#39; 不是贵单位登记的厂商名称 &#39;ACME Software Co., Ltd.&#39;："  # noqa: RUF001
+            "证书上写明的厂商就是上传它的单位" in problems_of(r.text)), problems_of(r.text)
+    assert post_upload(centre, csrf, "acme.tar.gz", tar_gz(folder_like_acme(tmp_path))).status_code == 303
+    r = post_upload(centre, csrf, "two.tar.gz", tar_gz(folder_like_acme(tmp_path, "acme-two")), "?lang=en")
+    assert r.status_code == 429 and "<h1>Too many queued</h1>" in r.text
+    assert "your organisation has 1 submissions queued or running, this centre&#39;s most (1)" in r.text
+    r = post_upload(centre, csrf, "two.tar.gz", tar_gz(folder_like_acme(tmp_path, "acme-two")), "?lang=zh-CN")
+    assert r.status_code == 429 and "<h1>排队过多</h1>" in r.text and "贵单位已有 1 个提交在排队或运行" in r.text

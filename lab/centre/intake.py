@@ -60,6 +60,11 @@ Enqueue = Callable[[Cell, Settings], None]
 # Why cells cannot be queued (503): in English to the API, in the page's language on the portal
 NO_TASKS = Wording(N_("cells cannot be queued: lab.centre.tasks is not available (%(why)s)"))
 NOT_QUEUED = Wording(N_("cells cannot be queued (is the broker up?): %(why)s"))
+NOT_YOUR_VENDOR = Wording(N_("%(vendor)s is not your organisation's vendor name, %(yours)s: a certificate names "
+                             "the vendor that uploaded it"))
+ALREADY_QUEUED = Wording(N_("this archive is already submission %(id)s (%(state)s): it is not queued twice"))
+TOO_MANY_QUEUED = Wording(N_("your organisation has %(count)s submissions queued or running, this centre's most "
+                             "(%(most)s): upload again when one has finished"))
 
 
 # --- validating -----------------------------------------------------------------------------------
@@ -127,8 +132,7 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload, vendor
             product = sub.model.product
             if vendor is not None and product.vendor != vendor:
                 raise Rejected([Problem(_UNPACKED.sub("", manifest), "product.vendor",
-                                        f"{product.vendor!r} is not your organisation's vendor name, {vendor!r}: "
-                                        "a certificate names the vendor that uploaded it")])
+                                        NOT_YOUR_VENDOR.say(vendor=repr(product.vendor), yours=repr(vendor)))])
             check_owner(engine, product.name, product.vendor, source=manifest)
         except Rejected:
             raise
@@ -184,12 +188,9 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
                                                      Submission.state.in_(("queued", "running")))).all()
     same = next((p for p in pending if p.archive_sha256 == upload.sha256), None)
     if same is not None:
-        raise AlreadyPending("upload", [f"this archive is already submission {same.id} ({same.state}): "
-                                        "it is not queued twice"])
+        raise AlreadyPending("upload", [ALREADY_QUEUED.say(id=same.id, state=same.state)])
     if len(pending) >= settings.max_pending_per_org:
-        raise TooManyPending("upload", [f"your organisation has {len(pending)} submissions queued or running, "
-                                        f"this centre's most ({settings.max_pending_per_org}): upload again "
-                                        "when one has finished"])
+        raise TooManyPending("upload", [TOO_MANY_QUEUED.say(count=len(pending), most=settings.max_pending_per_org)])
     planned = validate_upload(engine, inv, upload, vendor)
     sub_id = str(uuid.uuid4())
     folder = submission_dir(settings.storage, sub_id)

@@ -98,7 +98,8 @@ REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval' blob
 REPORT_HEADERS = {"Content-Security-Policy": REPORT_CSP}
 FORM_MAX = 16 << 10
 TITLES = {401: N_("Please sign in"), 403: N_("Not allowed"), 404: N_("Not found"), 409: N_("Not yet"),
-          413: N_("Too large"), 422: N_("Refused"), 503: N_("The service is not available")}
+          413: N_("Too large"), 422: N_("Refused"), 429: N_("Too many queued"),
+          503: N_("The service is not available")}
 LANGUAGE_COOKIE = "lang"
 
 
