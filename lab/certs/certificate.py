@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, Va
 from lab import __version__
 from lab.certs.keys import key_id
 from lab.errors import InputError
-from lab.results.model import TargetResult, Verdicts
+from lab.results.model import SubmissionRef, TargetResult, Verdicts
 from lab.submission.load import sha256_file
 from lab.validation import problems_of
 
@@ -69,14 +69,28 @@ def expiry(now: datetime, days: int, waived: list[dict]) -> datetime:
     return end
 
 
+def certified_artifacts(sub: SubmissionRef, result: TargetResult) -> list[dict]:
+    """The artifacts a target's certificate vouches for: those installed on it (``installed_artifacts``),
+    in the submission's order. An artifact the target refused (an ``.rpm`` on an apt target, another
+    architecture) was never read there, so it is not certified there. A result written before the
+    worker recorded them (``None``) lists every artifact, as certificates did then."""
+    installed = None if result.installed_artifacts is None else set(result.installed_artifacts)
+    return [{"path": a.path, "sha256": a.sha256} for a in sub.artifacts if installed is None or a.path in installed]
+
+
 def issue(verdicts: Verdicts, target: str, result: TargetResult, key: Ed25519PrivateKey, lab_name: str,
           now: datetime | None = None, *, days: int = VALIDITY.days, basis: dict | None = None,
           suites_version: str | None = None, sbom: dict | None = None) -> dict:
-    """Sign the certificate of ``target``. ``basis`` (``image_basis``/``board_basis``), the suites'
+    """Sign the certificate of ``target``: of the artifacts installed there (``certified_artifacts``;
+    ``InputError`` when none was). ``basis`` (``image_basis``/``board_basis``), the suites'
     version and the SBOM (``{"path", "sha256"}``) name what it was issued on; a waived check is
     listed with its waiver."""
     now = now or datetime.now(UTC)
     sub = verdicts.submission
+    artifacts = certified_artifacts(sub, result)
+    if not artifacts:
+        raise InputError("verdicts.json", [f"targets.{target}.installed_artifacts: no artifact of the submission "
+                                           "was installed on this target: a certificate would vouch for nothing"])
     waived = waived_of(result)
     content = {
         "format": FORMAT,
@@ -84,7 +98,7 @@ def issue(verdicts: Verdicts, target: str, result: TargetResult, key: Ed25519Pri
         "lab": lab_name,
         "product": {"name": sub.name, "version": sub.version},
         "vendor": sub.vendor,
-        "artifacts": [{"path": a.path, "sha256": a.sha256} for a in sub.artifacts],
+        "artifacts": artifacts,
         "target": {"name": target, "facts": result.facts},
         "verdict": result.verdict,
         "suites": sorted({c.id.split(".")[0] for c in result.checks if c.outcome != "skipped"}),
@@ -310,6 +324,8 @@ def verify(data: dict | Parsed, public: Ed25519PublicKey, artifact: Path | None 
         digest = sha256_file(artifact)
         certified = {a.sha256.lower() for a in cert.certificate.artifacts}
         if digest not in certified:
-            problems.append(f"{artifact.name} (sha256 {digest}) is not a certified artifact")
+            names = ", ".join(a.path for a in cert.certificate.artifacts)
+            problems.append(f"{artifact.name} (sha256 {digest}) is not a certified artifact: this certificate "
+                            f"vouches only for {names[:500]} (as installed on {cert.certificate.target.name})")
     return Verification(not problems, problems, content, signed_by=sig.key_id, trusted=trusted,
                         artifact_checked=artifact is not None)

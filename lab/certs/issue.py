@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lab.certs.certificate import board_basis, image_basis, issue
+from lab.certs.certificate import board_basis, certified_artifacts, image_basis, issue
 from lab.certs.keys import key_path, load_or_create
 from lab.certs.render import certificate_html
 from lab.errors import InfrastructureError
@@ -52,9 +52,11 @@ def sbom_of(out: Path, name: str) -> dict | None:
 
 def issue_certificates(verdicts: Verdicts, out: Path, lab: LabSettings, only: set[str] | None = None,
                        inventory: LoadedInventory | None = None) -> dict[str, dict]:
-    """Sign, write and return (target -> document) a certificate for each target that passed."""
-    passed = {name: r for name, r in verdicts.targets.items()
-              if r.verdict == "passed" and (only is None or name in only)}
+    """Sign, write and return (target -> document) a certificate for each target that passed, over
+    the artifacts installed there."""
+    passed = {name: r for name, r in verdicts.targets.items()  # and installed something to vouch for
+              if r.verdict == "passed" and (only is None or name in only)
+              and certified_artifacts(verdicts.submission, r)}
     if not passed or verdicts.interrupted:
         return {}
     from lab.suite.registry import suites_version

@@ -29,6 +29,10 @@ class Deployment:
     not_applicable: list[str] = field(default_factory=list)
     installed: bool = False
     failure: str | None = None  # why install failed, for the checks that need it installed
+    # The paths of the artifacts installed so far, in [[artifacts]] order; kept after uninstall. The
+    # target's result carries them, and its certificate vouches for these alone (never for an
+    # artifact this target refused, whose contents it never read).
+    deployed: list[str] = field(default_factory=list)
     artifacts: list | None = None  # default the submission's [[artifacts]]; the upgrade suite plans upgrade.from
     packages_before: dict = field(default_factory=dict)  # name -> observe.packages.Installed, before install
     packages_after: dict = field(default_factory=dict)   # and right after it: the SBOM's resolved packages
@@ -64,13 +68,15 @@ class Deployment:
         from lab.observe.packages import snapshot
 
         self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
-        results = []
+        results, done = [], set()
         for installer, batch in self.batches:
             for staged in batch:
                 installer.stage(self.target, staged)
             installer.fetch_dependencies(self.target, batch, self.install_timeout)
             self._index(installer.dependency_archive, installer.dependency_memo)
             results.append(installer.install(self.target, batch, self.install_timeout))
+            done.update(s.artifact.path for s in batch)
+            self.deployed = [s.artifact.path for _, s in self.steps if s.artifact.path in done]
         self.installed = True
         self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
         return results

@@ -141,7 +141,8 @@ def sbom_summary(run_dir: Path, target: str) -> dict | None:
 
 def certificate_of(run_dir: Path, target: str, site_url: str | None) -> dict | None:
     """The certificate written for a target (``lab.certs.issue``): its id, the SHA-256 of the signed
-    content (its fingerprint), the signing key's id, and where a buyer verifies it."""
+    content (its fingerprint), the signing key's id, the artifacts it certifies (those installed on
+    that target), and where a buyer verifies it."""
     path = run_dir / "certificates" / f"{target}.json"
     if not path.is_file() or path.is_symlink():
         return None
@@ -157,7 +158,8 @@ def certificate_of(run_dir: Path, target: str, site_url: str | None) -> dict | N
             "fingerprint": hashlib.sha256(canonical(content)).hexdigest(),
             "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "key_id": signature.get("key_id", ""), "issued": content.get("issued", ""),
-            "expires": content.get("expires", ""), "url": url, "qr": qr_data_uri(url) if url else None}
+            "expires": content.get("expires", ""), "url": url, "qr": qr_data_uri(url) if url else None,
+            "artifacts": [a for a in content.get("artifacts") or [] if isinstance(a, dict)]}  # those installed there
 
 
 def qr_data_uri(text: str) -> str:

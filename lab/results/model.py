@@ -74,6 +74,10 @@ class TargetResult(BaseModel):
     facts: dict[str, str] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
+    installed_artifacts: list[str] | None = Field(
+        None, description="the paths of the submission's artifacts installed on this target, in the order "
+        "given (an artifact this target's installers refuse is not); its certificate lists these alone. "
+        "null in results written before this field, whose certificates list every artifact")
 
 
 class ArtifactRef(BaseModel):

@@ -207,8 +207,9 @@ class LabSession:
         self.checks.sort(key=lambda c: report_rank(c.id))
         verdict = reduce(self.checks)
         facts = self.provisioned.facts.summary() if self.provisioned else {}
+        deployed = self.state.deployment.deployed if self.state.deployment is not None else []
         return TargetResult(verdict=verdict, reason=reason_of(self.checks, verdict), facts=facts,
-                            checks=self.checks, metrics=self.metrics)
+                            checks=self.checks, metrics=self.metrics, installed_artifacts=deployed)
 
     def write_result(self) -> Path:
         path = self.opts.out / "targets" / f"{self.opts.target}.json"
