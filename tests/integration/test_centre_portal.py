@@ -493,7 +493,13 @@ def test_the_console_shows_queues_and_publishes_with_its_button(service, browser
 
 
 def test_vendor_markup_is_escaped_on_every_page(service, browser, tmp_path):
-    r = service.upload(markup_probe(tmp_path))
+    # the vendor name is the uploading organisation's (an engineer typed it, markup and all)
+    evil = f"Evil {MARKUP} Ltd"
+    with service.session() as s:
+        auth.create_org(s, evil)
+        auth.create_user(s, "evil@evil.example", "vendor passphrase", org=evil)
+        _, token = auth.create_token(s, org=evil)
+    r = service.upload(markup_probe(tmp_path), token)
     assert r.status_code == 201, r.text
     sub_id = r.json()["id"]
     service.finish_cells(sub_id, reason=f"install.package: {MARKUP}", debian12_mariadb="broken",
@@ -509,7 +515,7 @@ def test_vendor_markup_is_escaped_on_every_page(service, browser, tmp_path):
         assert MARKUP not in page and ESCAPED in page, path
     with httpx.Client(base_url=service.url, timeout=60) as client:
         for email, password, pages in (
-                ("vendor@acme.example", "vendor passphrase", ["/submissions", f"/submissions/{sub_id}"]),
+                ("evil@evil.example", "vendor passphrase", ["/submissions", f"/submissions/{sub_id}"]),
                 ("engineer@lab.example", "engineer passphrase",
                  ["/console", "/submissions", f"/submissions/{sub_id}"])):
             client.cookies.clear()
@@ -522,7 +528,7 @@ def test_vendor_markup_is_escaped_on_every_page(service, browser, tmp_path):
         assert MARKUP in text_of(browser.dom())
         assert browser.run("document.querySelectorAll('script').length") <= 1  # the matrix's own filter
     browser.open(f"{service.url}/login")
-    browser.submit("document.getElementById('email').value = 'vendor@acme.example';"
+    browser.submit("document.getElementById('email').value = 'evil@evil.example';"
                    "document.getElementById('password').value = 'vendor passphrase';"
                    "document.getElementById('login').submit()")
     browser.open(f"{service.url}/submissions/{sub_id}")
