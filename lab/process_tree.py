@@ -22,25 +22,30 @@ import re
 MARK = "LAB_SUPERVISED"
 _TOKEN = re.compile(r"[0-9a-f]{8,64}")
 
-# "pid ppid session" of every process; then the closure over parents, seeded by the session and
-# the mark. ``comm`` (stat's second field) is the vendor's to choose: read after its last ") ".
+# "Pid", "PPid" and "NSsid" (the session, as this /proc's namespace numbers it) of every process,
+# from /proc/PID/status: the vendor chooses a process's name, and /proc/PID/stat shows it raw (a
+# newline, ") ", a glob in it), while status escapes it on its "Name:" line, which starts each
+# file. Only whole numbers are taken; the closure then runs over parents, seeded by the session and
+# the mark; PID 1 and the reading shell are never members. No glob is expanded on what was read.
 MEMBERS = r"""sid={sid}
 marked=$(grep -lsxzF "{mark_var}={mark}" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
-members=$(for d in /proc/[0-9]*; do
-  {{ read -r s < "$d/stat"; }} 2>/dev/null || continue
-  r=${{s##*") "}}
-  set -- $r
-  echo "${{d#/proc/}} $2 $4"
-done | awk -v sid="$sid" -v marked="$marked" '
-  {{ pid[NR] = $1; parent[NR] = $2; session[NR] = $3 }}
+members=$(cat /proc/[0-9]*/status 2>/dev/null | awk -v sid="$sid" -v marked="$marked" -v self="$$" '
+  function keep() {{
+    if (p ~ /^[0-9]+$/ && pp ~ /^[0-9]+$/ && ss ~ /^[0-9]+$/) {{ n++; pid[n] = p; parent[n] = pp; session[n] = ss }}
+  }}
+  $1 == "Name:" {{ if (started) keep(); started = 1; p = pp = ss = "" }}
+  $1 == "Pid:" {{ p = $2 }}
+  $1 == "PPid:" {{ pp = $2 }}
+  $1 == "NSsid:" {{ ss = $2 }}
   END {{
-    k = split(marked, mk, " "); for (i = 1; i <= k; i++) m[mk[i]] = 1
-    for (i = 1; i <= NR; i++) if (session[i] == sid || pid[i] == sid) m[pid[i]] = 1
+    if (started) keep()
+    k = split(marked, mk, " "); for (i = 1; i <= k; i++) if (mk[i] ~ /^[0-9]+$/) m[mk[i]] = 1
+    for (i = 1; i <= n; i++) if (session[i] == sid || pid[i] == sid) m[pid[i]] = 1
     do {{
       grew = 0
-      for (i = 1; i <= NR; i++) if (!(pid[i] in m) && (parent[i] in m)) {{ m[pid[i]] = 1; grew = 1 }}
+      for (i = 1; i <= n; i++) if (!(pid[i] in m) && (parent[i] in m)) {{ m[pid[i]] = 1; grew = 1 }}
     }} while (grew)
-    for (i = 1; i <= NR; i++) if (pid[i] in m) printf "%s ", pid[i]
+    for (i = 1; i <= n; i++) if ((pid[i] in m) && pid[i] > 1 && pid[i] != self) printf "%s ", pid[i]
   }}')"""
 
 

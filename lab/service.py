@@ -52,13 +52,16 @@ class Supervisor:
         if bad:
             raise ProductFailure("service.env: keys must match [A-Za-z_][A-Za-z0-9_]* and values hold no NUL: "
                                  + ", ".join(repr(k[:40]) for k in bad))
-        # The target's own PATH for the vendor's program (the lab's commands use the system's only).
-        env = " ".join([f"{k}={q(v)}" for k, v in self.env.items()] + [f"{MARK}={self.mark}", VENDOR_PATH])
+        # The target's own PATH for the vendor's program (the lab's commands use the system's only),
+        # before the vendor's variables (a PATH in service.env wins: env keeps the last), the mark
+        # last. setsid and setpriv by the paths the lab's own PATH finds: the vendor's PATH could
+        # put a setpriv of its own first, and the drop to service.user would not happen.
+        env = " ".join([VENDOR_PATH] + [f"{k}={q(v)}" for k, v in self.env.items()] + [f"{MARK}={self.mark}"])
         drop = ""
         if self.spec.user != "root":
             u = q(self.spec.user)
-            drop = f"setpriv --reuid=$(id -u {u}) --regid=$(id -g {u}) --init-groups "
-        return (f"mkdir -p {HOME}; cd /\nenv {env} setsid {drop}"
+            drop = f'"$(command -v setpriv)" --reuid=$(id -u {u}) --regid=$(id -g {u}) --init-groups '
+        return (f'mkdir -p {HOME}; cd /\nenv {env} "$(command -v setsid)" {drop}'
                 f"sh -c {q('exec ' + self.spec.command)} >>{q(self.log_file)} 2>&1 </dev/null &\n"
                 f"echo $! > {PIDFILE}; cat {PIDFILE}")
 

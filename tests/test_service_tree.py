@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,59 @@ def test_stop_waits_for_every_process_of_the_tree(transport, tmp_path):
     sup, port = start(transport, tmp_path, escape=False)
     stopped, _seconds = sup.stop(10)
     assert stopped and sup.members() == [] and holder(port) == []
+
+
+# A worker that names itself (prctl PR_SET_NAME, 15 bytes) with a newline, ") " and a glob, from a
+# folder holding files named like pids and fake /proc lines: /proc/PID/stat shows the name raw.
+HOSTILE_NAME = textwrap.dedent("""
+    import ctypes, os, sys, time
+    os.chdir(sys.argv[1])
+    for name in ("0", "1", "a\\n-1 0 1\\n1 0 1"):
+        open(name, "w").close()
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, b") *\\n-1 0 1\\n", 0, 0, 0)
+        time.sleep(300)
+    time.sleep(300)
+""")
+
+
+def test_a_process_name_with_a_newline_and_a_glob_adds_no_stranger_to_the_tree(transport, tmp_path):
+    """Review: a worker named ") *\\n..." beside files named "0" and "a\\n-1 0 1" made the tree read
+    -1, PID 1 and every child of PID 1 as the service's: kill -KILL $members would have killed them."""
+    (tmp_path / "plant").mkdir()
+    (tmp_path / "svc.py").write_text(HOSTILE_NAME)
+    stranger = subprocess.Popen(["sleep", "300"])  # a process of this machine that is not the service's
+    sup = Supervisor(transport, Service(command=f"{sys.executable} {tmp_path / 'svc.py'} {tmp_path / 'plant'}"))
+    sup.log_file = str(tmp_path / "service.log")
+    try:
+        sup.start()
+        deadline = time.monotonic() + 10
+        while len(sup.members()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        members = sup.members()
+        assert sup.pid in members and len(members) == 2, members
+        assert all(p > 1 for p in members) and stranger.pid not in members
+        worker = next(p for p in members if p != sup.pid)
+        assert b"\n" in Path(f"/proc/{worker}/comm").read_bytes().rstrip(b"\n")  # the name is hostile indeed
+        s = sampler.sample(transport, sup.pid, 0.0, 100, sup.mark)
+        assert sorted(s.pids) == members
+        assert sup.kill9() == ""
+        assert stranger.poll() is None and sup.members() == []
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_the_services_own_path_wins_and_the_mark_is_the_labs(transport, tmp_path):
+    """Review: the target's PATH was put after service.env, so a vendor's PATH was silently dropped;
+    a LAB_SUPERVISED of the vendor's must not replace the lab's mark either."""
+    env = {"PATH": "/opt/acme/bin:/usr/bin:/bin", "LAB_SUPERVISED": "0" * 16}
+    sup = Supervisor(transport, Service(command="env", env=env))
+    sup.log_file = str(tmp_path / "service.log")
+    sup.start()
+    deadline = time.monotonic() + 10
+    while sup.alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    printed = (tmp_path / "service.log").read_text().splitlines()
+    assert "PATH=/opt/acme/bin:/usr/bin:/bin" in printed
+    assert f"LAB_SUPERVISED={sup.mark}" in printed and f"LAB_SUPERVISED={'0' * 16}" not in printed

@@ -123,16 +123,18 @@ class InTargetServer(DatabaseServer):
         if self.spec.engine == "postgresql":
             return (f"PGPASSWORD={q(c.password)} psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U {c.user} "
                     f"-d {c.database} -c {q(sql)}")
-        return f"MYSQL_PWD={q(c.password)} mysql -h 127.0.0.1 -u {c.user} {c.database} -e {q(sql)}"
+        return f"MYSQL_PWD={q(c.password)} mysql --binary-mode -h 127.0.0.1 -u {c.user} {c.database} -e {q(sql)}"
 
     def client_file(self, path: str) -> str:
-        """The client reading one statement from ``path`` (the clients' own commands, ``\\!`` and
-        the like, are refused before: ``Statement.code`` has no backslash outside literals)."""
+        """The client reading one statement from ``path``: psql's own commands start with a backslash,
+        refused before (``Statement.code`` has none outside literals); mysql's long forms
+        (``system ls``) are switched off by ``--binary-mode``."""
         c = self.creds
         if self.spec.engine == "postgresql":
             return (f"PGPASSWORD={q(c.password)} psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U {c.user} "
                     f"-d {c.database} -f {q(path)}")
-        return f"MYSQL_PWD={q(c.password)} mysql -h 127.0.0.1 -u {c.user} {c.database} < {q(path)}"
+        # --binary-mode: the client's own commands (``system``, ``source``, ``\\!``) are not run from a file
+        return f"MYSQL_PWD={q(c.password)} mysql --binary-mode -h 127.0.0.1 -u {c.user} {c.database} < {q(path)}"
 
     def execute(self, statement: Statement) -> str | None:
         if len(statement.text.encode("utf-8")) <= ARGUMENT_MOST:

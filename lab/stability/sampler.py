@@ -25,12 +25,15 @@ from lab.transport.base import Transport
 
 # Per process of the tree: "P pid state utime stime threads rss_kb fds". Fields of /proc/PID/stat
 # after "pid (comm) ": $1 = state (field 3), ${12} = utime (14), ${13} = stime (15), ${18} =
-# num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone.
+# num_threads (20). No VmRSS ("-"): the process is exiting, its memory gone. The whole stat is read
+# (a name may hold a newline) and cut after its last ") "; no glob is expanded (``set -f``: a name
+# may hold ``*``), in the subshell each command runs in.
 SCRIPT = r"""{members}
+set -f
 {{ read -r s < /proc/$$/stat; }} 2>/dev/null && echo LAB_PROC_READABLE
 for p in $members; do
   d=/proc/$p
-  {{ read -r s < "$d/stat"; }} 2>/dev/null || continue
+  s=$(cat "$d/stat" 2>/dev/null) || continue
   r=${{s##*") "}}
   set -- $r
   n=$(ls -U "$d/fd" 2>/dev/null | wc -l)

@@ -153,3 +153,21 @@ def test_a_statement_longer_than_a_command_line_argument_is_run_whole(stacks, la
     run = lab_run(sub, "--targets", PG, "--suites", "database")
     assert run.check(PG, "database.schema")["outcome"] == "passed", run.check(PG, "database.schema")["message"]
     assert run.check(PG, "database.checks")["outcome"] == "passed", run.check(PG, "database.checks")["message"]
+
+
+def test_a_mysql_client_command_in_the_sql_runs_nothing(stacks, lab_run, tmp_path):
+    """Review: ``system touch ...`` is the mysql client's own command, not SQL; from a file (and with
+    -e) the client ran it on the target. With --binary-mode it is SQL the server refuses."""
+    sub = tmp_path / "sub"
+    (sub / "sql").mkdir(parents=True)
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    padding = "/* " + "x" * (100 << 10) + " */"  # over the argument limit: the file path too
+    (sub / "sql/schema.sql").write_text("system touch /tmp/lab-pwned-short;\n"
+                                        f"system touch /tmp/lab-pwned-long {padding};\n")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="mysql-system") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["mysql"]\n'
+                                         'schema = "sql/schema.sql"\n')
+    run = lab_run(sub, "--targets", MARIA, "--suites", "install,database")
+    schema = run.check(MARIA, "database.schema")
+    assert schema["outcome"] == "failed" and "refused `system touch /tmp/lab-pwned-short" in schema["message"], \
+        schema["message"]
