@@ -184,13 +184,7 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
         if org is None:
             raise InputError("upload", [f"organisation {org_id} does not exist"])
         vendor = org.vendor_name
-        pending = s.scalars(select(Submission).where(Submission.org_id == org_id,
-                                                     Submission.state.in_(("queued", "running")))).all()
-    same = next((p for p in pending if p.archive_sha256 == upload.sha256), None)
-    if same is not None:
-        raise AlreadyPending("upload", [ALREADY_QUEUED.say(id=same.id, state=same.state)])
-    if len(pending) >= settings.max_pending_per_org:
-        raise TooManyPending("upload", [TOO_MANY_QUEUED.say(count=len(pending), most=settings.max_pending_per_org)])
+        _room(s, org_id, upload.sha256, settings.max_pending_per_org)  # early: before the archive is read
     planned = validate_upload(engine, inv, upload, vendor)
     sub_id = str(uuid.uuid4())
     folder = submission_dir(settings.storage, sub_id)
@@ -206,6 +200,9 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
                      state="queued", published=False, created=at)
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
+            # again, holding the organisation's row: two uploads at once cannot both take the last place
+            s.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update())
+            _room(s, org_id, upload.sha256, settings.max_pending_per_org)
             s.add(row)
             s.flush()
             cells = ledger.plan_cells(s, row, planned.targets)
@@ -229,6 +226,18 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
             raise
         raise InfrastructureError(NOT_QUEUED.say(why=f"{type(exc).__name__}: {exc}")) from None
     return row
+
+
+def _room(s: Session, org_id: int, sha256: str, most: int) -> None:
+    """``AlreadyPending`` when this archive is queued or running for the organisation already,
+    ``TooManyPending`` when it has ``most`` submissions queued or running."""
+    pending = s.scalars(select(Submission).where(Submission.org_id == org_id,
+                                                 Submission.state.in_(("queued", "running")))).all()
+    same = next((p for p in pending if p.archive_sha256 == sha256), None)
+    if same is not None:
+        raise AlreadyPending("upload", [ALREADY_QUEUED.say(id=same.id, state=same.state)])
+    if len(pending) >= most:
+        raise TooManyPending("upload", [TOO_MANY_QUEUED.say(count=len(pending), most=most)])
 
 
 def _forget(engine: Engine, sub_id: str, folder: Path) -> None:
