@@ -49,7 +49,7 @@ class Limits(Strict):
     max_command_timeout: float = _finite(1800, gt=0, le=86400, description="the most a submission may ask for")
     worker_timeout: float = _finite(7200, gt=0, description="wall clock of one target's whole worker, seconds")
     output_max_bytes: int = Field(1 << 20, ge=4096, description="per command and stream: head and tail kept")
-    disk_quota: str = Field("4g", description="what a target may write beyond its image (512m, 4g)")
+    disk_quota: str = Field("4g", description="what a target or the vendor-test runner may write (512m, 4g)")
     archive_max_bytes: int = Field(2 << 30, gt=0, description="total unpacked size of a submission archive")
     archive_max_members: int = Field(10_000, gt=0, description="files and folders in a submission archive")
     archive_max_ratio: float = _finite(200, gt=1, description="unpacked size / archive size")
