@@ -19,12 +19,13 @@ FILE = stat.S_IFREG | 0o644
 
 
 
-def fs(entries: dict[str, Entry], processes: dict[int, str] | None = None) -> FsState:
-    return FsState(entries, processes or {})
+def fs(entries: dict[str, Entry], processes: dict[int, str] | None = None, own: tuple[str, ...] = ()) -> FsState:
+    """``own``: the lab's folders on this target (an observer of a stack target says its database's)."""
+    return FsState(entries, processes or {}, own=own)
 
 
-def owners(product=None, os_packages=None, lab_own=()) -> Owners:
-    return Owners(product or {}, os_packages or {}, lab_own=lab_own)
+def owners(product=None, os_packages=None) -> Owners:
+    return Owners(product or {}, os_packages or {})
 
 
 def test_merged_usr_paths_compare_equal():
@@ -178,8 +179,9 @@ def test_dangerous_modes_in_the_labs_own_folders_still_count():
     after = fs({"/var/tmp/lab-service/.sh": Entry("file", stat.S_IFREG | 0o4755),
                 "/var/tmp/lab-staging/open": Entry("file", stat.S_IFREG | 0o666),
                 "/var/tmp/lab-service/service.log": Entry("file", FILE),
-                "/var/lib/mysql/.sh": Entry("file", stat.S_IFREG | 0o2755)})
-    bad, _ = findings.setuid(fs({}), after, owners(lab_own=database_own(DatabaseSpec(engine="mysql", server="M"))))
+                "/var/lib/mysql/.sh": Entry("file", stat.S_IFREG | 0o2755)},
+               own=database_own(DatabaseSpec(engine="mysql", server="M")))
+    bad, _ = findings.setuid(fs({}), after, owners())
     assert bad == ["/var/lib/mysql/.sh (created by a script during the install) mode 2755",
                    "/var/tmp/lab-service/.sh (created by a script during the install) mode 4755"]
     bad, _ = findings.world_writable(fs({}), after, owners())
@@ -187,8 +189,9 @@ def test_dangerous_modes_in_the_labs_own_folders_still_count():
 
 
 def test_database_folders_are_the_labs_only_on_a_target_running_that_server():
-    after = fs({"/var/lib/mysql/acme.dat": Entry("file", FILE), "/var/log/postgresql/x.log": Entry("file", FILE),
-                "/var/tmp/lab-service/service.log": Entry("file", FILE)})
+    files = {"/var/lib/mysql/acme.dat": Entry("file", FILE), "/var/log/postgresql/x.log": Entry("file", FILE),
+             "/var/tmp/lab-service/service.log": Entry("file", FILE)}
+    after = fs(files)
     mysql = database_own(DatabaseSpec(engine="mysql", server="MariaDB 10.11"))
     external = DatabaseSpec(engine="postgresql", server="PostgreSQL 15",
                             external={"host": "db", "port": 5432, "admin_user": "a", "admin_password_env": "P"})
@@ -196,9 +199,10 @@ def test_database_folders_are_the_labs_only_on_a_target_running_that_server():
     bad, _ = findings.leftovers(fs({}), after, owners())  # no database: a package writing there is the package's
     assert bad == ["/var/lib/mysql/acme.dat (created by a script during the install)",
                    "/var/log/postgresql/x.log (created by a script during the install)"]
-    bad, _ = findings.leftovers(fs({}), after, owners(lab_own=mysql))  # the lab's MariaDB: only its folders
+    after = fs(files, own=mysql)  # the lab's MariaDB: only its folders
+    bad, _ = findings.leftovers(fs({}), after, owners())
     assert bad == ["/var/log/postgresql/x.log (created by a script during the install)"]
-    assert created(fs({}), after, mysql) == ["/var/log/postgresql/x.log"]
+    assert created(fs({}), after) == ["/var/log/postgresql/x.log"]
 
 
 def test_a_program_in_usr_local_named_like_the_systems_shadows_it():

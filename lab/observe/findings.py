@@ -155,8 +155,8 @@ def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
 
 def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
     """Paths present after uninstall and purge that were not there before the install, anywhere
-    but the lab's own folders (on a stack target, its database server's: ``owners.lab_own``)."""
-    new = created(before, after, owners.lab_own)
+    but the lab's own folders (on a stack target, its database server's: ``FsState.own``)."""
+    new = created(before, after)
     owners.prefetch(new)
     bad, info = [], []
     for path in collapse([p for p in new if owners.owner(p)[0] != "os"]):

@@ -135,7 +135,8 @@ class OverlayObserver(Observer):
                                           self._existed(path), link)
                     if kind == "dir":
                         stack.append((path, d.path))
-        return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed)
+        return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed,
+                       own=self.own)
 
     def written_bytes(self) -> int:
         """What the target wrote beyond its image, walked without building the state."""

@@ -23,7 +23,6 @@ from typing import Protocol
 from debian.debfile import DebError, DebFile
 
 from lab.hashing import sha256_bytes
-from lab.observe.state import database_own
 
 # Debian 12 and later merge /bin into /usr/bin (and so on): a package lists /bin/sh, the disk has
 # /usr/bin/sh. Paths are compared in their /usr form.
@@ -86,12 +85,7 @@ def archive_packages(archive: bytes, memo: PathMemo | None = None) -> dict[str, 
 
 
 class Owners:
-    """Who put each path there. ``lab_own``: folders the lab itself writes on this very target,
-    beyond those it writes everywhere (``lab.observe.state.LAB_OWN``): its database server's data."""
-
-    def __init__(self, product: dict[str, str], os_packages: dict[str, str], lookup: Lookup | None = None,
-                 lab_own: tuple[str, ...] = ()):
-        self.lab_own = lab_own
+    def __init__(self, product: dict[str, str], os_packages: dict[str, str], lookup: Lookup | None = None):
         self.product = {canonical(p): pkg for p, pkg in product.items()}
         self.os_packages = {canonical(p): pkg for p, pkg in os_packages.items()}
         self.lookup = lookup
@@ -106,8 +100,7 @@ class Owners:
         for paths in indexed:
             os_packages.update({p: pkg for p, pkg in paths.items() if pkg not in mine})
         # Without an archive (a board downloads for itself) the target's own database is asked.
-        lab_own = database_own(deployment.target.target.database)
-        return cls(product, os_packages, lookup if not indexed else None, lab_own)
+        return cls(product, os_packages, lookup if not indexed else None)
 
     def prefetch(self, paths: Iterable[str]) -> None:
         wanted = [canonical(p) for p in paths]

@@ -66,9 +66,9 @@ def database_own(spec) -> tuple[str, ...]:
     return DATABASE_OWN.get(spec.engine, ())
 
 
-def is_lab_own(path: str, also: tuple[str, ...] = ()) -> bool:
-    """The lab's own path on any target, or under ``also`` (this target's, from ``database_own``)."""
-    return _matches(path, LAB_OWN + also) or bool(XFER_SPOOL.fullmatch(path)) or _matches(path, VIRTUAL)
+def is_lab_own(path: str, own: tuple[str, ...] = ()) -> bool:
+    """The lab's own path on any target, or under ``own`` (this target's, from ``database_own``)."""
+    return _matches(path, LAB_OWN + own) or bool(XFER_SPOOL.fullmatch(path)) or _matches(path, VIRTUAL)
 
 
 def is_package_manager_own(path: str) -> bool:
@@ -109,6 +109,9 @@ class FsState:
     # Whether the target's image has a path it did not change (an overlay state lists only what
     # changed); None: ``entries`` is the whole tree (a board's listing), so it is asked there.
     in_image: Callable[[str], bool] | None = field(default=None, repr=False, compare=False)
+    # Folders the lab writes on this very target beyond ``LAB_OWN`` (its database server's:
+    # ``database_own``), from the observer that read the state.
+    own: tuple[str, ...] = field(default=(), compare=False)
 
     def present(self) -> set[str]:
         return {p for p, e in self.entries.items() if e.kind != "deleted"}
@@ -131,18 +134,18 @@ def collapse(paths: list[str]) -> list[str]:
     return out
 
 
-def created(before: FsState, after: FsState, also: tuple[str, ...] = ()) -> list[str]:
-    """Paths present after that were neither there before nor in the image (the lab's, those under
-    ``also`` and the package manager's own excluded)."""
+def created(before: FsState, after: FsState) -> list[str]:
+    """Paths present after that were neither there before nor in the image (the lab's, this
+    target's own folders of the lab's and the package manager's excluded)."""
     return sorted(p for p in after.present() - before.present()
-                  if not after.entries[p].existed and not is_lab_own(p, also) and not is_package_manager_own(p))
+                  if not after.entries[p].existed and not is_lab_own(p, after.own) and not is_package_manager_own(p))
 
 
-def changed(before: FsState, after: FsState, also: tuple[str, ...] = ()) -> dict[str, Entry]:
+def changed(before: FsState, after: FsState) -> dict[str, Entry]:
     """Every path whose entry differs (created, changed, deleted): the install's whole footprint,
-    the lab's own paths (and those under ``also``) excluded."""
+    the lab's own paths (this target's too: ``after.own``) excluded."""
     return {p: e for p, e in after.entries.items()
-            if before.entries.get(p) != e and not is_lab_own(p, also)}
+            if before.entries.get(p) != e and not is_lab_own(p, after.own)}
 
 
 def written(before: FsState, after: FsState) -> dict[str, Entry]:
@@ -159,6 +162,7 @@ class Observer(abc.ABC):
     """Reads a target's state. ``trusted`` says whether it reads from outside the target."""
 
     trusted: bool = True
+    own: tuple[str, ...] = ()  # the lab's folders on this target beyond LAB_OWN, put in each state
 
     @abc.abstractmethod
     def state(self) -> FsState: ...

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lab.facts import Facts
 from lab.inventory.model import LabSettings, Target
-from lab.observe.state import Observer
+from lab.observe.state import Observer, database_own
 from lab.transport.base import Transport
 
 
@@ -54,22 +54,26 @@ class Provisioned:
     def observer(self) -> Observer:
         """How the lab sees the target's files and processes: from the host for a container (its
         writable layer, out of the vendor's reach), through the target's own tools for a board.
-        Made once, before the install, so the processes already running are the baseline."""
+        Made once, before the install, so the processes already running are the baseline; it knows
+        the folders the lab's own database server writes on this target (never the product's)."""
         if self._observer is None:
-            if self.handle is not None:
-                from lab.errors import InfrastructureError
-                from lab.observe.overlay import OverlayObserver
-
-                self.handle.reload()
-                try:
-                    self._observer = OverlayObserver(self.handle)
-                    return self._observer
-                except InfrastructureError:  # another storage driver: the target's own tools, said so
-                    pass
-            from lab.observe.remote import RemoteObserver
-
-            self._observer = RemoteObserver(self.transport)
+            self._observer = self._make_observer()
+            self._observer.own = database_own(self.target.database)
         return self._observer
+
+    def _make_observer(self) -> Observer:
+        if self.handle is not None:
+            from lab.errors import InfrastructureError
+            from lab.observe.overlay import OverlayObserver
+
+            self.handle.reload()
+            try:
+                return OverlayObserver(self.handle)
+            except InfrastructureError:  # another storage driver: the target's own tools, said so
+                pass
+        from lab.observe.remote import RemoteObserver
+
+        return RemoteObserver(self.transport)
 
 
 class Provider(abc.ABC):
