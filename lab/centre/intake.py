@@ -127,15 +127,13 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload, vendor
         raise Rejected(problems_of(exc, upload)) from None
     try:
         manifest = _UNPACKED.sub("", str(sub.root / MANIFEST))
+        product = sub.model.product
+        if vendor is not None and product.vendor != vendor:
+            raise Rejected([Problem(manifest, "product.vendor",
+                                    NOT_YOUR_VENDOR.say(vendor=repr(product.vendor), yours=repr(vendor)))])
         try:
             targets = choose_targets(inv, sub, None)
-            product = sub.model.product
-            if vendor is not None and product.vendor != vendor:
-                raise Rejected([Problem(_UNPACKED.sub("", manifest), "product.vendor",
-                                        NOT_YOUR_VENDOR.say(vendor=repr(product.vendor), yours=repr(vendor)))])
             check_owner(engine, product.name, product.vendor, source=manifest)
-        except Rejected:
-            raise
         except InputError as exc:
             raise Rejected(problems_of(exc, upload)) from None
         return Planned(product.name, product.version, product.vendor,

@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from lab.certs.certificate import OS_FACTS
+from lab.certs.certificate import board_basis
 from lab.errors import InfrastructureError, LabError
 from lab.facts import PROBE, parse_probe
 from lab.inventory.model import LabSettings, Target
@@ -38,8 +38,7 @@ def os_now(target: Target, lab: LabSettings) -> dict[str, str]:
         transport.close()
     if not result.ok:
         raise InfrastructureError(f"{target.name}: gathering facts failed:\n{result.evidence()}")
-    facts = parse_probe(result.stdout).model_dump()
-    return {k: str(facts[k]) for k in OS_FACTS if facts.get(k)}
+    return board_basis(target.name, parse_probe(result.stdout).model_dump())["os"]
 
 
 def boards_now(targets: list[Target], lab: LabSettings) -> dict[str, dict[str, str] | str]:

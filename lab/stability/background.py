@@ -23,6 +23,7 @@ import time
 from lab.errors import NotApplicable
 from lab.service import HOME, Supervisor
 from lab.stability.sampler import Series, watch
+from lab.submission.model import watch_seconds
 from lab.suite.database import database_env
 from lab.transport.base import Transport, redact
 
@@ -35,11 +36,9 @@ class Cancelled(Exception):
 
 
 def duration_of(lab) -> float:
-    """The submission's duration, else the lab's; never below the lab's nor above its maximum (both
-    refused at validation too: a vendor may watch for longer, not shorten the lab's watch)."""
-    lab_side = lab.inventory.model.lab.stability
-    asked = lab.submission.model.stability.duration if lab.submission.model.stability else None
-    return min(max(asked or 0, lab_side.duration), lab_side.max_duration)
+    """This run's watch (``lab.submission.model.watch_seconds``: a vendor may watch for longer, never
+    shorten the lab's watch)."""
+    return watch_seconds(lab.submission.model.stability, lab.inventory.model.lab.stability)
 
 
 def start_load(lab, transport: Transport, service: Supervisor) -> Supervisor | None:

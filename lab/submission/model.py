@@ -276,6 +276,13 @@ class Desktop(Strict):
         return v
 
 
+def watch_seconds(stability: Stability | None, lab_stability) -> float:
+    """How long the stability watch lasts: the submission's duration, else the lab's; never below
+    the lab's nor above its maximum (both refused at validation too)."""
+    asked = stability.duration if stability is not None and stability.duration else 0
+    return min(max(asked, lab_stability.duration), lab_stability.max_duration)
+
+
 SERVICE_RESTARTS = 3  # service.restart's kill -9 and restarts (suites/test_service.py)
 # How often a target may wait out ``[service] ready_timeout``: the first start, service.restart's
 # restarts, and with ``[upgrade]`` the earlier release and the upgraded one; stability.kill_restart
@@ -303,8 +310,7 @@ class Submission(Strict):
         the lab stops the target, and whatever the product did after would be called the lab's."""
         if self.service is None:
             return []
-        asked = self.stability.duration if self.stability and self.stability.duration else 0
-        watch = min(max(asked, lab_stability.duration), lab_stability.max_duration)
+        watch = watch_seconds(self.stability, lab_stability)
         waits = READY_WAITS + lab_stability.kills + (READY_WAITS_UPGRADE if self.upgrade else 0)
         worst = watch + waits * self.service.ready_timeout
         if worst <= lab_limits.worker_timeout / 2:
