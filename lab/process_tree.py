@@ -26,14 +26,17 @@ _TOKEN = re.compile(r"[0-9a-f]{8,64}")
 # from /proc/PID/status: the vendor chooses a process's name, and /proc/PID/stat shows it raw (a
 # newline, ") ", a glob in it), while status escapes it on its "Name:" line, which starts each
 # file. Only whole numbers are taken; the closure then runs over parents, seeded by the session and
-# the mark; PID 1 and the reading shell are never members. No glob is expanded on what was read.
+# the mark; PID 1, the reading shell and a process already dead (a zombie waiting to be reaped: no
+# signal reaches it, nothing of it runs) are never members. No glob is expanded on what was read.
 MEMBERS = r"""sid={sid}
 marked=$(grep -lsxzF "{mark_var}={mark}" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
 members=$(cat /proc/[0-9]*/status 2>/dev/null | awk -v sid="$sid" -v marked="$marked" -v self="$$" '
   function keep() {{
     if (p ~ /^[0-9]+$/ && pp ~ /^[0-9]+$/ && ss ~ /^[0-9]+$/) {{ n++; pid[n] = p; parent[n] = pp; session[n] = ss }}
+    if (st == "Z" || st == "X") dead[p] = 1
   }}
-  $1 == "Name:" {{ if (started) keep(); started = 1; p = pp = ss = "" }}
+  $1 == "Name:" {{ if (started) keep(); started = 1; p = pp = ss = st = "" }}
+  $1 == "State:" {{ st = $2 }}
   $1 == "Pid:" {{ p = $2 }}
   $1 == "PPid:" {{ pp = $2 }}
   $1 == "NSsid:" {{ ss = $2 }}
@@ -45,7 +48,8 @@ members=$(cat /proc/[0-9]*/status 2>/dev/null | awk -v sid="$sid" -v marked="$ma
       grew = 0
       for (i = 1; i <= n; i++) if (!(pid[i] in m) && (parent[i] in m)) {{ m[pid[i]] = 1; grew = 1 }}
     }} while (grew)
-    for (i = 1; i <= n; i++) if ((pid[i] in m) && pid[i] > 1 && pid[i] != self) printf "%s ", pid[i]
+    for (i = 1; i <= n; i++)
+      if ((pid[i] in m) && !(pid[i] in dead) && pid[i] > 1 && pid[i] != self) printf "%s ", pid[i]
   }}')"""
 
 

@@ -76,7 +76,12 @@ class Supervisor:
         self.starts += 1
 
     def alive(self) -> bool:
-        return self.pid is not None and self.t.run(f"kill -0 {self.pid}").ok
+        """The leader is running: present in ``/proc`` and not a zombie (``kill -0`` succeeds on a
+        killed leader its parent, the lab's shell, has not reaped yet)."""
+        if self.pid is None:
+            return False
+        state = self.t.run(f"sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/{int(self.pid)}/status 2>/dev/null")
+        return state.stdout.strip() not in ("", "Z", "X")
 
     def members(self) -> list[int]:
         """Every process of the service's tree now (``lab.process_tree``)."""
