@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-from lab.transport.shell import ShellPool
+from lab.transport.pool import ShellPool
 from tests.local_shell import LocalChannel
 
 

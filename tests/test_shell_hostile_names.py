@@ -16,7 +16,7 @@ from lab.service import Supervisor
 from lab.submission.model import Service
 from lab.transport.base import Transport
 from lab.transport.docker import DockerTransport
-from lab.transport.shell import ShellPool
+from lab.transport.pool import ShellPool
 from lab.transport.ssh import SshTransport
 from tests.local_shell import LocalChannel
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from lab.errors import CommandTimeout, ConnectionLost
-from lab.transport.shell import ShellPool
+from lab.transport.pool import ShellPool
 from tests.local_shell import LocalChannel
 
 

@@ -18,7 +18,7 @@ from lab.engine import client
 from lab.errors import ConnectionLost, InfrastructureError
 from lab.transport.base import CommandResult, Transport
 from lab.transport.channel import STDOUT, Channel, PipeChannel, end_client
-from lab.transport.shell import ShellPool
+from lab.transport.pool import ShellPool
 
 
 class ExecChannel(Channel):

@@ -28,7 +28,7 @@ from lab.errors import ConnectionLost, InfrastructureError, InputError
 from lab.inventory.model import SshSpec
 from lab.transport.base import CommandResult, Transport
 from lab.transport.channel import STDERR, STDOUT, Channel, ErrTail
-from lab.transport.shell import ShellPool
+from lab.transport.pool import ShellPool
 
 RETRIES = 3
 
