@@ -157,3 +157,13 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def service(engines, tmp_path_factory):
+    """The centre's API and portal under uvicorn over real engines, for one test module
+    (tests/integration/portal_service.py)."""
+    from tests.integration.portal_service import running
+
+    with running(engines, tmp_path_factory) as svc:
+        yield svc

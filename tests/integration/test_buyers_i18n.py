@@ -16,7 +16,7 @@ from lab.catalogue.publish import publish
 from lab.catalogue.record import record_run
 from lab.certs.keys import load_or_create
 from tests.browser import Browser
-from tests.integration.test_centre_portal import EXAMPLE, service, tar_gz  # noqa: F401 (a fixture)
+from tests.integration.portal_service import EXAMPLE, tar_gz
 from tests.test_catalogue import target, write_run
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_the_static_site_switches_between_chinese_and_english(static_site, brows
     assert browser.dialogs() == []
 
 
-def test_the_service_serves_each_language_and_remembers_the_choice(service, browser):  # noqa: F811
+def test_the_service_serves_each_language_and_remembers_the_choice(service, browser):
     sub_id = service.upload(tar_gz(EXAMPLE)).json()["id"]
     service.finish_cells(sub_id, verdict="passed", debian12_mariadb="failed")
     r = httpx.post(f"{service.url}/api/v1/submissions/{sub_id}/publish", timeout=60,
