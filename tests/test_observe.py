@@ -36,10 +36,12 @@ def test_merged_usr_paths_compare_equal():
 
 
 def test_lab_and_package_manager_paths_are_not_the_products():
-    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own("/tmp/.lab-xfer-0123456789ab")
+    spool = "/tmp/.lab-xfer-0123456789ab"
+    assert is_lab_own("/var/tmp/lab-staging/a.deb") and is_lab_own(spool, spools=frozenset({spool}))
     assert not is_lab_own("/var/tmp/acme-cache")
-    # only the exact shapes the lab makes: a vendor's look-alike names are the vendor's
-    assert not is_lab_own("/tmp/.lab-xfer-12ab/a.deb") and not is_lab_own("/tmp/.lab-xfer-0123456789ab/a")
+    # only what the lab made, by exact name: a vendor's file shaped like a spool is the vendor's
+    assert not is_lab_own(spool) and not is_lab_own("/tmp/.lab-xfer-fedcba987654", spools=frozenset({spool}))
+    assert not is_lab_own(spool + "/a", spools=frozenset({spool})) and not is_lab_own("/tmp/.lab-xfer-12ab/a.deb")
     assert not is_lab_own("/var/tmp/lab-staging-x/a") and not is_lab_own("/var/tmp/lab-service.d/a")
     # the lab's shells no longer write files: a vendor's file named like their old folders is not hidden
     assert not is_lab_own("/tmp/.lab-sh-12ab/out")
@@ -113,10 +115,11 @@ def test_new_accounts():
 def test_created_collapses_and_skips_the_labs_paths():
     before = fs({})
     after = fs({"/opt/x": Entry("dir", DIR), "/opt/x/a": Entry("file", FILE),
-                "/tmp/.lab-xfer-0123456789ab": Entry("file", FILE),
+                "/tmp/.lab-xfer-0123456789ab": Entry("file", FILE), "/tmp/.lab-xfer-aaaaaaaaaaaa": Entry("file", FILE),
                 "/usr/bin/gone": Entry("deleted", 0)})
-    assert created(before, after) == ["/opt/x", "/opt/x/a"]
-    assert collapse(created(before, after)) == ["/opt/x"]
+    after.spools = frozenset({"/tmp/.lab-xfer-0123456789ab"})  # the transport's own, caught in transit
+    assert created(before, after) == ["/opt/x", "/opt/x/a", "/tmp/.lab-xfer-aaaaaaaaaaaa"]
+    assert collapse(created(before, after)) == ["/opt/x", "/tmp/.lab-xfer-aaaaaaaaaaaa"]
 
 
 def test_os_package_files_read_from_the_downloaded_debs(tmp_path):

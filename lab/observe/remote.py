@@ -63,7 +63,8 @@ class RemoteObserver(Observer):
             raise InfrastructureError("listing the board's files failed: no listing written") from None
         processes = {pid: cmd[:300] for pid, (ppid, cmd) in self._ps().items()
                      if pid not in self._baseline and ppid == 1}
-        return FsState(parse_find(listing), processes, 0, False, trusted=False, own=self.own)
+        return FsState(parse_find(listing), processes, 0, False, trusted=False, own=self.own,
+                       spools=frozenset(self.t.spools))
 
     def adopt(self):
         before = set(self._ps())

@@ -10,7 +10,6 @@ Example::
 from __future__ import annotations
 
 import abc
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +18,6 @@ from dataclasses import dataclass, field
 # file listing), the supervised service's home, the rpm downloads. Folders only: a vendor's
 # /var/tmp/lab-staging-x is the vendor's.
 LAB_OWN = ("/var/tmp/lab-staging/", "/var/tmp/lab-service/", "/var/tmp/lab-rpm-deps/")
-# A board's file transfer spools through one file of this exact shape (lab/transport/ssh.py),
-# moved or removed at once; nothing else named like it, and nothing below it, is the lab's.
-XFER_SPOOL = re.compile(r"/tmp/\.lab-xfer-[0-9a-f]{12}")
 # The data and logs of the database server the lab runs inside a stack target: the vendor's schema
 # lives there, not the vendor's files. The lab's only on a target whose inventory names that engine
 # (``database_own``); anywhere else a package writing there is the package's.
@@ -66,9 +62,11 @@ def database_own(spec) -> tuple[str, ...]:
     return DATABASE_OWN.get(spec.engine, ())
 
 
-def is_lab_own(path: str, own: tuple[str, ...] = ()) -> bool:
-    """The lab's own path on any target, or under ``own`` (this target's, from ``database_own``)."""
-    return _matches(path, LAB_OWN + own) or bool(XFER_SPOOL.fullmatch(path)) or _matches(path, VIRTUAL)
+def is_lab_own(path: str, own: tuple[str, ...] = (), spools: frozenset[str] = frozenset()) -> bool:
+    """The lab's own path on any target, under ``own`` (this target's, from ``database_own``), or one
+    of the files its transport put there for a moment (``spools``, by exact name: a vendor's file
+    named like a spool is the vendor's)."""
+    return path in spools or _matches(path, LAB_OWN + own) or _matches(path, VIRTUAL)
 
 
 def is_package_manager_own(path: str) -> bool:
@@ -112,6 +110,8 @@ class FsState:
     # Folders the lab writes on this very target beyond ``LAB_OWN`` (its database server's:
     # ``database_own``), from the observer that read the state.
     own: tuple[str, ...] = field(default=(), compare=False)
+    # The transfer spools the lab's transport had made on the target when the state was read.
+    spools: frozenset[str] = field(default=frozenset(), compare=False)
 
     def present(self) -> set[str]:
         return {p for p, e in self.entries.items() if e.kind != "deleted"}
@@ -138,14 +138,15 @@ def created(before: FsState, after: FsState) -> list[str]:
     """Paths present after that were neither there before nor in the image (the lab's, this
     target's own folders of the lab's and the package manager's excluded)."""
     return sorted(p for p in after.present() - before.present()
-                  if not after.entries[p].existed and not is_lab_own(p, after.own) and not is_package_manager_own(p))
+                  if not after.entries[p].existed and not is_lab_own(p, after.own, after.spools)
+                  and not is_package_manager_own(p))
 
 
 def changed(before: FsState, after: FsState) -> dict[str, Entry]:
     """Every path whose entry differs (created, changed, deleted): the install's whole footprint,
     the lab's own paths (this target's too: ``after.own``) excluded."""
     return {p: e for p, e in after.entries.items()
-            if before.entries.get(p) != e and not is_lab_own(p, after.own)}
+            if before.entries.get(p) != e and not is_lab_own(p, after.own, after.spools)}
 
 
 def written(before: FsState, after: FsState) -> dict[str, Entry]:

@@ -75,6 +75,9 @@ class Transport(abc.ABC):
         self._observers: list[Observer] = []
         self._observers_lock = threading.Lock()
         self.secrets: set[str] = set()  # never shown to observers (evidence, logs, reports)
+        # Files the transport itself put on the target for a moment (a board's transfer spool): the
+        # lab's own, by exact name, when a listing happens to catch one.
+        self.spools: set[str] = set()
 
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer`` after every command; returns the function that stops it."""

@@ -224,7 +224,10 @@ class SshTransport(Transport):
             raise ConnectionLost(self.lost) from None
 
     def _spool(self) -> str:
-        return f"/tmp/.lab-xfer-{secrets.token_hex(6)}"
+        """A new name no vendor can guess, recorded so only this very file counts as the lab's."""
+        spool = f"/tmp/.lab-xfer-{secrets.token_hex(6)}"
+        self.spools.add(spool)
+        return spool
 
     def put_bytes(self, data: bytes, path: str, mode: int = 0o644) -> None:
         spool = self._spool()

@@ -357,3 +357,22 @@ def test_a_board_whose_reset_fails_is_taken_out_with_the_reason(board, inventory
         with boards.provision_board(fixed, new_run_id("reset"), lab):  # a reset that works: back in
             assert "used it" in marker.read_text()  # dirty again while this run uses it
         assert not marker.exists()
+
+
+def test_a_file_shaped_like_the_labs_transfer_spool_is_the_vendors_on_a_board(board, lab_run, tmp_path):
+    """A board's transfer spool (/tmp/.lab-xfer- and 12 hex) is the lab's by the exact names its
+    transport made this run: a postinst's file of the same shape is a leftover like any other."""
+    from examples.make import build_deb
+    from tests.integration.packages import MANIFEST
+
+    spool_like = "/tmp/.lab-xfer-0123456789ab"
+    sub = tmp_path / "sub"
+    deb = build_deb({"/usr/share/acme-spool/README": b"nothing to see\n"},
+                    {"Package": "acme-spool", "Version": "1.0", "Architecture": "all"}, sub,
+                    scripts={"postinst": f"#!/bin/sh\necho planted > {spool_like}\nexit 0\n"})
+    (sub / "submission.toml").write_text(MANIFEST.format(name="acme-spool") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    run = lab_run(sub, "--targets", BOARD, "--suites", "install")
+    assert run.check(BOARD, "install.package")["outcome"] == "passed"
+    left = run.check(BOARD, "install.leftovers")
+    assert left["outcome"] == "failed", left["message"]
+    assert f"{spool_like} (created by a script during the install)" in left["message"]
