@@ -75,14 +75,18 @@ def people(s, vendor_password: str, engineer: str, engineer_password: str):
 class Centre:
     """The app on a SQLite database in a temporary folder; cells enqueued into a list."""
 
-    def __init__(self, tmp_path: Path, template: Path, fail_enqueue: bool = False):
-        shutil.copyfile(template, tmp_path / "centre.db")
+    def __init__(self, tmp_path: Path, template: Path | None, fail_enqueue: bool = False,
+                 database_url: str | None = None):
+        """``database_url``: another database than the SQLite ``template``'s copy (a real PostgreSQL)."""
+        if database_url is None:
+            shutil.copyfile(template, tmp_path / "centre.db")
         inventory = tmp_path / "targets.toml"
         inventory.write_text((ROOT / "targets.toml").read_text().replace(
             "limits = { install_timeout = 300, command_timeout = 120 }",
             f"limits = {{ install_timeout = 300, command_timeout = 120, archive_max_members = {MEMBERS_MAX} }}"))
         self.storage = tmp_path / "storage"
-        self.settings = Settings(database_url=f"sqlite:///{tmp_path / 'centre.db'}", storage=self.storage,
+        self.settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'centre.db'}",
+                                 storage=self.storage,
                                  inventory=inventory, broker_url="amqp://lab:none@127.0.0.1:9//",
                                  max_upload_bytes=MAX_UPLOAD)
         self.queued: list[tuple[int, str]] = []
@@ -138,3 +142,29 @@ class Centre:
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def race_for_the_last_place(centre: Centre, tmp_path: Path, monkeypatch) -> list[int]:
+    """Two uploads at once for an organisation with one place left, each count holding its
+    transaction open half a second so that both are inside at once: their status codes."""
+    import threading
+    import time
+
+    from lab.centre import intake
+
+    centre.settings.max_pending_per_org = 1
+    archives = [tar_gz(folder_like_acme(tmp_path, name)) for name in ("acme-one", "acme-two")]
+    counted = intake._room
+
+    def slow_room(s, *args):
+        counted(s, *args)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(intake, "_room", slow_room)
+    codes: list[int] = []
+    uploads = [threading.Thread(target=lambda a=a: codes.append(centre.upload(a).status_code)) for a in archives]
+    for upload in uploads:
+        upload.start()
+    for upload in uploads:
+        upload.join(timeout=60)
+    return sorted(codes)

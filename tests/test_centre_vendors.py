@@ -10,7 +10,7 @@ from sqlalchemy import update
 from lab.centre import auth
 from lab.centre.models import Submission
 from lab.errors import InputError
-from tests.centre_app import Centre, folder_like_acme, tar_gz
+from tests.centre_app import Centre, folder_like_acme, race_for_the_last_place, tar_gz
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")  # argon2 at its lowest cost
 
@@ -102,3 +102,13 @@ def test_the_portal_says_a_wrong_vendor_and_a_full_queue_in_the_pages_language(t
     assert "your organisation has 1 submissions queued or running, this centre&#39;s most (1)" in r.text
     r = post_upload(centre, csrf, "two.tar.gz", tar_gz(folder_like_acme(tmp_path, "acme-two")), "?lang=zh-CN")
     assert r.status_code == 429 and "<h1>排队过多</h1>" in r.text and "贵单位已有 1 个提交在排队或运行" in r.text
+
+
+
+def test_two_uploads_at_once_cannot_both_take_an_organisations_last_place(tmp_path, template, monkeypatch):
+    """The count is made again inside the insert's transaction after taking the organisation's row
+    for writing: on SQLite too (where FOR UPDATE is ignored) the second upload waits for the first
+    to commit, then counts it (tests/integration/test_centre_portal.py: the same on PostgreSQL)."""
+    centre = Centre(tmp_path, template)
+    assert race_for_the_last_place(centre, tmp_path, monkeypatch) == [201, 429]
+    assert centre.submissions() == 1

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -198,8 +198,10 @@ def accept_submission(engine: Engine, settings: Settings, inv: LoadedInventory, 
                      state="queued", published=False, created=at)
     try:
         with Session(engine, expire_on_commit=False) as s, s.begin():
-            # again, holding the organisation's row: two uploads at once cannot both take the last place
-            s.execute(select(Organisation.id).where(Organisation.id == org_id).with_for_update())
+            # again, holding the organisation's row for writing: two uploads at once cannot both take
+            # the last place. A write rather than SELECT ... FOR UPDATE, which SQLite ignores: there
+            # it takes the database's write lock, on PostgreSQL the row's lock, before the count.
+            s.execute(update(Organisation).where(Organisation.id == org_id).values(id=Organisation.id))
             _room(s, org_id, upload.sha256, settings.max_pending_per_org)
             s.add(row)
             s.flush()

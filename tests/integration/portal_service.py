@@ -42,20 +42,36 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 # --- the service --------------------------------------------------------------------------------------
 
+def psql(pg, sql: str) -> None:
+    """``sql`` as PostgreSQL's superuser on the tests' own cluster."""
+    subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "psql"), "-h", str(pg.home), "-p",
+                    str(pg.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],
+                   check=True, cwd="/", capture_output=True)
+
+
+def new_database(pg, prefix: str) -> str:
+    """A fresh database owned by the service's role: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    psql(pg, f"create database {name} owner lab")
+    return pg.url().rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(pg, url: str) -> None:
+    psql(pg, f"drop database if exists {url.rsplit('/', 1)[1]} with (force)")
+
+
 class Service:
     """The API on uvicorn over a fresh database and vhost; accounts made with lab.centre.auth."""
 
     def __init__(self, pg, rabbit, home: Path):
         self.pg, self.rabbit, self.home = pg, rabbit, home
-        self.database = f"portal_{uuid.uuid4().hex[:10]}"
-        self._psql(f"create database {self.database} owner lab")
+        self.db_url = new_database(pg, "portal")
         self.vhost = f"portal-{uuid.uuid4().hex[:8]}"
         assert rabbit.ctl("add_vhost", self.vhost).returncode == 0
         assert rabbit.ctl("set_permissions", "-p", self.vhost, "lab", ".*", ".*", ".*").returncode == 0
         self.storage = home / "storage"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.db_url = pg.url().rsplit("/", 1)[0] + f"/{self.database}"
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("LAB_")},
                     "LAB_SIGNING_KEY": os.environ["LAB_SIGNING_KEY"], "PYTHONUNBUFFERED": "1",
                     "LAB_DATABASE_URL": self.db_url, "LAB_BROKER_URL": rabbit.url().rstrip("/") + f"/{self.vhost}",
@@ -64,11 +80,6 @@ class Service:
         self.log = home / "api.log"
         self.proc: subprocess.Popen | None = None
         self.engine = None
-
-    def _psql(self, sql: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "psql"), "-h", str(self.pg.home), "-p",
-                        str(self.pg.port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql],
-                       check=True, cwd="/", capture_output=True)
 
     def start(self) -> None:
         with self.log.open("ab") as log:  # the working folder has no .env: the settings are the environment
@@ -104,7 +115,7 @@ class Service:
                 self.proc.wait()
         if self.engine is not None:
             self.engine.dispose()
-        self._psql(f"drop database if exists {self.database} with (force)")
+        drop_database(self.pg, self.db_url)
         self.rabbit.ctl("delete_vhost", self.vhost)
 
     # --- what a vendor's script and the tests do ---------------------------------------------------

@@ -116,3 +116,20 @@ def test_a_form_post_without_its_csrf_token_is_403(service):
         fresh.get("/login")
         r = fresh.post("/login", data={"email": "vendor@acme.example", "password": "vendor passphrase"})
         assert r.status_code == 403
+
+
+def test_two_uploads_at_once_on_postgresql_cannot_both_take_the_last_place(engines, tmp_path, monkeypatch):
+    """The per-organisation cap's recount under the organisation's row lock, on the real database
+    (tests/test_centre_vendors.py: the same on SQLite)."""
+    from tests.centre_app import Centre, race_for_the_last_place
+    from tests.integration.portal_service import drop_database, new_database
+
+    pg, _ = engines
+    url = new_database(pg, "cap")
+    centre = Centre(tmp_path, None, database_url=url)
+    try:
+        assert race_for_the_last_place(centre, tmp_path, monkeypatch) == [201, 429]
+        assert centre.submissions() == 1
+    finally:
+        centre.engine.dispose()
+        drop_database(pg, url)
