@@ -9,6 +9,7 @@ per product in ``reports/history/<product>.jsonl``, so trends work across runs w
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -40,6 +41,13 @@ def allure_command() -> list[str]:
         if proc.returncode != 0:
             raise InfrastructureError(f"npm ci failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return [str(local)]
+
+
+def allure_env() -> dict[str, str]:
+    """Allure asks git where it runs (the checkout's folder name, branch and remote) and writes the
+    answers into the report as its "CI": a vendor's report would carry the lab's own checkout. No
+    repository is found here, so those stay empty (and four git commands are not run)."""
+    return {**os.environ, "GIT_DIR": "/nonexistent/lab-report-has-no-repository", "GIT_CEILING_DIRECTORIES": "/"}
 
 
 def strip_analytics(html: str) -> str:
@@ -76,7 +84,8 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     # Allure's generator (Node.js, its own process) and the PDF (WeasyPrint, in this one) read the
     # same finished results and nothing of each other: the PDF is laid out while Allure works.
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=allure_env())
         pdf_error = None
         try:
             if before_pdf is not None:

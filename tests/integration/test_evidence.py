@@ -173,3 +173,6 @@ def test_history_is_kept_per_product_across_renders(published, tmp_path):
         assert "report: " in proc.stdout, proc.stdout + proc.stderr
     lines = (history / "acme-hello.jsonl").read_text().splitlines()
     assert len(lines) == 2
+    # nothing of the lab's own checkout (its folder, its branch) in a vendor's report
+    html = (runs["acme-hello"] / "report/index.html").read_text()
+    assert '"repoName":"",' in html and '"jobRunBranch":"",' in html, re.findall(r'"ci":\{[^}]*\}', html)
