@@ -6,20 +6,131 @@ the same answer everywhere: ``targets[0].imagee: unknown key``, all problems at 
 
 from __future__ import annotations
 
+import difflib
+import json
 import tomllib
 from pathlib import Path
-from typing import TypeVar
+from types import UnionType
+from typing import TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from lab.errors import InputError
+from lab.wording import N_, Wording
 
 M = TypeVar("M", bound=BaseModel)
 
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "field required",
-}
+UNKNOWN_KEY = Wording(N_("unknown key"))
+UNKNOWN_KEY_NEAR = Wording(N_("unknown key (did you mean %(near)s?)"))
+REQUIRED = Wording(N_("field required"))
+# The values a TOML file gets wrong most (a number in quotes, one value where a list goes): what is
+# wanted and what was given, where pydantic says only the former.
+WHOLE_NUMBER = Wording(N_("must be a whole number, given %(given)s"))
+NUMBER = Wording(N_("must be a number, given %(given)s"))
+TEXT = Wording(N_("must be text in quotes, given %(given)s"))
+BOOLEAN = Wording(N_("must be true or false, given %(given)s"))
+LIST = Wording(N_("must be a list in brackets, such as [1, 2], given %(given)s"))
+TABLE = Wording(N_("must be a table ([name] or { key = value }), given %(given)s"))
+ONE_OF = Wording(N_("must be %(expected)s, given %(given)s"))
+TOO_MANY = Wording(N_("too many entries: %(actual_length)s, at most %(max_length)s"))
+TOO_FEW = Wording(N_("too few entries: %(actual_length)s, at least %(min_length)s"))
+_BY_TYPE = {"int_type": WHOLE_NUMBER, "int_parsing": WHOLE_NUMBER, "int_from_float": WHOLE_NUMBER,
+            "float_type": NUMBER, "float_parsing": NUMBER, "string_type": TEXT, "bool_type": BOOLEAN,
+            "bool_parsing": BOOLEAN, "list_type": LIST, "dict_type": TABLE, "model_type": TABLE,
+            "model_attributes_type": TABLE, "literal_error": ONE_OF, "enum": ONE_OF,
+            "too_long": TOO_MANY, "too_short": TOO_FEW}
+# pydantic's own sentences for the rest, said in English word for word as ever, made wordings so
+# that the portal says them in the page's language.
+PYDANTIC = [Wording(w) for w in (
+    N_("Input should be greater than %(gt)s"),
+    N_("Input should be greater than or equal to %(ge)s"),
+    N_("Input should be less than %(lt)s"),
+    N_("Input should be less than or equal to %(le)s"),
+    N_("String should have at most %(max_length)s character"),
+    N_("String should have at most %(max_length)s characters"),
+    N_("String should have at least %(min_length)s character"),
+    N_("String should have at least %(min_length)s characters"),
+    N_("String should match pattern %(pattern)s"),
+)]
+GIVEN_MAX = 40  # characters of a given value quoted back
+
+
+def given(value: object) -> str:
+    """A value as the TOML file wrote it, short, and with no control character left as it is (a
+    vendor's text is quoted back to a terminal and a page)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        cut = value[:GIVEN_MAX]
+        return json.dumps(cut, ensure_ascii=False) + ("..." if len(value) > GIVEN_MAX else "")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _model_at(model: type | None, loc: tuple) -> type | None:
+    """The model whose keys are valid at ``loc`` (the loc's last part is the key): None when the
+    path leaves the models (a dict of free keys)."""
+    t = model
+    for part in loc[:-1]:
+        t = _unwrap(t)
+        if isinstance(part, int):
+            continue
+        if not (isinstance(t, type) and issubclass(t, BaseModel)):
+            return None
+        field = t.model_fields.get(str(part)) or next(
+            (f for f in t.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        t = field.annotation
+    t = _unwrap(t)
+    return t if isinstance(t, type) and issubclass(t, BaseModel) else None
+
+
+def _unwrap(t):
+    """``X | None`` -> X, ``list[X]`` -> X, ``dict[K, X]`` -> X, until a plain type."""
+    for _ in range(5):
+        origin, args = get_origin(t), get_args(t)
+        if origin in (Union, UnionType):
+            t = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
+                     next((a for a in args if a is not type(None)), t))
+        elif origin in (list, tuple, set, frozenset) and args:
+            t = args[0]
+        elif origin is dict and len(args) == 2:
+            t = args[1]
+        else:
+            return t
+    return t
+
+
+def _unknown(loc: tuple, model: type | None) -> str:
+    found = _model_at(model, loc)
+    if found is not None and loc and isinstance(loc[-1], str):
+        keys = [f.alias or name for name, f in found.model_fields.items()]
+        near = difflib.get_close_matches(loc[-1], keys, n=1, cutoff=0.75)
+        if near:
+            return UNKNOWN_KEY_NEAR.say(near=repr(near[0]))
+    return UNKNOWN_KEY
+
+
+def message_of(e: dict, model: type | None = None) -> str:
+    """One pydantic error in the lab's words: what is wanted, what was given, a near key."""
+    kind = e["type"]
+    if kind == "extra_forbidden":
+        return _unknown(e["loc"], model)
+    if kind == "missing":
+        return REQUIRED
+    wording = _BY_TYPE.get(kind)
+    if wording is not None:
+        ctx = e.get("ctx") or {}
+        return wording.say(given=given(e.get("input")), expected=ctx.get("expected", ""),
+                           max_length=ctx.get("max_length", ""), min_length=ctx.get("min_length", ""),
+                           actual_length=ctx.get("actual_length", ""))
+    return e["msg"].removeprefix("Value error, ")
 
 
 def dotted(loc: tuple, data: object = None) -> str:
@@ -40,13 +151,9 @@ def dotted(loc: tuple, data: object = None) -> str:
     return out or "(top level)"
 
 
-def problems_of(error: ValidationError, data: object = None) -> list[str]:
-    problems = []
-    for e in error.errors():
-        msg = _MESSAGES.get(e["type"], e["msg"])
-        msg = msg.removeprefix("Value error, ")
-        problems.append(f"{dotted(e['loc'], data)}: {msg}")
-    return problems
+def problems_of(error: ValidationError, data: object = None, model: type | None = None) -> list[str]:
+    """``field.path: message`` for each error; ``model`` (the one validated) finds near keys."""
+    return [f"{dotted(e['loc'], data)}: {message_of(e, model)}" for e in error.errors()]
 
 
 def read_toml(path: Path) -> dict:
@@ -65,5 +172,5 @@ def parse_model(model: type[M], data: dict, source: str, context: dict | None = 
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        raise InputError(source, problems_of(exc, data)) from None
+        raise InputError(source, problems_of(exc, data, model)) from None
 

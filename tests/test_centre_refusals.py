@@ -18,7 +18,8 @@ from lab.centre import pages
 from lab.centre.intake import NOT_QUEUED
 from lab.centre.models import Cell
 from lab.centre.upload import NOT_AN_ARCHIVE, TOO_MANY_FIELDS
-from lab.centre.wording import Wording, known, words
+from lab.i18n import words
+from lab.wording import Wording, known
 from tests.centre_app import Centre
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")  # argon2 at its lowest cost
@@ -123,9 +124,41 @@ def test_a_text_shaped_like_a_wordings_template_is_shown_as_it_is():
     """Review: an upload's problem equal to a wording's own template (``%(most)s`` left in) made the
     page fail with a KeyError: a 500, the lab's fault, from a vendor's text."""
     from lab.centre.upload import TOO_MANY_FIELDS
-    from lab.centre.wording import words
-    from lab.i18n import language
+    from lab.i18n import language, words
 
     with language("zh-CN"):
         assert "%(most)s" in words(str(TOO_MANY_FIELDS))  # no error; the "parameter" kept literally
         assert words(TOO_MANY_FIELDS.say(most=16)) != TOO_MANY_FIELDS.say(most=16)  # a real one is translated
+
+
+def test_a_submissions_mistakes_are_said_in_the_pages_language_with_what_was_given(centre, tmp_path):
+    """A typo, a value of the wrong type and a missing file: in Chinese on the page (what is wanted,
+    the near key, the value as the vendor wrote it, escaped), in English from the API as before."""
+    from tests.centre_app import folder_like_acme, tar_gz
+
+    typos = folder_like_acme(tmp_path, "acme-calc")
+    manifest = typos / "submission.toml"
+    manifest.write_text(manifest.read_text().replace("[product]", '[product]\nnmae = "x"')
+                        .replace('version = "', 'version = 12 # "'))
+    missing = folder_like_acme(tmp_path / "missing", "acme-calc")
+    next(missing.glob("*.deb")).unlink()
+    csrf = centre.sign_in("vendor@acme.example", "correct horse")
+    said = problems_of(post_upload(centre, csrf, "acme.tar.gz", tar_gz(typos)).text)
+    assert "product.nmae: 未知的键（是否想写 &#39;name&#39;？）" in said, said  # noqa: RUF001
+    assert "product.version: 应为加引号的文本，实际给出 12" in said, said  # noqa: RUF001
+    said = problems_of(post_upload(centre, csrf, "acme.tar.gz", tar_gz(missing)).text)
+    assert "artifacts[0].path: 提交中没有 acme-calc_0.9.0_all.deb" in said, said
+    api = centre.upload(tar_gz(typos)).json()["problems"] + centre.upload(tar_gz(missing)).json()["problems"]
+    assert {p["field"]: p["message"] for p in api} == {
+        "product.nmae": "unknown key (did you mean 'name'?)", "product.version": "must be text in quotes, given 12",
+        "artifacts[0].path": "acme-calc_0.9.0_all.deb not found in the submission"}
+
+
+
+def test_a_vendors_hidden_characters_are_written_out_on_the_portals_pages():
+    """Review: a right-to-left override in a vendor's words (a reason, a window title shown on the
+    portal's matrix and product pages) was obeyed there; the PDF, the certificates and the buyers'
+    site already wrote it out. The portal's environment does the same for every value it shows."""
+    page = pages.ENV.from_string("<td>{{ reason }}</td><td>{{ _('Run %(id)s', id=run) }}</td>")
+    shown = page.render(reason="\u202edessap <b>", run="\u200b1")
+    assert shown == "<td>\\u202edessap &lt;b&gt;</td><td>Run \\u200b1</td>", shown

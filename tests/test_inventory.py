@@ -56,7 +56,7 @@ def test_valid_minimal_inventory_gets_defaults(tmp_path):
 def test_unknown_key_is_named_with_its_path(tmp_path):
     assert problems(tmp_path, GOOD.replace('image = "lab/t1"', 'imagee = "lab/t1"')) == [
         "targets[t1].docker.image: field required",
-        "targets[t1].docker.imagee: unknown key",
+        "targets[t1].docker.imagee: unknown key (did you mean 'image'?)",
     ]
 
 
@@ -69,7 +69,7 @@ facts = { os_family = "debian", os_id = "debian", os_version = "12", arch = "spa
 """
     found = problems(tmp_path, text)
     assert "targets[Bad Name].name: must match [a-z0-9][a-z0-9._-]*" in found
-    assert any(p.startswith("targets[Bad Name].backend: Input should be 'docker' or 'ssh'") for p in found)
+    assert "targets[Bad Name].backend: must be 'docker' or 'ssh', given \"podman\"" in found
     assert any(p.startswith("targets[Bad Name].facts.arch:") for p in found)
 
 

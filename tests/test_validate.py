@@ -42,7 +42,7 @@ def test_validate_checks_the_claims_and_prints_patterns_literally(tmp_path):
                           cwd=ROOT)
     assert proc.returncode == 2
     assert "product.name: must match [a-z0-9][a-z0-9.+_-]*" in proc.stderr
-    assert "service.ports[0]: Input should be a valid integer" in proc.stderr
+    assert 'service.ports[0]: must be a whole number, given "80"' in proc.stderr  # quoted: the fix is plain
     (sub / "submission.toml").write_text(MANIFEST.format(name="fine") + '[[artifacts]]\npath = "a.tar.gz"\n'
                                          'prefix = "/opt/a"\n[claims]\ntargets = ["debian12-amd64"]\n')
     proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(sub)], capture_output=True, text=True,

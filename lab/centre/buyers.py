@@ -23,10 +23,10 @@ from lab.catalogue.models import Certificate, Result, Run
 from lab.catalogue.publish import RESULT_KEYS, cell_data, every_version, matrix, matrix_for_machines, slug_of
 from lab.centre.context import centre_of
 from lab.centre.pages import REPORT_HEADERS, quoted, render
-from lab.centre.wording import Wording
 from lab.certs.keys import key_id, key_path, load_or_create, public_pem
 from lab.certs.render import OPENSSL_RECIPE, PYTHON_RECIPE
 from lab.i18n import N_
+from lab.wording import Wording
 
 router = APIRouter(include_in_schema=False)
 

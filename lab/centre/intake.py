@@ -45,7 +45,6 @@ from lab.centre import ledger
 from lab.centre.auth import now
 from lab.centre.models import Cell, Organisation, Submission
 from lab.centre.upload import Problem, Rejected, Upload
-from lab.centre.wording import Wording
 from lab.errors import InfrastructureError, InputError
 from lab.i18n import N_
 from lab.inventory.load import LoadedInventory
@@ -54,6 +53,7 @@ from lab.runid import new_run_id
 from lab.settings import Settings
 from lab.submission import load_for_lab
 from lab.submission.load import MANIFEST
+from lab.wording import Wording
 
 Enqueue = Callable[[Cell, Settings], None]
 

@@ -23,15 +23,16 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
 
 from lab import i18n
 from lab.catalogue.publish import install_filters
-from lab.centre import wording
 from lab.centre.auth import Principal, csrf_matches
 from lab.centre.context import centre_of, current
-from lab.centre.wording import Wording
 from lab.certs.render import ENV as CATALOGUE_ENV
 from lab.i18n import N_
+from lab.text import finalize
+from lab.wording import Wording
 
 ENV = i18n.install(Environment(loader=ChoiceLoader([FileSystemLoader(Path(__file__).with_name("templates")),
-                                                    PackageLoader("lab", "templates")]), autoescape=True))
+                                                    PackageLoader("lab", "templates")]), autoescape=True,
+                               finalize=finalize))  # a vendor's hidden characters written out (lab.text)
 install_filters(ENV)  # the catalogue's words (verdicts, reasons, facts) in the page's language
 # ... and whatever else the catalogue's templates use (lab.certs.render registers it): the same
 # templates render here, in the portal's frame.
@@ -61,7 +62,7 @@ def state_words(word: object) -> str:
 
 # The portal's own refusals (an HTTPException's detail). The API answers them in English (its
 # contract); a page says them in its language, like every refusal written as a ``Wording``
-# (lab.centre.wording: the buyers' pages', an upload's problems, the ledger's). Any other message (a
+# (lab.wording: the buyers' pages', an upload's problems, the ledger's). Any other message (a
 # database's complaint) is shown as it is.
 SIGN_IN_FIRST = Wording(N_("sign in first: /login"))
 LOST_CSRF = Wording(N_("this form has lost its CSRF token: reload the page and send it again"))
@@ -77,7 +78,7 @@ STARLETTE = (Wording(N_("Not Found")), Wording(N_("Method Not Allowed")))  # Sta
 
 def refusal_words(message: object) -> str:
     """A refusal in the page's language (a state it names too); any other message as it is."""
-    return wording.words(message, state_words)
+    return i18n.words(message, state_words)
 
 
 ENV.filters["size"] = size_words

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 
-from lab.centre.wording import Wording
 from lab.errors import InputError
 from lab.i18n import N_
+from lab.wording import Wording
 
 FIELD = "submission"          # the multipart field of the archive (the public contract)
 SLACK = 1 << 20               # multipart framing and small fields allowed beyond the archive's limit

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
@@ -33,6 +33,8 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 from jinja2 import Environment, Template
 
+from lab.wording import N_, known  # N_ re-exported (lab.wording says why it lives there)
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
 SOURCE = "en"            # the language the code and templates are written in
@@ -40,11 +42,6 @@ SUPPORTED = ("zh-CN", "en")
 NAMES = {"zh-CN": "中文", "en": "English"}  # each language in its own words, for the switch
 
 _current: ContextVar[str] = ContextVar("lab_language", default=SOURCE)
-
-
-def N_(text: str) -> str:
-    """Marks ``text`` for extraction without translating it now (it is translated where shown)."""
-    return text
 
 
 def locale_code(lang: str) -> str:
@@ -92,6 +89,21 @@ def language(lang: str) -> Iterator[str]:
 
 def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
+
+
+def words(message: object, own_word: Callable[[str], str] = str) -> str:
+    """A refusal (``lab.wording``) in the current language; any other text as it is. Only the
+    wording is translated: its parameters stay as they were said, but those it calls its own
+    (``Wording(..., own=("state",))``) pass through ``own_word``."""
+    text = "" if message is None else str(message)
+    found = known(text)
+    if found is None:
+        return text
+    wording, params = found
+    try:
+        return gettext(wording) % {k: own_word(v) if k in wording.own else v for k, v in params.items()}
+    except (KeyError, ValueError, TypeError):  # a text only shaped like the wording: shown as it is
+        return text
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

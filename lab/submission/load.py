@@ -18,6 +18,7 @@ from lab.inventory.model import LabSettings, Limits, StabilitySettings
 from lab.submission.model import Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
+from lab.wording import N_, Wording
 
 MANIFEST = "submission.toml"
 
@@ -39,7 +40,10 @@ class LoadedSubmission:
             self._tmp = None
 
 
-LINK = "symbolic link (links are not accepted)"
+LINK = Wording(N_("symbolic link (links are not accepted)"))
+LINK_AT = Wording(N_("%(path)s: symbolic link (links are not accepted)"))
+NOT_FOUND = Wording(N_("%(path)s not found in the submission"))
+MISMATCH = Wording(N_("mismatch: %(path)s has %(sha256)s"))
 
 
 def _link_along(root: Path, relative: str) -> str | None:
@@ -91,15 +95,15 @@ def _check_files(model: Submission, root: Path, limits: Limits,
     for where, art in entries:
         link = _link_along(root, art.path)
         if link is not None:
-            problems.append(f"{where}.path: {link}: {LINK}")
+            problems.append(f"{where}.path: {LINK_AT.say(path=link)}")
             continue
         p = root / art.path
         if not p.is_file():
-            problems.append(f"{where}.path: {art.path} not found in the submission")
+            problems.append(f"{where}.path: {NOT_FOUND.say(path=art.path)}")
             continue
         digests[art.path] = known[art.path] if known and art.path in known else sha256_file(p)
         if art.sha256 and art.sha256 != digests[art.path]:
-            problems.append(f"{where}.sha256: mismatch: {art.path} has {digests[art.path]}")
+            problems.append(f"{where}.sha256: {MISMATCH.say(path=art.path, sha256=digests[art.path])}")
     optional = []
     if model.database:
         optional += [("database.schema", model.database.schema_), ("database.checks", model.database.checks)]
@@ -110,11 +114,12 @@ def _check_files(model: Submission, root: Path, limits: Limits,
             continue
         link = _link_along(root, rel)
         if link is not None:
-            problems.append(f"{where}: {link}: {LINK}")
+            problems.append(f"{where}: {LINK_AT.say(path=link)}")
         elif not (root / rel).exists():
-            problems.append(f"{where}: {rel} not found in the submission")
+            problems.append(f"{where}: {NOT_FOUND.say(path=rel)}")
         elif (root / rel).is_dir():
-            problems += [f"{where}: {inner}: {LINK}" for inner in _links_below(root, rel, limits.archive_max_members)]
+            inside = _links_below(root, rel, limits.archive_max_members)
+            problems += [f"{where}: {LINK_AT.say(path=inner)}" for inner in inside]
     return problems, digests
 
 

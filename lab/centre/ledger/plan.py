@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from lab.centre.ledger.queries import utcnow
 from lab.centre.ledger.transitions import locked_current, next_attempt, refresh
 from lab.centre.models import Cell, Submission
-from lab.centre.wording import Wording
 from lab.errors import InputError
 from lab.i18n import N_
+from lab.wording import Wording
 
 # An engineer's requeue refused: in English to the API, in the page's language on the console
 ONLY_BROKEN = Wording(N_("state: only a broken cell can be requeued; it is %(state)s"), own=("state",))

@@ -1,11 +1,11 @@
-"""The centre's refusals, written once: said in English where they are raised (the API answers them
-so, word for word: its contract), and put into the page's language by the portal.
+"""Refusals written once: said in English where they are raised (the API and ``lab validate`` answer
+them so, word for word: their contract), and put into the page's language by the portal.
 
 A ``Wording`` is that English sentence with ``%(name)s`` placeholders; it is also the gettext
 message id (marked ``N_`` where it is written, so the catalogues have it). Where the refusal is
 raised it is said (``TOO_MANY.say(most=16)`` -> ``"more than 16 form fields"``), and it travels as
 plain text: through ``InputError.problems``, an upload's ``Problem.message``, an exception's
-detail, the API's documents, none of which change. A page reads the text back (``words``): a text
+detail, the API's documents, none of which change. A page reads the text back (``lab.i18n.words``): a text
 one of the wordings said is translated and its parameters put back as they were said; any other
 text is shown as it is.
 
@@ -19,9 +19,13 @@ words (a cell's state), which the page may translate too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from lab import i18n
+
+def N_(text: str) -> str:
+    """Marks ``text`` for extraction without translating it now (it is translated where shown).
+    Here rather than in ``lab.i18n`` so that marking a wording costs no import of Babel."""
+    return text
+
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _KNOWN: dict[str, Wording] = {}  # every wording made, by its English text (a module's import makes its own)
@@ -66,17 +70,3 @@ def known(text: str) -> tuple[Wording, dict[str, str]] | None:
             return wording, params
     return None
 
-
-def words(message: object, own_word: Callable[[str], str] = str) -> str:
-    """A refusal in the current language (``lab.i18n.language``); any other text as it is. Only the
-    wording is translated: its parameters stay as they were said, but those it calls its own
-    (``Wording(..., own=("state",))``) pass through ``own_word``."""
-    text = "" if message is None else str(message)
-    found = known(text)
-    if found is None:
-        return text
-    wording, params = found
-    try:
-        return i18n.gettext(wording) % {k: own_word(v) if k in wording.own else v for k, v in params.items()}
-    except (KeyError, ValueError, TypeError):  # a text only shaped like the wording: shown as it is
-        return text
