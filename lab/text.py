@@ -1,14 +1,21 @@
-"""Cutting long text for people: one rule and one limit for every message, step and evidence.
+"""Vendor and tool text for people: cut to one limit (``trim``), and its hidden characters shown
+(``visible``, and ``finalize`` for the pages' templates).
 
 The head says what started, the tail how it ended (where the error usually is), and the cut says
-how much is missing and where the whole of it is kept.
+how much is missing and where the whole of it is kept. A character a page would act on instead of
+showing (a bidi override, a zero-width space, an escape sequence) is written out as ``\\u202e``.
 
 Example::
 
+    visible("dessap\\u202e")  # the override shown, not obeyed
     trim(output)   # first third + "[... 51234 characters cut: see the command log ...]" + last two thirds
 """
 
 from __future__ import annotations
+
+import unicodedata
+
+from markupsafe import Markup
 
 LIMIT = 4000  # characters of one check message, one step's output, one piece of evidence
 
@@ -18,3 +25,32 @@ def trim(text: str, limit: int = LIMIT, where: str = "the command log") -> str:
         return text
     head, tail = limit // 3, limit - limit // 3
     return f"{text[:head]}\n[... {len(text) - limit} characters cut: see {where} ...]\n{text[-tail:]}"
+
+
+# What a vendor's string may hold that a page would act on rather than show: C0/C1 controls (an
+# escape sequence), format characters (bidi overrides and isolates, zero-width ones), line and
+# paragraph separators, surrogates and private-use code points. Line ends and tabs are layout.
+HIDDEN = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs", "Co"))
+KEPT = frozenset("\n\t\r")
+
+
+def visible(text: str) -> str:
+    """``text`` with every character of ``HIDDEN`` written out (``\\u202e``, ``\\x1b``), so that a
+    right-to-left override cannot turn ``dessap`` into ``passed`` on a page or in a PDF, and a
+    zero-width space cannot make two names look alike."""
+    if text.isprintable():
+        return text
+    return "".join(c if c in KEPT or unicodedata.category(c) not in HIDDEN
+                   else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                         else f"\\U{ord(c):08x}")
+                   for c in text)
+
+
+def finalize(value: object) -> object:
+    """Jinja's ``finalize`` for the lab's pages: every ``{{ ... }}`` shown through ``visible``, Markup
+    kept Markup (the escapes it adds are backslashes and hex digits, never markup)."""
+    if isinstance(value, Markup):
+        return Markup(visible(str(value)))  # noqa: S704 - already escaped; visible() adds only \\ and hex
+    if isinstance(value, str):
+        return visible(value)
+    return value

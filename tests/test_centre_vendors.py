@@ -112,3 +112,16 @@ def test_two_uploads_at_once_cannot_both_take_an_organisations_last_place(tmp_pa
     centre = Centre(tmp_path, template)
     assert race_for_the_last_place(centre, tmp_path, monkeypatch) == [201, 429]
     assert centre.submissions() == 1
+
+
+def test_an_organisations_names_cannot_be_drawn_like_another_ones(centre):
+    """The look-alike rule of a submission's vendor (lab.submission.model.look_alike) holds for the
+    names an engineer gives an organisation too: each of these draws like "ACME Software"."""
+    with centre.session() as s:
+        for vendor, why in (("ACME  Software", "two spaces in a row"), ("ACME\u3164Software", "U+3164"),
+                            ("AC\u041cE Software", "mixes Cyrillic and Latin letters")):
+            with pytest.raises(InputError) as refused:
+                auth.create_org(s, "Mallory", vendor)
+            assert refused.value.source == "--vendor" and why in refused.value.problems[0], refused.value
+        with pytest.raises(InputError, match="mixes Cyrillic and Latin"):
+            auth.set_vendor(s, "Other Vendor", "AC\u041cE Software")

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from lab.centre.models import ApiToken, Organisation, User
 from lab.errors import InfrastructureError, InputError, LabError
 from lab.hashing import sha256_text
+from lab.submission.model import look_alike
 
 PREFIX = "lab"
 TOKEN = re.compile(r"lab_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")
@@ -98,6 +99,9 @@ def _one_line(what: str, value: str) -> str:
     if not value or len(value) > ORG_MAX or not value.isprintable():
         raise InputError(what, [f"an organisation's name or vendor name is 1 to {ORG_MAX} printable characters "
                                 "on one line"])
+    problem = look_alike(value)  # drawn like another organisation's name on a page: refused as a vendor's is
+    if problem:
+        raise InputError(what, [problem])
     return value
 
 

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from jinja2 import Environment, PackageLoader
 
 from lab import i18n
+from lab.text import finalize
 
 DEFAULT_LANGUAGE = "zh-CN"  # the first of [lab] languages unless the inventory says otherwise
-ENV = i18n.install(Environment(loader=PackageLoader("lab", "templates"), autoescape=True))
+# finalize: hidden characters (a bidi override in a file name, a window title) written out, not obeyed
+ENV = i18n.install(Environment(loader=PackageLoader("lab", "templates"), autoescape=True, finalize=finalize))
 
 # How a buyer checks a certificate without the lab: OpenSSL 3 and python3's standard library, in a
 # folder holding certificate.json, the lab's lab-signing-key.pub.pem and the file received.

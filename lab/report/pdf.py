@@ -35,8 +35,11 @@ from lab.i18n import N_
 from lab.inventory.model import LabSettings
 from lab.results.model import Check, Outcome, TargetResult, Verdicts
 from lab.suite import registry
+from lab.text import finalize
 
-ENV = i18n.install(Environment(loader=PackageLoader("lab", "report/templates"), autoescape=True))
+# finalize: every value shown has its hidden characters written out (a bidi override in a vendor's
+# file name or message would otherwise reorder what the reader sees: lab.text.visible)
+ENV = i18n.install(Environment(loader=PackageLoader("lab", "report/templates"), autoescape=True, finalize=finalize))
 ENV.filters["yes_no"] = i18n.yes_no
 ENV.filters["plain_reason"] = plain_reason
 
@@ -254,14 +257,14 @@ def report_html(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = Non
 def write_report(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = None,
                  site_url: str | None = None) -> Path:
     """Write ``report/report.html`` and ``report/report.pdf``; return the PDF's path."""
-    from lab.report.weasy import HTML  # imports Pango: only when a PDF is made
+    from lab.report.weasy import HTML, data_only_fetcher  # imports Pango: only when a PDF is made
 
     run_dir = Path(run_dir)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     page = report_html(run_dir, verdicts, lab, site_url=site_url if site_url is not None else site_address(lab))
     try:
-        pdf = HTML(string=page, base_url=str(out)).write_pdf()
+        pdf = HTML(string=page, base_url=str(out), url_fetcher=data_only_fetcher()).write_pdf()
     except Exception as exc:  # Pango/fonts missing, or a rendering bug: the lab's fault, said plainly
         raise InfrastructureError(f"rendering {out / 'report.pdf'} failed: {exc}") from exc
     _write_bytes(out / "report.html", page.encode("utf-8"))

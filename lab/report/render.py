@@ -20,6 +20,7 @@ from pathlib import Path
 from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import LabSettings
 from lab.report.allure_meta import report_config
+from lab.report.allure_visible import make_visible
 from lab.report.pdf import lab_settings, write_report
 from lab.results.model import Verdicts
 
@@ -76,6 +77,7 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     history_dir = Path(history_dir or Path("reports") / "history")
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
+    make_visible(results)  # a vendor's hidden characters written out, never obeyed, in Allure's pages
     config = run_dir / ".allurerc.json"
     config.write_text(json.dumps(report_config(), indent=2))
     cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),

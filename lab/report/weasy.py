@@ -48,4 +48,12 @@ def _import():
     return weasyprint
 
 
-HTML = _import().HTML  # Python's import lock: a second importer waits for this one
+_weasyprint = _import()  # Python's import lock: a second importer waits for this one
+HTML = _weasyprint.HTML
+
+
+def data_only_fetcher():
+    """What WeasyPrint may fetch for a report: ``data:`` URIs only (its screenshots and QR code are
+    inline). Anything else a page could name, ``file:///etc/passwd``, the signing key, a host on the
+    lab's network, is refused (a warning, no content), so no string on a page reaches the machine."""
+    return _weasyprint.urls.URLFetcher(allowed_protocols=("data",), allow_redirects=False, timeout=5)

@@ -14,6 +14,7 @@ Example (the smallest valid one)::
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -54,6 +55,29 @@ def _plain(v: str | None) -> str | None:
     return v
 
 
+# Printable, yet drawn as nothing (Unicode's default-ignorable letters and marks, the Hangul fillers,
+# the blank Braille cell): a name with one looks like the name without it.
+INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+                      + "".join(map(chr, range(0xFE00, 0xFE10))) + "".join(map(chr, range(0xE0100, 0xE01F0))))
+CONFUSABLE_SCRIPTS = frozenset(("LATIN", "CYRILLIC", "GREEK"))  # whose letters are drawn alike: A, U+0410, U+0391
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def look_alike(name: str) -> str | None:
+    """Why ``name`` could be drawn like another name, or None: spaces a page collapses or trims,
+    an invisible character, or a word mixing Latin, Cyrillic and Greek letters (``ACM`` and a Cyrillic ``E``)."""
+    if name != name.strip() or "  " in name:
+        return "must not begin or end with a space, nor hold two spaces in a row (a page shows them as one)"
+    hidden = sorted({f"U+{ord(c):04X}" for c in name if c in INVISIBLE})
+    if hidden:
+        return f"must not contain invisible characters ({', '.join(hidden)})"
+    for word in WORD.findall(name):
+        scripts = {unicodedata.name(c, "").split(" ")[0] for c in word} & CONFUSABLE_SCRIPTS
+        if len(scripts) > 1:
+            return f"the word {word!r} mixes {' and '.join(sorted(s.title() for s in scripts))} letters"
+    return None
+
+
 class Product(Strict):
     name: str = Field(max_length=SHORT)
     version: str = Field(min_length=1, max_length=SHORT)
@@ -76,6 +100,16 @@ class Product(Strict):
             raise ValueError("must be one line of printable text")
         return v
 
+    @field_validator("vendor")
+    @classmethod
+    def _vendor(cls, v: str) -> str:
+        """Owns products and is shown to buyers: a name that draws like another vendor's (a trailing
+        or doubled space a page collapses, an invisible filler, a Cyrillic letter in a Latin word) is refused."""
+        problem = look_alike(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
 
 class Artifact(Strict):
     path: str = Field(max_length=COMMAND)
@@ -89,7 +123,9 @@ class Artifact(Strict):
     @field_validator("path")
     @classmethod
     def _path(cls, v: str) -> str:
-        return _relative_inside(v)
+        """The file's name is shown in reports, certificates and the buyers' pages: a bidi override
+        in it (``acme_\u202e0.9.0_all.deb`` read as ``acme_bed.lla_0.9.0``) would misname what is certified."""
+        return _plain(_relative_inside(v))
 
     @field_validator("prefix", "arch")
     @classmethod
