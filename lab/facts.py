@@ -22,9 +22,11 @@ echo "glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed 's/^glibc //')"
 for m in apt-get dpkg dnf yum rpm; do command -v $m >/dev/null 2>&1 && echo "has=$m"; done
 sed -n 's/^\(ID\|VERSION_ID\|PRETTY_NAME\|ID_LIKE\|VERSION_CODENAME\)=/os_\1=/p' /etc/os-release
 echo "snapshot=$(cat /etc/lab-image-snapshot 2>/dev/null)"
-echo "memory_max=$(cat /sys/fs/cgroup/memory.max 2>/dev/null)"
-echo "pids_max=$(cat /sys/fs/cgroup/pids.max 2>/dev/null)"
-echo "cpu_max=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null)"
+c=/sys/fs/cgroup
+echo "memory_max=$(cat $c/memory.max 2>/dev/null || cat $c/memory/memory.limit_in_bytes 2>/dev/null)"
+echo "pids_max=$(cat $c/pids.max 2>/dev/null || cat $c/pids/pids.max 2>/dev/null)"
+v1cpu() { echo "$(cat $c/cpu/cpu.cfs_quota_us) $(cat $c/cpu/cpu.cfs_period_us)"; }
+echo "cpu_max=$(cat $c/cpu.max 2>/dev/null || v1cpu 2>/dev/null)"
 """
 
 
@@ -96,15 +98,20 @@ def _limit(value: str) -> str | None:
     return None if not value or value == "max" else value
 
 
+UNLIMITED_MEMORY = 1 << 60  # cgroup v1 says "no limit" as the largest page-aligned number
+
+
 def _memory(value: str) -> str | None:
-    if not value.isdigit():
+    """cgroup v2 ``memory.max`` (``max``: none) or v1 ``memory.limit_in_bytes`` (a huge number: none)."""
+    if not value.isdigit() or int(value) >= UNLIMITED_MEMORY:
         return None
     n = int(value)
     return f"{n >> 30} GiB" if n % (1 << 30) == 0 else f"{n >> 20} MiB"
 
 
 def _cpus(value: str) -> str | None:
-    """cgroup v2 ``cpu.max``: ``quota period`` in microseconds, or ``max``."""
+    """``quota period`` in microseconds: cgroup v2 ``cpu.max`` (quota ``max``: none), or v1's
+    ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us`` (quota -1: none)."""
     parts = value.split()
     if len(parts) != 2 or not parts[0].isdigit() or not parts[1].isdigit():
         return None

@@ -6,6 +6,8 @@ import shlex
 
 import pytest
 
+from lab.observe.quota import human_size
+
 
 @pytest.mark.check("footprint.installed_size")
 def test_installed_size(lab, target, installed):
@@ -16,7 +18,7 @@ def test_installed_size(lab, target, installed):
         out = target.transport.run(f"du -sb {prefixes} | awk '{{s+=$1}} END {{print s}}'").stdout.strip()
         on_disk = int(out or 0)
     lab.metrics["installed_bytes"] = packaged + on_disk
-    lab.note(f"{(packaged + on_disk) / 1024:.0f} KiB installed")
+    lab.note(f"{human_size(packaged + on_disk)} installed")  # "272 bytes", not "0 KiB"
 
 
 @pytest.mark.check("footprint.service")

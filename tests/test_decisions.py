@@ -44,6 +44,13 @@ def test_facts_from_the_probe():
     assert (f.snapshot, f.memory_limit, f.pids_limit, f.cpu_limit) == ("2026-11-30T12:00:00Z", "1 GiB", "512", "1")
     trixie = parse_probe("arch=x86_64\nos_ID=debian\nos_VERSION_CODENAME=trixie\nhas=apt-get\npids_max=max\n")
     assert trixie.os_version == "13" and trixie.pids_limit is None
+    # cgroup v1 (this machine class): the same limits from its own files, "no limit" as no limit
+    v1 = parse_probe("arch=x86_64\nos_ID=debian\nos_VERSION_ID=12\nhas=apt-get\nmemory_max=268435456\n"
+                     "pids_max=128\ncpu_max=50000 100000\n")
+    assert (v1.memory_limit, v1.pids_limit, v1.cpu_limit) == ("256 MiB", "128", "0.5")
+    free = parse_probe("arch=x86_64\nos_ID=debian\nos_VERSION_ID=12\nhas=apt-get\n"
+                       "memory_max=9223372036854771712\npids_max=max\ncpu_max=-1 100000\n")
+    assert (free.memory_limit, free.pids_limit, free.cpu_limit) == (None, None, None)
 
 
 class Sub:

@@ -101,8 +101,9 @@ def test_not_toml_and_missing_file(tmp_path):
 
 
 def test_select_unknown_name_is_input_error(inventory):
-    with pytest.raises(InputError, match="no target named 'nope'"):
+    with pytest.raises(InputError, match="no target named 'nope'") as refused:
         inventory.select(["debian12-x86_64", "nope"])
+    assert refused.value.source == "--targets"  # the user's option is wrong, not the inventory file
     assert [t.name for t in inventory.select(["uos20-x86_64"])] == ["uos20-x86_64"]
 
 

@@ -42,3 +42,20 @@ def test_shipped_schema_is_generated_from_the_model(request):
         SHIPPED.write_text(generate())
     assert json.loads(generate()) == json.loads(SHIPPED.read_text()), \
         "the schema drifted from the model: run pytest --update-golden and review the diff"
+
+
+def test_a_reason_that_announces_its_cause_carries_the_causes_last_line():
+    """New user: "service.ready: the service exited before it was ready; its log ends:" was the
+    whole reason in the table, the matrix and the PDF; the cause was only in the check's message."""
+    exited = Check(id="service.ready", outcome="failed", required=True,
+                   message="the service exited before it was ready; its log ends:\nstarting\n"
+                           "sh: 1: exec: /usr/bin/tinyech: not found\n")
+    assert reason_of([exited], "failed") == ("service.ready: the service exited before it was ready; its log ends: "
+                                             "sh: 1: exec: /usr/bin/tinyech: not found")
+    health = Check(id="service.ready", outcome="failed", required=True,
+                   message="health command kept failing for 5 s:\n$ curl -sf 127.0.0.1:7070\n[exit 7]\n"
+                           "curl: (7) Failed to connect\nservice log ends:\nlistening on 7071\n")
+    assert reason_of([health], "failed") == ("service.ready: health command kept failing for 5 s: "
+                                             "curl: (7) Failed to connect")
+    long = Check(id="x.y", outcome="failed", required=True, message="a" * 1000)
+    assert len(reason_of([long], "failed")) == len("x.y: ") + 300

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from lab.errors import ProductFailure
-from lab.suite import vendor
+from lab.suite import vendor, vendor_log
 from lab.suite.vendor_protocol import (
     MAX_CHECK_ID,
     MAX_LINE,
@@ -344,9 +344,37 @@ class FakeContainer:
 
 def test_the_runners_log_is_read_bounded_keeping_its_end():
     big = b"".join(b"line %d\n" % i for i in range(400_000))  # ~4.6 MB
-    text = vendor._runner_log(FakeContainer(big))
+    text = vendor_log.runner_log(FakeContainer(big))
     assert text.startswith("[... the first ") and text.endswith("line 399999\n")
-    assert len(text.encode()) < vendor.LOG_KEEP + 100
-    assert vendor._runner_log(FakeContainer(b"short\n")) == "short\n"
-    assert vendor._tail("a\n" * 100).count("\n") == vendor.TAIL_LINES - 1
-    assert len(vendor._tail("z" * 10_000)) == vendor.TAIL_CHARS + 3
+    assert len(text.encode()) < vendor_log.LOG_KEEP + 100
+    assert vendor_log.runner_log(FakeContainer(b"short\n")) == "short\n"
+    assert vendor_log.tail("a\n" * 100).count("\n") == vendor_log.TAIL_LINES - 1
+    assert len(vendor_log.tail("z" * 10_000)) == vendor_log.TAIL_CHARS + 3
+
+
+COLLECTION_ERROR = """\
+==================================== ERRORS ====================================
+____________________ ERROR collecting tests/test_syntax.py _____________________
+/usr/lib/python3/dist-packages/_pytest/python.py:617: in _importtestmodule
+    mod = import_path(self.path, mode=importmode, root=self.config.rootpath)
+E     File "/work/sub/tests/test_syntax.py", line 3
+E       def test_x(
+E                  ^
+E   SyntaxError: '(' was never closed
+=========================== short test summary info ============================
+ERROR tests/test_syntax.py
+!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+def test_what_stopped_the_vendors_pytest_is_said_in_one_line_with_its_own_paths():
+    """New user: a syntax error in a vendor test said only "exit status 2 (interrupted: ...)"; the
+    SyntaxError came 1,300 characters later, with the runner's paths (/work/sub/tests/...)."""
+    assert vendor_log.collection_error(COLLECTION_ERROR) == ("tests/test_syntax.py: SyntaxError: '(' was never closed "
+                                                             "(line 3)")
+    assert "/work/sub/" not in vendor_log.as_submitted(COLLECTION_ERROR)
+    assert vendor_log.as_submitted("ERROR work/sub/tests/t.py\nsee /work/sub/x and my/work/sub/y") == (
+        "ERROR tests/t.py\nsee x and my/work/sub/y")
+    imported = "E   ModuleNotFoundError: No module named 'acme'\nERROR tests/test_a.py\n"
+    assert vendor_log.collection_error(imported) == "tests/test_a.py: ModuleNotFoundError: No module named 'acme'"
+    assert vendor_log.collection_error("no tests ran\n") == ""

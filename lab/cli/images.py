@@ -29,7 +29,7 @@ def build(
     inv = load_inventory(inventory)
     failed = []
     started = time.monotonic()
-    for target in inv.select(split_names(names)):
+    for target in inv.select(split_names(names), given_as="TARGETS"):
         def say(msg: str, name: str = target.name) -> None:
             elapsed = int(time.monotonic() - started)
             out.print(f"[dim]{elapsed // 60:02d}:{elapsed % 60:02d}[/] [cyan]{name}[/]: {msg}", highlight=False)

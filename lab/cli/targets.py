@@ -48,7 +48,7 @@ def check(ctx: typer.Context,
     from lab.runid import new_run_id
 
     inv = load_inventory(inventory or ctx.obj)
-    chosen = inv.select(split_names(names))
+    chosen = inv.select(split_names(names), given_as="TARGETS")
     run_id = new_run_id("check")
 
     def one(target):

@@ -51,6 +51,9 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
             out.print(f"  {safe(art.path)}  ({art.format})  sha256 {sub.sha256[art.path]}", highlight=False)
         if targets:
             out.print(f"  targets: {', '.join(t.name for t in targets)}", highlight=False)
+        elif inv is None:  # said, so that a claim of a target no lab has does not look checked
+            err.print(f"[yellow]note:[/] claims and targets not checked: no {DEFAULT_INVENTORY} here "
+                      "(give the lab's with --inventory FILE); the default limits applied", highlight=False)
         if waivers is not None and waivers.path is not None:
             mine = [w for w in waivers.entries if w.product == p.name]
             out.print(f"  waivers: {len(waivers.entries)} in {safe(str(waivers.path))}, {len(mine)} for this product",

@@ -25,14 +25,15 @@ class LoadedInventory:
     def root(self) -> Path:
         return self.path.parent
 
-    def select(self, names: list[str] | None) -> list[Target]:
-        """Named targets (disabled ones too, when named), or every enabled one."""
+    def select(self, names: list[str] | None, given_as: str = "--targets") -> list[Target]:
+        """Named targets (disabled ones too, when named), or every enabled one. A name the inventory
+        lacks is the user's mistake in ``given_as`` (the option or argument), not the inventory's."""
         if not names:
             return self.model.enabled
         known = {t.name: t for t in self.model.targets}
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise InputError(str(self.path), [f"targets: {self.unknown(n)}" for n in unknown])
+            raise InputError(given_as, [self.unknown(n) for n in unknown])
         return [known[n] for n in names]
 
     def unknown(self, name: str) -> str:
@@ -59,6 +60,9 @@ def suggest(command: str) -> str:
 
 def load_inventory(path: Path | str = "targets.toml") -> LoadedInventory:
     path = Path(path)
+    if not path.exists():  # most often: a command run outside the lab's folder
+        raise InputError(str(path), [f"file not found in {Path.cwd()} (run from the lab's folder, or give "
+                                     "the inventory with --inventory FILE)"])
     data = read_toml(path)
     model = parse_model(Inventory, data, str(path))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()

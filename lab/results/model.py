@@ -120,5 +120,27 @@ def reason_of(checks: list[Check], verdict: Outcome) -> str:
     first = next((c for c in checks if c.required and c.outcome == verdict), None)
     if first is None:
         return ""
-    line = first.message.strip().splitlines()[0] if first.message.strip() else ""
-    return f"{first.id}: {line}"
+    return f"{first.id}: {headline(first.message)}"
+
+
+REASON_MAX = 300  # characters of the one line a table, a matrix cell and a certificate show
+
+
+def headline(message: str) -> str:
+    """A check's message in one line: its first, and when that one only announces what follows
+    ("its log ends:", "kept failing for 5 s:"), the last line of what follows it (where the cause
+    usually is: ``exec: /usr/bin/tinyech: not found``)."""
+    lines = [line.strip() for line in message.strip().splitlines()]
+    if not lines:
+        return ""
+    line = lines[0]
+    if line.endswith(":"):
+        block = []
+        for following in lines[1:]:
+            if following.endswith(":") and block:  # the next announced section
+                break
+            if following:
+                block.append(following)
+        if block:
+            line = f"{line} {block[-1]}"
+    return line if len(line) <= REASON_MAX else line[:REASON_MAX - 3] + "..."

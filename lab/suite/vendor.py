@@ -13,7 +13,6 @@ ending with what the runner printed (the tail of its pytest.log, redacted).
 from __future__ import annotations
 
 import base64
-import collections
 import contextlib
 import io
 import json
@@ -32,6 +31,7 @@ from docker.errors import APIError, DockerException, NotFound
 from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.observe.quota import disk_watch
 from lab.provision.container import remove_container, start_container, written_bytes
+from lab.suite.vendor_log import RUNNER_ROOT, as_submitted, collection_error, runner_log, tail
 from lab.suite.vendor_protocol import LineReader, ProtocolViolation, RunnerProtocol, VendorResult, shown
 from lab.transport.base import redact
 from lab.transport.docker import DockerTransport, ExecChannel
@@ -39,11 +39,6 @@ from lab.transport.docker import DockerTransport, ExecChannel
 __all__ = ["VendorResult", "VendorRun", "VendorTestsFailed", "run_vendor_tests"]
 
 RUNNER_SCRIPT = Path(__file__).with_name("vendor_runner.py")
-LOG = "/work/pytest.log"
-LOG_KEEP = 1 << 20  # bytes of the runner's log kept in vendor-tests.log (its end)
-LOG_READ_MAX = 256 << 20  # a log larger than this is not read at all
-TAIL_CHARS = 1500  # of the log's end quoted in a failure message
-TAIL_LINES = 25
 
 
 @dataclass
@@ -194,76 +189,6 @@ def _ended(channel: ExecChannel) -> str:
     return f"the vendor-test runner ended before it was done ({how})" + (f": {diag}" if diag else "")
 
 
-class _Chunks(io.RawIOBase):
-    """A generator of byte chunks as a readable stream, for ``tarfile``'s stream mode."""
-
-    def __init__(self, chunks):
-        self._it = iter(chunks)
-        self._left = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while not self._left:
-            nxt = next(self._it, None)
-            if nxt is None:
-                return 0
-            self._left = nxt
-        n = min(len(b), len(self._left))
-        b[:n] = self._left[:n]
-        self._left = self._left[n:]
-        return n
-
-
-def _runner_log(container) -> str:
-    """The end of the runner's pytest.log, at most ``LOG_KEEP`` bytes of it.
-
-    Read through Docker's archive API, which runs nothing in the container (the vendor's code had
-    root there and may have replaced any program) and works on a stopped one; streamed, so a log
-    of any size costs at most ``LOG_KEEP`` bytes of memory here.
-    """
-    try:
-        stream, stat = container.get_archive(LOG, chunk_size=65536)
-    except NotFound:
-        return "(the runner left no pytest.log)"
-    except APIError as exc:
-        return f"(the runner's pytest.log could not be read: {exc.explanation})"
-    try:
-        size = int(stat.get("size") or 0)
-        if size > LOG_READ_MAX:
-            return f"(the runner's pytest.log is {size} bytes, too large to read)"
-        kept: collections.deque[bytes] = collections.deque()
-        held = total = 0
-        with tarfile.open(fileobj=_Chunks(stream), mode="r|") as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                return "(the runner's pytest.log is not a regular file)"
-            fh = tar.extractfile(member)
-            while chunk := fh.read(65536):
-                kept.append(chunk)
-                held += len(chunk)
-                total += len(chunk)
-                while held - len(kept[0]) >= LOG_KEEP:
-                    held -= len(kept.popleft())
-    except (tarfile.TarError, OSError) as exc:  # requests' stream errors are OSErrors too
-        return f"(the runner's pytest.log could not be read: {exc})"
-    finally:
-        with contextlib.suppress(Exception):
-            stream.close()
-    data = b"".join(kept)[-LOG_KEEP:]
-    text = data.decode("utf-8", "replace")
-    if total > len(data):
-        text = f"[... the first {total - len(data)} bytes cut ...]\n" + text
-    return text
-
-
-def _tail(text: str) -> str:
-    lines = text.rstrip().splitlines()[-TAIL_LINES:]
-    tail = "\n".join(lines)
-    return tail if len(tail) <= TAIL_CHARS else "..." + tail[-TAIL_CHARS:]
-
-
 def start_runner(inv, run_id: str):
     """A fresh runner container, nothing of the vendor's in it yet."""
     from lab.images.runner import IMAGE, runner_target
@@ -318,8 +243,8 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
     try:
         runner.put_tar("/work", _tests_tar(root, paths))
         runner.put_bytes(RUNNER_SCRIPT.read_bytes(), "/lab/vendor_runner.py")
-        channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py", "--rootdir=/work/sub",
-                                                  *[f"/work/sub/{p}" for p in paths]), env=env)
+        channel = ExecChannel(container.id, argv=("python3", "/lab/vendor_runner.py", f"--rootdir={RUNNER_ROOT}",
+                                                  *[f"{RUNNER_ROOT}/{p}" for p in paths]), env=env)
         reason = None
         disk = RunnerDisk(container)
         with disk_watch(disk, inv.model.lab.limits.disk_quota_bytes, "the vendor-test runner",
@@ -343,13 +268,16 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
                 disk.kill_new()
         if watch.breached_at:
             reason = watch.message
-        if reason is None:
-            reason = protocol.exit_problem()
         ended = time.monotonic()
         channel.close()  # the docker exec client; the runner itself goes with its container
         channel = None
-        text = redact(_runner_log(container), secrets)
+        text = redact(as_submitted(runner_log(container)), secrets)
         log.write_text(text)
+        if reason is None:
+            reason = protocol.exit_problem()
+            if reason is not None and protocol.exit in (2, 4):  # what stopped pytest, in the first line
+                cause = collection_error(text)
+                reason += f": {cause}" if cause else ""
         if reason is None:
             return VendorRun(list(protocol.results.values()), protocol.collected, protocol.exit)
         reason = redact(reason, secrets)
@@ -359,7 +287,7 @@ def run_vendor_tests(inv, run_id: str, root: Path, paths: list[str], target_tran
         if protocol.not_run():
             context.append(f"{protocol.not_run()} collected test(s) did not run")
         message = reason + (f" ({'; '.join(context)})" if context else "")
-        message += "\n\nthe runner printed (end of pytest.log):\n" + (_tail(text) or "(nothing)")
+        message += "\n\nthe runner printed (end of pytest.log):\n" + (tail(text) or "(nothing)")
         raise VendorTestsFailed(message, protocol.partial(reason, ended))
     finally:
         if channel:

@@ -225,3 +225,18 @@ def test_a_vendor_test_that_fills_the_disk_quota_is_stopped_and_failed(lab_run, 
     filler = run.check(T, "vendor.tests/test_fill.py::test_fills_the_disk")
     assert filler["outcome"] == "failed" and "disk_quota" in filler["message"]
     assert run.check(T, "vendor.tests/test_a.py::test_echo")["outcome"] == "passed"
+
+
+def test_a_vendor_test_file_that_does_not_compile_is_named_with_its_error_first(lab_run, tmp_path):
+    """New user: a syntax error said only "pytest ended with exit status 2 (...)"; the SyntaxError came
+    1,300 characters later with the runner's own paths. The reason now ends with it, as submitted."""
+    sub = offline_product(tmp_path / "sub", {"tests/test_echo.py": ECHO, "tests/test_syntax.py": "def test_x(\n"})
+    run = lab_run(sub, "--targets", T, "--suites", "vendor")
+    assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr
+    umbrella = run.check(T, "vendor.tests")
+    assert umbrella["outcome"] == "failed"
+    first = umbrella["message"].splitlines()[0]
+    assert first.startswith("the vendor tests could not run: pytest ended with exit status 2"), first
+    assert ": tests/test_syntax.py: SyntaxError: '(' was never closed (line 1)" in first, first
+    assert "work/sub/" not in umbrella["message"]
+    assert run.verdicts["targets"][T]["reason"] == f"vendor.tests: {first}"
