@@ -12,7 +12,8 @@ from lab.cli.options import Inventory
 
 def report(
     folder: Path = typer.Argument(..., help="a run's results folder (with verdicts.json)"),
-    history: Path = typer.Option(Path("reports/history"), "--history", help="per-product Allure history"),
+    history: Path = typer.Option(None, "--history", help="per-product Allure history (default: reports/history "
+                                 "for a run in ./reports, else DIR/history)"),
     inventory: Path = Inventory,
 ) -> None:
     """Render the run's Allure report (one self-contained HTML file that opens offline) and its test

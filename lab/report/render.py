@@ -57,6 +57,15 @@ def strip_analytics(html: str) -> str:
     return html
 
 
+def history_of(run_dir: Path, reports: Path | None = None) -> Path:
+    """Where a run's report keeps its product's history (Allure's trend across runs): the lab's
+    ``reports/history`` for a run in the lab's ``reports/`` folder (``reports``: that folder; default
+    ./reports), else the run's own folder, so that a run written elsewhere (``--output``) writes
+    nothing outside it."""
+    run_dir, reports = Path(run_dir).resolve(), Path(reports or "reports").resolve()
+    return reports / "history" if run_dir.is_relative_to(reports) else run_dir / "history"
+
+
 def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | None = None,
            lab: LabSettings | None = None, before_pdf: Callable[[], object] | None = None) -> Path:
     """The report of a run; ``verdicts`` from memory when the caller has them (``lab run``), else
@@ -74,7 +83,7 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     product, version, run_id = verdicts.submission.name, verdicts.submission.version, verdicts.run
     # The first line a reader sees: each target's verdict, not a pass percentage.
     outcome = ", ".join(f"{name} {r.verdict.upper()}" for name, r in verdicts.targets.items())
-    history_dir = Path(history_dir or Path("reports") / "history")
+    history_dir = Path(history_dir or history_of(run_dir))
     history_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "report"
     make_visible(results)  # a vendor's hidden characters written out, never obeyed, in Allure's pages

@@ -108,10 +108,10 @@ def finish(plan: Plan, inv: LoadedInventory, verdicts: Verdicts, *, report: bool
 
     try:
         if report:
-            from lab.report.render import render
+            from lab.report.render import history_of, render
 
             try:  # Allure's generator starts first: it needs no certificate; the PDF shows them
-                done.report = render(plan.out, history or inv.root / "reports" / "history", verdicts,
+                done.report = render(plan.out, history or history_of(plan.out, inv.root / "reports"), verdicts,
                                      lab=inv.model.lab, before_pdf=certify)
             except InfrastructureError as exc:  # the verdicts stand; only their rendering failed
                 if certifying and exc is certifying[0]:
