@@ -35,7 +35,7 @@ def run(
     catalogue: str = typer.Option(None, "--catalogue", help="SQLAlchemy URL (default: reports/catalogue.db)"),
     rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
 ) -> None:
-    """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 3 broken."""
+    """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 2 bad input, 3 broken."""
     from rich.live import Live
 
     from lab.inventory import load_inventory
