@@ -162,3 +162,15 @@ def test_a_vendors_hidden_characters_are_written_out_on_the_portals_pages():
     page = pages.ENV.from_string("<td>{{ reason }}</td><td>{{ _('Run %(id)s', id=run) }}</td>")
     shown = page.render(reason="\u202edessap <b>", run="\u200b1")
     assert shown == "<td>\\u202edessap &lt;b&gt;</td><td>Run \\u200b1</td>", shown
+
+
+def test_the_manifests_own_rules_are_said_in_the_pages_language_too(centre, tmp_path):
+    """The submission model's own refusals (a path, ports, the tar-only keys): Chinese on the page."""
+    from tests.centre_app import folder_like_acme, tar_gz
+
+    folder = folder_like_acme(tmp_path, "acme-calc")
+    manifest = folder / "submission.toml"
+    manifest.write_text(manifest.read_text() + '\n[service]\ncommand = "x"\nports = [70000]\n')
+    csrf = centre.sign_in("vendor@acme.example", "correct horse")
+    said = problems_of(post_upload(centre, csrf, "acme.tar.gz", tar_gz(folder)).text)
+    assert "service.ports: 不是 TCP 端口：[70000]" in said, said  # noqa: RUF001

@@ -42,6 +42,7 @@ from lab.results.model import Verdicts
 from lab.submission.model import Product as ProductManifest
 from lab.supply.stored import components_of
 from lab.validation import problems_of
+from lab.wording import N_, Wording
 
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -71,10 +72,13 @@ def _quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+NOT_OWNER = Wording(N_("%(product)s belongs to %(owner)s in this lab's catalogue, not to %(vendor)s; if it has "
+                       "changed hands, a lab engineer records that first with: %(command)s"))
+
+
 def _not_owner(product: str, owner: str, vendor: str) -> str:
-    return (f"product.vendor: {product} belongs to {_quoted(owner)} in this lab's catalogue, not to "
-            f"{_quoted(vendor)}; if it has changed hands, a lab engineer records that first with: "
-            f"lab catalogue transfer {product} --to {shlex.quote(vendor)}")
+    return "product.vendor: " + NOT_OWNER.say(product=product, owner=_quoted(owner), vendor=_quoted(vendor),
+                                              command=f"lab catalogue transfer {product} --to {shlex.quote(vendor)}")
 
 
 def check_owner(engine: Engine, product: str, vendor: str, source: str = "submission") -> None:

@@ -3,6 +3,7 @@ so an error line stays whole in logs) and the exit codes. Vendor strings go thro
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,8 @@ from rich.markup import escape
 from lab.errors import InfrastructureError, InputError
 
 err = Console(stderr=True, soft_wrap=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
+# Piped or logged: 160 columns, unless the caller says how wide (COLUMNS, which rich reads itself).
+out = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160)
 
 EXIT_BAD_INPUT = 2  # CONTRACT: bad input, nothing ran
 EXIT_BROKEN = 3     # CONTRACT: the lab's fault

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import Field, StrictInt, field_validator, model_validator
 
 from lab.inventory.model import Strict
+from lab.wording import N_, Wording
 
 # Every string a vendor writes is bounded: a 100,000-character name is an attack, not a product.
 SHORT = 128      # names, versions, users
@@ -33,17 +34,34 @@ FORMATS = {".deb": "deb", ".rpm": "rpm", ".tar": "tar", ".tar.gz": "tar", ".tgz"
            ".tar.xz": "tar", ".tar.bz2": "tar"}
 
 
+# What a vendor most often gets wrong, said in English here (``lab validate``, the API) and in the
+# page's language on the portal (lab.wording).
+RELATIVE = Wording(N_("must be a relative path inside the submission"))
+NO_NUL = Wording(N_("must not contain NUL"))
+PRINTABLE = Wording(N_("must be printable text without control characters"))
+NAME_SHAPE = Wording(N_("must match [a-z0-9][a-z0-9.+_-]*"))
+ONE_LINE = Wording(N_("must be one line of printable text"))
+SHA256 = Wording(N_("must be 64 hexadecimal digits"))
+NO_FORMAT = Wording(N_("format: cannot infer from %(path)s; give deb, rpm or tar"))
+TAR_PREFIX = Wording(N_("prefix: an absolute path is required for format = 'tar'"))
+ONLY_TAR = Wording(N_("%(field)s: only for format = 'tar'"))
+NOT_PORTS = Wording(N_("not TCP ports: %(ports)s"))
+ABOVE_MAX = Wording(N_("%(asked)s s is above this lab's maximum of %(most)s s (%(setting)s)"))
+DESKTOP_ENTRY = Wording(N_("must be a desktop file name like acme-notes.desktop"))
+LOCALE_SHAPE = Wording(N_("must look like zh_CN.UTF-8: %(given)s"))
+
+
 def _relative_inside(value: str) -> str:
     p = PurePosixPath(value)
     if p.is_absolute() or ".." in p.parts or not value:
-        raise ValueError("must be a relative path inside the submission")
+        raise ValueError(RELATIVE)
     return value
 
 
 def _command(v: str | None) -> str | None:
     """A NUL cannot reach ``sh -c`` whole: the shell would run a different, cut command."""
     if v is not None and "\0" in v:
-        raise ValueError("must not contain NUL")
+        raise ValueError(NO_NUL)
     return v
 
 
@@ -51,7 +69,7 @@ def _plain(v: str | None) -> str | None:
     """Paths and names are shown in terminals and pages: no control characters (an escape
     sequence, a bidi override) and nothing a terminal would read as a command."""
     if v is not None and any(not c.isprintable() for c in v):
-        raise ValueError("must be printable text without control characters")
+        raise ValueError(PRINTABLE)
     return v
 
 
@@ -90,14 +108,14 @@ class Product(Strict):
     @classmethod
     def _name(cls, v: str) -> str:
         if not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*", v):
-            raise ValueError("must match [a-z0-9][a-z0-9.+_-]*")
+            raise ValueError(NAME_SHAPE)
         return v
 
     @field_validator("version", "vendor", "summary", "homepage", "contact")
     @classmethod
     def _printable(cls, v: str) -> str:
         if any(not c.isprintable() for c in v):
-            raise ValueError("must be one line of printable text")
+            raise ValueError(ONE_LINE)
         return v
 
     @field_validator("vendor")
@@ -141,7 +159,7 @@ class Artifact(Strict):
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
         if v is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", v):
-            raise ValueError("must be 64 hexadecimal digits")
+            raise ValueError(SHA256)
         return v.lower() if v else v
 
     @model_validator(mode="after")
@@ -151,15 +169,15 @@ class Artifact(Strict):
             fmt = next((f for suffix, f in sorted(FORMATS.items(), key=lambda x: -len(x[0]))
                         if name.endswith(suffix)), None)
             if fmt is None:
-                raise ValueError(f"format: cannot infer from {self.path!r}; give deb, rpm or tar")
+                raise ValueError(NO_FORMAT.say(path=repr(self.path)))
             object.__setattr__(self, "format", fmt)
         if self.format == "tar":
             if not self.prefix or not self.prefix.startswith("/"):
-                raise ValueError("prefix: an absolute path is required for format = 'tar'")
+                raise ValueError(TAR_PREFIX)
         else:
             for field in ("prefix", "install", "uninstall"):
                 if getattr(self, field):
-                    raise ValueError(f"{field}: only for format = 'tar'")
+                    raise ValueError(ONLY_TAR.say(field=field))
         return self
 
 
@@ -192,7 +210,7 @@ class Service(Strict):
     def _ports(cls, v: list[int]) -> list[int]:
         bad = [p for p in v if not 0 < p < 65536]
         if bad:
-            raise ValueError(f"not TCP ports: {bad}")
+            raise ValueError(NOT_PORTS.say(ports=bad))
         return v
 
 
@@ -236,8 +254,8 @@ class Limits(Strict):
         for name in ("install_timeout", "command_timeout"):
             asked, most = getattr(self, name), getattr(lab_limits, f"max_{name}")
             if asked is not None and asked > most:
-                out.append(f"limits.{name}: {asked:g} s is above this lab's maximum of {most:g} s "
-                           f"([lab.limits] max_{name})")
+                out.append(f"limits.{name}: " + ABOVE_MAX.say(asked=f"{asked:g}", most=f"{most:g}",
+                                                              setting=f"[lab.limits] max_{name}"))
         return out
 
 
@@ -292,7 +310,7 @@ class Desktop(Strict):
     @classmethod
     def _entry(cls, v: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.desktop", v):
-            raise ValueError("must be a desktop file name like acme-notes.desktop")
+            raise ValueError(DESKTOP_ENTRY)
         return v
 
     @field_validator("expect_text")
@@ -308,7 +326,7 @@ class Desktop(Strict):
     def _locales(cls, v: list[str]) -> list[str]:
         bad = [loc for loc in v if not re.fullmatch(r"[a-z]{2,3}_[A-Z]{2}\.UTF-8", loc)]
         if bad:
-            raise ValueError(f"must look like zh_CN.UTF-8: {', '.join(repr(b[:40]) for b in bad)}")
+            raise ValueError(LOCALE_SHAPE.say(given=", ".join(repr(b[:40]) for b in bad)))
         return v
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 
 def lab(*args):
-    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=ROOT)
+    """A wide terminal: each target's row on one line (a narrow one wraps its cells)."""
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "COLUMNS": "250"})
 
 
 def test_targets_lists_disabled_ones():
@@ -32,6 +35,8 @@ def test_check_shows_real_facts(built):
     rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines() if "│" in line}
     assert "2.36" in rows["debian12-x86_64"] and "bookworm" in rows["debian12-x86_64"]
     assert "2.41" in rows["debian13-x86_64"] and "trixie" in rows["debian13-x86_64"]
+    # the limits the container really runs under (read from cgroup v1 or v2), not "none"
+    assert "mem 1 GiB, pids 512, cpus 1" in rows["debian12-x86_64"], rows["debian12-x86_64"]
 
 
 def test_check_of_a_registry_target_is_broken_not_a_crash():
