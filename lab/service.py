@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from lab.errors import ProductFailure
 from lab.polling import Backoff
 from lab.process_tree import MARK, members_script, parse_pids
+from lab.reasons import HEALTH_FAILING, PORT_NEVER_OPENED, SERVICE_EXITED
 from lab.submission.model import Service
 from lab.transport.base import Transport
 from lab.transport.shell import VENDOR_PATH
@@ -127,8 +128,7 @@ class Supervisor:
         while True:
             elapsed = time.monotonic() - started
             if not self.alive():
-                return Readiness(False, elapsed, f"the service exited before it was ready; its log "
-                                                 f"ends:\n{self.log_tail()}")
+                return Readiness(False, elapsed, SERVICE_EXITED.say(said="\n" + self.log_tail()))
             missing = set(self.spec.ports) - self.listening()
             health_ok = True
             if not missing and self.spec.health:
@@ -139,9 +139,9 @@ class Supervisor:
             if elapsed > timeout:
                 if missing:
                     ports = ", ".join(str(p) for p in sorted(missing))
-                    why = f"port {ports} never opened within {timeout:g} s"
+                    why = PORT_NEVER_OPENED.say(ports=ports, seconds=f"{timeout:g}")
                 else:
-                    why = f"health command kept failing for {timeout:g} s:\n{health_out}"
+                    why = HEALTH_FAILING.say(seconds=f"{timeout:g}", said="\n" + health_out)
                 return Readiness(False, elapsed, f"{why}\nservice log ends:\n{self.log_tail()}")
             pace.wait()
 

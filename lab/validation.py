@@ -16,6 +16,7 @@ from typing import TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from lab.errors import InputError
+from lab.text import visible
 from lab.wording import N_, Wording
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,7 +65,7 @@ def given(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         cut = value[:GIVEN_MAX]
-        return json.dumps(cut, ensure_ascii=False) + ("..." if len(value) > GIVEN_MAX else "")
+        return visible(json.dumps(cut, ensure_ascii=False)) + ("..." if len(value) > GIVEN_MAX else "")
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

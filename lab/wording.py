@@ -31,19 +31,16 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _KNOWN: dict[str, Wording] = {}  # every wording made, by its English text (a module's import makes its own)
 
 
+READ_MAX = 2000  # characters: a longer text is never read back (shown as it is, in English)
+
+
 class Wording(str):
     """An English refusal with ``%(name)s`` placeholders (the message id); ``say`` it, ``read`` it back."""
 
     def __new__(cls, template: str, own: tuple[str, ...] = ()) -> Wording:
         self = super().__new__(cls, template)
-        pattern, seen, at = [], set(), 0
-        for m in _PLACEHOLDER.finditer(template):
-            name = m.group(1)
-            pattern += [re.escape(template[at:m.start()]), f"(?P={name})" if name in seen else f"(?P<{name}>.+?)"]
-            seen.add(name)
-            at = m.end()
-        pattern.append(re.escape(template[at:]))
-        self.pattern = re.compile("".join(pattern), re.S)
+        parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
+        self.literals, self.names = parts[0::2], parts[1::2]
         self.own = own
         self.fixed = len(_PLACEHOLDER.sub("", template))  # the more literal text, the surer a match
         _KNOWN[str(template)] = self
@@ -54,19 +51,46 @@ class Wording(str):
         return str(self) % params
 
     def read(self, text: str) -> dict[str, str] | None:
-        """The parameters this wording said ``text`` with; None: it did not say it."""
-        m = self.pattern.fullmatch(text)
-        return m.groupdict() if m else None
+        """The parameters this wording said ``text`` with; None: it did not say it.
+
+        Read left to right in one pass: each parameter runs to the first place the literal text
+        after it is found, the last one to the wording's end. No other split is ever tried (a
+        regular expression would backtrack through them: a vendor's text of a few kilobytes, made
+        of the wordings' own phrases, took seconds), so a text that only one of those splits would
+        read is not read: it is shown as it is."""
+        lits, names = self.literals, self.names
+        if not names:
+            return {} if text == lits[0] else None
+        end = len(text) - len(lits[-1])
+        if not (text.startswith(lits[0]) and text.endswith(lits[-1])) or end <= len(lits[0]):
+            return None
+        at, params = len(lits[0]), {}
+        for i, name in enumerate(names):
+            if i == len(names) - 1:
+                stop, after = end, end
+            else:
+                stop = text.find(lits[i + 1], at + 1, end) if lits[i + 1] else at + 1
+                if stop < 0:
+                    return None
+                after = stop + len(lits[i + 1])
+            value = text[at:stop]
+            if not value or params.get(name, value) != value:
+                return None
+            params[name], at = value, after
+        return params
 
 
-def known(text: str) -> tuple[Wording, dict[str, str]] | None:
-    """The wording that said ``text`` and its parameters (the most literal one, if several could)."""
+def known(text: str, among=None) -> tuple[Wording, dict[str, str]] | None:
+    """The wording that said ``text`` and its parameters (the most literal one, if several could),
+    from ``among`` (an iterable of wordings; default every one made)."""
+    if len(text) > READ_MAX:
+        return None
+    candidates = _KNOWN.values() if among is None else among
     exact = _KNOWN.get(text)
-    if exact is not None and not _PLACEHOLDER.search(exact):
+    if exact is not None and not exact.names and exact in candidates:
         return exact, {}
-    for wording in sorted(_KNOWN.values(), key=lambda w: -w.fixed):
+    for wording in sorted(candidates, key=lambda w: -w.fixed):
         params = wording.read(text)
         if params is not None:
             return wording, params
     return None
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab.reasons import UNDECLARED_PORTS
 from lab.submission.model import SERVICE_RESTARTS as RESTARTS
 
 STOP_TIMEOUT = 10.0
@@ -24,8 +25,8 @@ def test_listens_only_on_declared_ports(lab, service):
         pytest.skip("needs a ready service (service.ready failed)")
     declared = set(service.spec.ports)
     extra = sorted(service.listening() - declared - lab.state.ports_before)
-    assert not extra, (f"listening on undeclared port(s) {', '.join(map(str, extra))} "
-                       f"(declared: {', '.join(map(str, sorted(declared))) or 'none'})")
+    assert not extra, UNDECLARED_PORTS.say(ports=", ".join(map(str, extra)),
+                                           declared=", ".join(map(str, sorted(declared))) or "none")
 
 
 @pytest.mark.check("service.restart")

@@ -11,6 +11,7 @@ import pytest
 from lab.errors import NotApplicable
 from lab.observe import findings
 from lab.observe.state import new_processes
+from lab.reasons import LEFT_BEHIND
 
 
 @pytest.mark.check("install.uninstall")
@@ -28,8 +29,7 @@ def test_nothing_left_behind_after_purge(lab, target):
     running = findings.processes_line(new_processes(lab.state.before_install, after))
     problems = []
     if bad:
-        problems.append(f"{len(bad)} path(s) left behind after uninstall/purge: {findings.head(bad)}\n"
-                        f"{findings.listing(bad, 50)}")
+        problems.append(LEFT_BEHIND.say(count=len(bad), said=findings.head(bad)) + f"\n{findings.listing(bad, 50)}")
     if running:
         problems.append(f"{len(running)} process(es) started by the install still run after uninstall: "
                         f"{findings.head(running)}\n{findings.listing(running)}")

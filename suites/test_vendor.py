@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import NotApplicable
+from lab.reasons import VENDOR_TESTS_FAILED
 from lab.suite.database import database_env
 from lab.suite.vendor import VendorTestsFailed, run_vendor_tests
 
@@ -44,6 +45,7 @@ def test_the_vendors_own_tests_pass(lab, target, installed):
     _record(lab, run.results)
     failed = [f"{r.check_id}: {r.message.strip().splitlines()[0] if r.message.strip() else 'failed'}"
               for r in run.results if r.outcome == "failed"]
-    assert not failed, f"{len(failed)} of {len(run.results)} vendor test(s) failed:\n" + "\n".join(failed)
+    assert not failed, VENDOR_TESTS_FAILED.say(failed=len(failed), total=len(run.results),
+                                               said="\n" + "\n".join(failed))
     skipped = sum(r.outcome == "skipped" for r in run.results)
     lab.note(f"{len(run.results) - skipped} vendor test(s) passed" + (f", {skipped} skipped" if skipped else ""))

@@ -135,3 +135,16 @@ def test_allures_results_have_their_hidden_characters_written_out(tmp_path):
     assert json.loads((tmp_path / "c-attachment.json").read_text()) == {"out": "\\u200bacme"}
     assert (tmp_path / "d-result.json").stat().st_mtime_ns == before  # plain: not rewritten
     assert make_visible(tmp_path) == 0  # and nothing left to do
+
+
+def test_a_large_text_attachment_has_its_hidden_characters_written_out_too(tmp_path, monkeypatch):
+    """Review: an attachment over 8 MiB (the target's whole command log can be) was skipped, its
+    U+202E left to Allure's page. It is read and written in pieces now, whatever its size."""
+    from lab.report import allure_visible
+
+    monkeypatch.setattr(allure_visible, "CHUNK", 1000)  # pieces of 1000 bytes: a character split across two
+    body = ("界" * 600 + "\n") * 5 + "\u202edessap\n" + "tail \xff\n"
+    (tmp_path / "log-attachment.txt").write_bytes(body.encode("utf-8").replace("\xff".encode(), b"\xff"))
+    assert allure_visible.make_visible(tmp_path) == 1
+    shown = (tmp_path / "log-attachment.txt").read_text(encoding="utf-8")
+    assert shown == ("界" * 600 + "\n") * 5 + "\\u202edessap\n" + "tail \ufffd\n"

@@ -51,11 +51,11 @@ def test_a_reason_that_announces_its_cause_carries_the_causes_last_line():
                    message="the service exited before it was ready; its log ends:\nstarting\n"
                            "sh: 1: exec: /usr/bin/tinyech: not found\n")
     assert reason_of([exited], "failed") == ("service.ready: the service exited before it was ready; its log ends: "
-                                             "sh: 1: exec: /usr/bin/tinyech: not found")
+                                             '"sh: 1: exec: /usr/bin/tinyech: not found"')
     health = Check(id="service.ready", outcome="failed", required=True,
                    message="health command kept failing for 5 s:\n$ curl -sf 127.0.0.1:7070\n[exit 7]\n"
                            "curl: (7) Failed to connect\nservice log ends:\nlistening on 7071\n")
     assert reason_of([health], "failed") == ("service.ready: health command kept failing for 5 s: "
-                                             "curl: (7) Failed to connect")
+                                             '"curl: (7) Failed to connect"')
     long = Check(id="x.y", outcome="failed", required=True, message="a" * 1000)
     assert len(reason_of([long], "failed")) == len("x.y: ") + 300

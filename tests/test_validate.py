@@ -73,3 +73,12 @@ def test_lab_run_refuses_another_vendors_product_before_touching_a_target(tmp_pa
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "ACME Software Co., Ltd." in proc.stderr and "Mallory Inc" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_given_value_is_quoted_back_with_its_hidden_characters_written_out():
+    """Review: json.dumps leaves U+0085, U+2028 and U+202E as they are; the value quoted back is
+    shown to a terminal, a page and the API."""
+    from lab.validation import given
+
+    assert given("80\u202e\u2028\x85") == '"80\\u202e\\u2028\\x85"'
+    assert given("x" * 50).endswith('x"...') and given(True) == "true" and given([1]) == "a list"

@@ -378,3 +378,11 @@ def test_what_stopped_the_vendors_pytest_is_said_in_one_line_with_its_own_paths(
     imported = "E   ModuleNotFoundError: No module named 'acme'\nERROR tests/test_a.py\n"
     assert vendor_log.collection_error(imported) == "tests/test_a.py: ModuleNotFoundError: No module named 'acme'"
     assert vendor_log.collection_error("no tests ran\n") == ""
+
+
+def test_a_bare_E_line_or_a_logged_ERROR_line_does_not_misname_the_cause():
+    """Review: ``\\s+`` crossed the line end after a bare "E", and the first "ERROR x" could be a line
+    the vendor's code logged, not pytest's summary."""
+    log = ("ERROR fake/thing.py logged by the vendor\nE\nSyntaxError: bad\n"
+           "E   NameError: name 'x' is not defined\nERROR tests/real.py\n")
+    assert vendor_log.collection_error(log) == "tests/real.py: NameError: name 'x' is not defined"

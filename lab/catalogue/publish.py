@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from lab import i18n
+from lab import i18n, reasons
 from lab.arch import from_deb
 from lab.catalogue.lifecycle import cell_life
 from lab.catalogue.models import Product, ProductVersion, Result, Run
@@ -78,7 +78,7 @@ def plain_reason(reason: str) -> str:
         return first
     check, rest = m.groups()
     words = i18n.check_title(check) if registry.title(check) else ""
-    return f"{words} ({check}): {rest}" if words else first
+    return f"{words} ({check}): {i18n.words(rest, among=reasons.BY_CHECK.get(check, ()))}" if words else first
 
 
 def _short(text: str, most: int = REASON_IN_CELL) -> str:

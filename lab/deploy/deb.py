@@ -10,6 +10,7 @@ from lab.deploy.base import MIRROR_TROUBLE, Batch, Installer, Staged, download, 
 from lab.errors import InfrastructureError, ProductFailure
 from lab.facts import Facts
 from lab.provision.base import Provisioned
+from lab.reasons import CANNOT_INSTALL_ON_OS
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
@@ -92,8 +93,8 @@ class DebInstaller(Installer):
         why = "\n".join(unmet) if unmet else result.evidence()
         if got.offers:
             why += f"\n{p.target.name} offers: {got.offers}"
-        raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name} "
-                             f"({p.facts.os_name or p.facts.os_id}): {why}")
+        raise ProductFailure(CANNOT_INSTALL_ON_OS.say(names=names(batch), target=p.target.name,
+                                                      os=p.facts.os_name or p.facts.os_id, said=why))
 
     def _cache(self, p: Provisioned, batch: Batch, command: str):
         """The lab's dependency cache for this batch (lab/cache), or None where none applies."""

@@ -10,6 +10,7 @@ from lab.deploy.base import Batch, Installer, download, names, paths, q, run_ste
 from lab.errors import ProductFailure
 from lab.facts import Facts
 from lab.provision.base import Provisioned
+from lab.reasons import CANNOT_INSTALL
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
@@ -46,7 +47,8 @@ class RpmInstaller(Installer):
         if result.ok and cache is not None and got.archive:
             cache.store(got.archive, seconds=got.seconds)
         if not result.ok:
-            raise ProductFailure(f"{names(batch)} cannot be installed on {p.target.name}:\n{result.evidence()}")
+            raise ProductFailure(CANNOT_INSTALL.say(names=names(batch), target=p.target.name,
+                                                    said="\n" + result.evidence()))
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         return run_step(p, f"{self._tool(p)} install -y --disablerepo='*' $(ls {DEPS}/*.rpm 2>/dev/null) "

@@ -91,12 +91,13 @@ def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)
 
 
-def words(message: object, own_word: Callable[[str], str] = str) -> str:
+def words(message: object, own_word: Callable[[str], str] = str, among=None) -> str:
     """A refusal (``lab.wording``) in the current language; any other text as it is. Only the
     wording is translated: its parameters stay as they were said, but those it calls its own
-    (``Wording(..., own=("state",))``) pass through ``own_word``."""
+    (``Wording(..., own=("state",))``) pass through ``own_word``. ``among``: the only wordings that
+    may have said it (default: any)."""
     text = "" if message is None else str(message)
-    found = known(text)
+    found = known(text, among)
     if found is None:
         return text
     wording, params = found

@@ -64,7 +64,7 @@ class RemoteObserver(Observer):
         processes = {pid: cmd[:300] for pid, (ppid, cmd) in self._ps().items()
                      if pid not in self._baseline and ppid == 1}
         return FsState(parse_find(listing), processes, 0, False, trusted=False, own=self.own,
-                       spools=frozenset(self.t.spools))
+                       spools=frozenset(self.t.spools.copy()))  # copy(): one step, while a thread may add
 
     def adopt(self):
         before = set(self._ps())

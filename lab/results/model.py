@@ -5,6 +5,7 @@ Fields named in the contract are public and never renamed; fields may be added.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -129,7 +130,8 @@ REASON_MAX = 300  # characters of the one line a table, a matrix cell and a cert
 def headline(message: str) -> str:
     """A check's message in one line: its first, and when that one only announces what follows
     ("its log ends:", "kept failing for 5 s:"), the last line of what follows it (where the cause
-    usually is: ``exec: /usr/bin/tinyech: not found``)."""
+    usually is), quoted: that line is the product's (its log, its output), never the lab's words,
+    and reads so in any language (``its log ends: "exec: /usr/bin/tinyech: not found"``)."""
     lines = [line.strip() for line in message.strip().splitlines()]
     if not lines:
         return ""
@@ -142,5 +144,5 @@ def headline(message: str) -> str:
             if following:
                 block.append(following)
         if block:
-            line = f"{line} {block[-1]}"
+            line = f"{line} {json.dumps(block[-1], ensure_ascii=False)}"
     return line if len(line) <= REASON_MAX else line[:REASON_MAX - 3] + "..."

@@ -28,9 +28,10 @@ def plan_rerun(folder: Path, inv: LoadedInventory) -> tuple[Plan | None, Verdict
     submission = Path(described["submission"])
     if not submission.exists():
         raise InputError(str(folder / "plan.json"), [f"submission: {submission} no longer exists"])
+    targets = inv.select(broken, given_as="--rerun-broken (the targets broken in that run)")
     for name in broken:
         _set_aside(folder, name)
-    return Plan(previous.run, inv.select(broken), described["suites"], folder, submission), previous
+    return Plan(previous.run, targets, described["suites"], folder, submission), previous
 
 
 def _set_aside(folder: Path, target: str) -> None:

@@ -87,8 +87,8 @@ def runner_log(container) -> str:
 
 
 RUNNER_ROOT = "/work/sub"  # where the runner holds the submission: said as the vendor's own paths
-_E_LINE = re.compile(r"^E\s+(\S.*)$", re.M)
-_FILE_LINE = re.compile(r'^E\s+File "([^"]+)", line (\d+)', re.M)
+_E_LINE = re.compile(r"^E[ \t]+(\S.*)$", re.M)  # within one line: a bare "E" never takes the next
+_FILE_LINE = re.compile(r'^E[ \t]+File "([^"]+)", line (\d+)', re.M)
 _ERROR_OF = re.compile(r"^ERROR (\S+)", re.M)
 
 
@@ -109,7 +109,7 @@ def collection_error(log: str) -> str:
     errors = _E_LINE.findall(log)
     if not errors:
         return ""
-    file = _ERROR_OF.search(log)
+    file = next(reversed(list(_ERROR_OF.finditer(log))), None)  # the summary's, at the end (not a logged line)
     at = _FILE_LINE.findall(log)
     where = f" (line {at[-1][1]})" if at and file and at[-1][0].endswith(file.group(1).split("::")[0]) else ""
     said = errors[-1].strip()

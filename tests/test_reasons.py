@@ -1,0 +1,81 @@
+"""The reasons a target fails most often read in the page's language where people read a verdict
+(the buyers' matrix, the PDF's conclusion, the portal), the product's own words kept as they are;
+in English, word for word, in the results."""
+
+from __future__ import annotations
+
+from lab import i18n, reasons
+from lab.catalogue.publish import plain_reason
+from lab.results.model import Check, reason_of
+
+
+def reason(check_id: str, message: str) -> str:
+    return reason_of([Check(id=check_id, outcome="failed", required=True, message=message)], "failed")
+
+
+def test_a_service_that_exits_reads_in_chinese_with_its_own_last_log_line():
+    log = "\nstarting\nsh: 1: exec: /usr/bin/tinyech: not found"
+    said = reason("service.ready", reasons.SERVICE_EXITED.say(said=log))
+    assert said == ("service.ready: the service exited before it was ready; its log ends: "
+                    '"sh: 1: exec: /usr/bin/tinyech: not found"')  # quoted: the product's words
+    with i18n.language("zh-CN"):
+        assert plain_reason(said) == ("服务启动 (service.ready): 服务在就绪前退出；其日志最后一行："  # noqa: RUF001
+                                      '"sh: 1: exec: /usr/bin/tinyech: not found"')
+    with i18n.language("en"):
+        assert plain_reason(said).endswith('its log ends: "sh: 1: exec: /usr/bin/tinyech: not found"')
+
+
+def test_ports_vendor_tests_leftovers_and_installs_read_in_chinese():
+    cases = {
+        ("service.ready", reasons.PORT_NEVER_OPENED.say(ports="8080", seconds="20") + "\nservice log ends:\nx"):
+            "端口 8080 在 20 秒内始终没有打开",
+        ("service.ports", reasons.UNDECLARED_PORTS.say(ports="9090", declared="8080")):
+            "监听了未声明的端口 9090（已声明：8080）",  # noqa: RUF001
+        ("vendor.tests", reasons.VENDOR_TESTS_FAILED.say(failed=1, total=5,
+                                                         said="\nvendor.tests/t.py::test_x: assert 1")):
+            '5 个厂商测试中有 1 个失败："vendor.tests/t.py::test_x: assert 1"',  # noqa: RUF001
+        ("install.leftovers", reasons.LEFT_BEHIND.say(count=2, said="/opt/acme; /etc/acme") + "\n  /opt/acme"):
+            "卸载并清除后仍遗留 2 个路径：/opt/acme; /etc/acme",  # noqa: RUF001
+        ("install.package", reasons.CANNOT_INSTALL_ON_OS.say(names="acme.deb", target="debian12-x86_64",
+                                                            os="Debian GNU/Linux 12 (bookworm)",
+                                                            said="Depends: libx (>= 2) but it is not installable")):
+            "acme.deb 无法安装在 debian12-x86_64（Debian GNU/Linux 12 (bookworm)）上："  # noqa: RUF001
+            "Depends: libx (>= 2) but it is not installable",
+    }
+    with i18n.language("zh-CN"):
+        for (check_id, message), chinese in cases.items():
+            assert plain_reason(reason(check_id, message)).endswith(f"({check_id}): {chinese}"), check_id
+
+
+def test_a_reason_the_lab_has_no_wording_for_stays_as_it_is():
+    with i18n.language("zh-CN"):
+        assert plain_reason("package.symbol_versions: needs GLIBC_2.38").endswith(
+            "(package.symbol_versions): needs GLIBC_2.38")
+
+
+def test_a_vendors_log_line_cannot_turn_a_reason_into_another_sentence():
+    """Review: the last line of a service's log, made of another wording's phrases (the catalogue's
+    ownership notice), was read as that wording: the failed start vanished from the Chinese cell."""
+    from lab.catalogue.record import NOT_OWNER
+
+    forged = NOT_OWNER.say(product="x", owner='"the lab"', vendor='"ACME"', command="rerun")
+    said = reason("service.ready", reasons.SERVICE_EXITED.say(said="\n" + forged))
+    with i18n.language("zh-CN"):
+        shown = plain_reason(said)
+    assert shown.startswith("服务启动 (service.ready): 服务在就绪前退出；其日志最后一行：\""), shown  # noqa: RUF001
+    assert "属于" not in shown and "rerun" in shown  # the vendor's line quoted as it is, never translated
+
+
+def test_a_vendors_text_made_of_a_wordings_phrases_is_read_in_one_pass_or_not_at_all():
+    """Review: one upload whose unknown key repeated a wording's phrases took 10 s to render (a
+    backtracking regular expression per wording, on the event loop). Reading is one left-to-right
+    pass now (its cost is bench-free: no split is ever retried), and a text past READ_MAX is not
+    read at all."""
+    from lab.wording import READ_MAX, known
+
+    hostile = "x" + " cannot be installed on " * 80 + " (" * 300 + ")"
+    assert known(hostile) is None and known(hostile[:READ_MAX - 1]) is None
+    assert known("x" * (READ_MAX + 1)) is None
+    assert reasons.CANNOT_INSTALL.read("a.deb cannot be installed on t: why: because") == {
+        "names": "a.deb", "target": "t", "said": "why: because"}
+    assert reasons.CANNOT_INSTALL.read("a.deb cannot be installed on : why") is None  # empty: not said
