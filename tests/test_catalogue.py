@@ -130,6 +130,18 @@ def test_check_owner_says_so_before_a_run(engine, tmp_path):
         check_owner(engine, "acme", "ACME ")  # vendors are compared exactly
 
 
+def test_a_new_product_cannot_come_from_a_vendor_that_draws_like_a_recorded_one(engine, tmp_path):
+    """Review: a vendor name written wholly in Cyrillic look-alikes ("ACME" with U+0410 U+0421 U+041C
+    U+0415) passed every check, and its certificates would read "by ACME Software" to a buyer."""
+    record_run(engine, write_run(tmp_path, "r1", {"t1": "passed"}, vendor="ACME Software"))
+    for posing in ("\u0410\u0421\u041c\u0415 Software", "ACME  software", "AСME Software"):  # noqa: RUF001
+        with pytest.raises(InputError) as info:
+            check_owner(engine, "acme-new", posing)
+        assert "draws like \"ACME Software\", a vendor already in this lab's catalogue" in info.value.problems[0]
+    check_owner(engine, "acme-new", "ACME Software")  # the same vendor, a new product: fine
+    check_owner(engine, "other-new", "\u041e\u041e\u041e \u042f\u043d\u0434\u0435\u043a\u0441")  # its own name
+
+
 def test_a_transfer_is_recorded_and_moves_the_product(engine, tmp_path):
     record_run(engine, write_run(tmp_path, "r1", {"t1": "passed"}, vendor="ACME"))
     t = transfer_product(engine, "acme", "NewCo", by="engineer")

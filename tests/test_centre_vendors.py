@@ -125,3 +125,12 @@ def test_an_organisations_names_cannot_be_drawn_like_another_ones(centre):
             assert refused.value.source == "--vendor" and why in refused.value.problems[0], refused.value
         with pytest.raises(InputError, match="mixes Cyrillic and Latin"):
             auth.set_vendor(s, "Other Vendor", "AC\u041cE Software")
+
+
+def test_an_organisations_vendor_name_cannot_draw_like_anothers_in_any_script(centre):
+    """The same rule for the names an engineer gives organisations (Unicode's confusables): a name
+    wholly in Cyrillic look-alikes of another organisation's is refused."""
+    with centre.session() as s:
+        with pytest.raises(InputError, match="draws like organisation 'ACME Software'"):
+            auth.create_org(s, "Mallory", "\u0410\u0421\u041c\u0415 Software Co., Ltd.")
+        assert auth.create_org(s, "Yandex", "\u041e\u041e\u041e \u042f\u043d\u0434\u0435\u043a\u0441").vendor

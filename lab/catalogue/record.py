@@ -38,6 +38,7 @@ from lab.catalogue.models import (
 from lab.certs.certificate import parse, read
 from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import NAME as TARGET_NAME
+from lab.lookalike import drawn_like
 from lab.results.model import Verdicts
 from lab.submission.model import Product as ProductManifest
 from lab.supply.stored import components_of
@@ -76,6 +77,10 @@ NOT_OWNER = Wording(N_("%(product)s belongs to %(owner)s in this lab's catalogue
                        "changed hands, a lab engineer records that first with: %(command)s"))
 
 
+DRAWN_LIKE = Wording(N_("%(vendor)s draws like %(other)s, a vendor already in this lab's catalogue: a buyer "
+                        "could not tell them apart on a certificate"))
+
+
 def _not_owner(product: str, owner: str, vendor: str) -> str:
     return "product.vendor: " + NOT_OWNER.say(product=product, owner=_quoted(owner), vendor=_quoted(vendor),
                                               command=f"lab catalogue transfer {product} --to {shlex.quote(vendor)}")
@@ -90,10 +95,14 @@ def check_owner(engine: Engine, product: str, vendor: str, source: str = "submis
     try:
         with Session(engine) as s:
             owner = s.scalar(select(Product.vendor).where(Product.name == product))
+            vendors = s.scalars(select(Product.vendor).distinct()).all() if owner is None else []
     except SQLAlchemyError as exc:
         raise InfrastructureError(f"the catalogue cannot be read: {exc}") from None
     if owner is not None and owner != vendor:
         raise InputError(source, [_not_owner(product, owner, vendor)])
+    alike = drawn_like(vendor, vendors)  # a new product: its vendor must not pass for another one
+    if alike is not None:
+        raise InputError(source, ["product.vendor: " + DRAWN_LIKE.say(vendor=_quoted(vendor), other=_quoted(alike))])
 
 
 def _load(run_dir: Path) -> tuple[Verdicts, str]:

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from lab.centre.models import ApiToken, Organisation, User
 from lab.errors import InfrastructureError, InputError, LabError
 from lab.hashing import sha256_text
+from lab.lookalike import drawn_like
 from lab.submission.model import look_alike
 
 PREFIX = "lab"
@@ -111,6 +112,11 @@ def _vendor_free(session: Session, vendor: str, what: str, mine: Organisation | 
         (Organisation.vendor == vendor) | ((Organisation.vendor.is_(None)) & (Organisation.name == vendor))))
     if taken is not None and taken is not mine:
         raise InputError(what, [f"the vendor name {vendor!r} is already organisation {taken.name!r}'s"])
+    others = {o.vendor_name: o.name for o in session.scalars(select(Organisation)) if o is not mine}
+    alike = drawn_like(vendor, others)
+    if alike is not None:
+        raise InputError(what, [f"the vendor name {vendor!r} draws like organisation {others[alike]!r}'s, "
+                                f"{alike!r}: a buyer could not tell them apart on a certificate"])
 
 
 def create_org(session: Session, name: str, vendor: str | None = None) -> Organisation:
