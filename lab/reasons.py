@@ -21,6 +21,11 @@ VENDOR_TESTS_FAILED = Wording(N_("%(failed)s of %(total)s vendor test(s) failed:
 LEFT_BEHIND = Wording(N_("%(count)s path(s) left behind after uninstall/purge: %(said)s"))
 CANNOT_INSTALL_ON_OS = Wording(N_("%(names)s cannot be installed on %(target)s (%(os)s): %(said)s"))
 CANNOT_INSTALL = Wording(N_("%(names)s cannot be installed on %(target)s: %(said)s"))
+WORLD_WRITABLE = Wording(N_("%(count)s world-writable file(s) or folder(s): %(said)s"))
+SETUID = Wording(N_("%(count)s setuid/setgid file(s): %(said)s"))
+SYSTEM_CHANGES = Wording(N_("%(count)s change(s) to the system: %(said)s"))
+NEEDS_VERSION = Wording(N_("%(path)s needs %(version)s from %(lib)s; %(target)s has %(has)s"))
+BUILT_FOR = Wording(N_("%(path)s: built for %(arch)s (%(machine)s)"))
 
 # Which wordings may have said a check's reason: a reason is read back only with its own check's,
 # so that a vendor's log line at its end, made of another wording's phrases, cannot turn it into
@@ -32,4 +37,9 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "vendor.tests": (VENDOR_TESTS_FAILED,),
     "install.leftovers": (LEFT_BEHIND,),
     "install.package": (CANNOT_INSTALL_ON_OS, CANNOT_INSTALL),
+    "security.world_writable": (WORLD_WRITABLE,),
+    "security.setuid": (SETUID,),
+    "security.system_files": (SYSTEM_CHANGES,),
+    "package.symbol_versions": (NEEDS_VERSION,),
+    "package.elf_machine": (BUILT_FOR,),
 }

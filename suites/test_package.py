@@ -13,6 +13,7 @@ import pytest
 
 from lab.elf import version_key
 from lab.errors import NotApplicable
+from lab.reasons import BUILT_FOR, NEEDS_VERSION
 from lab.suite.libraries import TargetLibraries
 
 SYSTEM_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib")
@@ -41,7 +42,7 @@ def test_elf_machine_matches_the_target(target, deployment):
     elves = deployment.elves()
     if not elves:
         raise NotApplicable("the artifacts contain no ELF files")
-    wrong = [f"{e.path}: built for {e.arch} ({e.machine})" for e in elves if e.arch != target.facts.arch]
+    wrong = [BUILT_FOR.say(path=e.path, arch=e.arch, machine=e.machine) for e in elves if e.arch != target.facts.arch]
     emulated = " (this target runs under qemu-user, which could hide this)" if target.facts.emulated else ""
     assert not wrong, (f"{show(wrong)}\n{len(wrong)} ELF file(s) are not for {target.facts.arch}, the "
                        f"architecture of {target.target.name}{emulated}")
@@ -64,7 +65,8 @@ def test_symbol_versions_exist_on_the_target(target, deployment, libraries):
                 newest = max((d for d in defined if version_key(d)[0] == prefix), key=version_key,
                              default="none")
                 has = f"glibc {target.facts.glibc}, newest {newest}" if prefix == "GLIBC" else f"newest {newest}"
-                missing.append(f"{elf.path} needs {version} from {lib}; {target.target.name} has {has}")
+                missing.append(NEEDS_VERSION.say(path=elf.path, version=version, lib=lib, target=target.target.name,
+                                                 has=has))
     assert not missing, show(missing)
 
 

@@ -16,6 +16,8 @@ import pytest
 from lab.errors import NotApplicable
 from lab.observe import findings
 from lab.observe.state import collapse, created, new_processes
+from lab.reasons import SETUID, SYSTEM_CHANGES, WORLD_WRITABLE
+from lab.wording import Wording
 
 
 def states(lab):
@@ -24,9 +26,9 @@ def states(lab):
     return lab.state.before_install, lab.state.installed
 
 
-def judged(bad: list[str], info: list[str], what: str, lab) -> None:
+def judged(bad: list[str], info: list[str], found: Wording, lab) -> None:
     shown = f"\nnot the product's (from OS packages):\n{findings.listing(info)}" if info else ""
-    assert not bad, f"{len(bad)} {what}: {findings.head(bad)}\n{findings.listing(bad)}{shown}"
+    assert not bad, found.say(count=len(bad), said=findings.head(bad)) + f"\n{findings.listing(bad)}{shown}"
     if info:
         lab.note(f"none of the product's; from OS packages: {findings.head(info)}")
 
@@ -42,7 +44,7 @@ def test_no_world_writable_files(lab, installed):
     before, after = states(lab)
     bad, info = findings.world_writable(before, after, lab.owners())
     listed = packaged(installed, lambda m: m & 0o002 and not (stat.S_ISDIR(m) and m & stat.S_ISVTX))
-    judged(findings.merge(bad, listed), info, "world-writable file(s) or folder(s)", lab)
+    judged(findings.merge(bad, listed), info, WORLD_WRITABLE, lab)
 
 
 @pytest.mark.check("security.setuid")
@@ -50,7 +52,7 @@ def test_no_setuid_or_setgid_files(lab, installed):
     before, after = states(lab)
     bad, info = findings.setuid(before, after, lab.owners())
     listed = packaged(installed, lambda m: m & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(m))
-    judged(findings.merge(bad, listed), info, "setuid/setgid file(s)", lab)
+    judged(findings.merge(bad, listed), info, SETUID, lab)
 
 
 @pytest.mark.check("security.system_files")
@@ -62,7 +64,7 @@ def test_no_planted_jobs_accounts_or_replaced_binaries(lab, target, installed):
     bad += accounts_bad
     info += accounts_info
     shown = f"\nshown, not held against the product:\n{findings.listing(info)}" if info else ""
-    assert not bad, f"{len(bad)} change(s) to the system: {findings.head(bad)}\n{findings.listing(bad)}{shown}"
+    assert not bad, SYSTEM_CHANGES.say(count=len(bad), said=findings.head(bad)) + f"\n{findings.listing(bad)}{shown}"
     lab.note("no planted job, account or replaced binary" + (f"; {findings.head(info)}" if info else ""))
 
 

@@ -41,6 +41,15 @@ def test_ports_vendor_tests_leftovers_and_installs_read_in_chinese():
                                                             said="Depends: libx (>= 2) but it is not installable")):
             "acme.deb 无法安装在 debian12-x86_64（Debian GNU/Linux 12 (bookworm)）上："  # noqa: RUF001
             "Depends: libx (>= 2) but it is not installable",
+        ("security.setuid", reasons.SETUID.say(count=1, said="/usr/local/bin/.sh (created by a script) mode 4755")):
+            "1 个 setuid/setgid 文件：/usr/local/bin/.sh (created by a script) mode 4755",  # noqa: RUF001
+        ("package.symbol_versions", reasons.NEEDS_VERSION.say(path="/usr/bin/hello", version="GLIBC_2.38",
+                                                              lib="libc.so.6", target="debian12-x86_64",
+                                                              has="glibc 2.36, newest GLIBC_2.36")):
+            "/usr/bin/hello 需要 libc.so.6 中的 GLIBC_2.38；debian12-x86_64 只有 glibc 2.36, newest GLIBC_2.36",  # noqa: RUF001
+        ("package.elf_machine", reasons.BUILT_FOR.say(path="/usr/bin/hello", arch="aarch64", machine="AArch64")
+         + "\n1 ELF file(s) are not for x86_64"):
+            "/usr/bin/hello：为 aarch64（AArch64）构建",  # noqa: RUF001
     }
     with i18n.language("zh-CN"):
         for (check_id, message), chinese in cases.items():
