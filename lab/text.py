@@ -40,10 +40,13 @@ def visible(text: str) -> str:
     zero-width space cannot make two names look alike."""
     if text.isprintable():
         return text
-    return "".join(c if c in KEPT or unicodedata.category(c) not in HIDDEN
-                   else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
-                         else f"\\U{ord(c):08x}")
-                   for c in text)
+    return "".join(c if c in KEPT or unicodedata.category(c) not in HIDDEN else written_out(c) for c in text)
+
+
+def written_out(c: str) -> str:
+    """One character as Python writes it in a string: ``\\x1b``, ``\\u202e``, ``\\U000e0001``."""
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 def finalize(value: object) -> object:

@@ -29,8 +29,7 @@ def N_(text: str) -> str:
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _KNOWN: dict[str, Wording] = {}  # every wording made, by its English text (a module's import makes its own)
-
-
+_sorted: tuple[int, list[Wording]] = (0, [])  # (how many were made, in the order known() tries them)
 READ_MAX = 2000  # characters: a longer text is never read back (shown as it is, in English)
 
 
@@ -42,7 +41,7 @@ class Wording(str):
         parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
         self.literals, self.names = parts[0::2], parts[1::2]
         self.own = own
-        self.fixed = len(_PLACEHOLDER.sub("", template))  # the more literal text, the surer a match
+        self.fixed = sum(map(len, self.literals))  # the more literal text, the surer a match
         _KNOWN[str(template)] = self
         return self
 
@@ -80,16 +79,27 @@ class Wording(str):
         return params
 
 
+def _most_literal_first() -> list[Wording]:
+    """Every wording made, the most literal first: sorted once, again only when more were made
+    (a module imported later); replaced whole, so a reader in another thread sees one or the other."""
+    global _sorted
+    made, order = _sorted
+    if made != len(_KNOWN):
+        order = sorted(list(_KNOWN.values()), key=lambda w: -w.fixed)
+        _sorted = (len(order), order)
+    return order
+
+
 def known(text: str, among=None) -> tuple[Wording, dict[str, str]] | None:
     """The wording that said ``text`` and its parameters (the most literal one, if several could),
     from ``among`` (an iterable of wordings; default every one made)."""
     if len(text) > READ_MAX:
         return None
-    candidates = _KNOWN.values() if among is None else among
+    candidates = _most_literal_first() if among is None else sorted(among, key=lambda w: -w.fixed)
     exact = _KNOWN.get(text)
     if exact is not None and not exact.names and exact in candidates:
         return exact, {}
-    for wording in sorted(candidates, key=lambda w: -w.fixed):
+    for wording in candidates:
         params = wording.read(text)
         if params is not None:
             return wording, params

@@ -115,7 +115,7 @@ def test_two_uploads_at_once_cannot_both_take_an_organisations_last_place(tmp_pa
 
 
 def test_an_organisations_names_cannot_be_drawn_like_another_ones(centre):
-    """The look-alike rule of a submission's vendor (lab.submission.model.look_alike) holds for the
+    """The look-alike rule of a submission's vendor (lab.lookalike.look_alike) holds for the
     names an engineer gives an organisation too: each of these draws like "ACME Software"."""
     with centre.session() as s:
         for vendor, why in (("ACME  Software", "two spaces in a row"), ("ACME\u3164Software", "U+3164"),

@@ -35,8 +35,7 @@ from sqlalchemy.orm import Session
 from lab.centre.models import ApiToken, Organisation, User
 from lab.errors import InfrastructureError, InputError, LabError
 from lab.hashing import sha256_text
-from lab.lookalike import drawn_like
-from lab.submission.model import look_alike
+from lab.lookalike import drawn_like, look_alike
 
 PREFIX = "lab"
 TOKEN = re.compile(r"lab_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")

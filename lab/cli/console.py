@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lab.errors import InfrastructureError, InputError
+from lab.text import written_out
 
 err = Console(stderr=True, soft_wrap=True)
 # Piped or logged: 160 columns, unless the caller says how wide (COLUMNS, which rich reads itself).
@@ -23,8 +24,7 @@ EXIT_BROKEN = 3     # CONTRACT: the lab's fault
 
 def visible(value: object) -> str:
     """Control characters (an escape sequence, a bidi override) made visible: ``\\x1b``."""
-    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-                   for c in str(value))
+    return "".join(c if c.isprintable() else written_out(c) for c in str(value))
 
 
 def shown(value: object) -> str:

@@ -47,7 +47,7 @@ def allure_command() -> list[str]:
 def allure_env() -> dict[str, str]:
     """Allure asks git where it runs (the checkout's folder name, branch and remote) and writes the
     answers into the report as its "CI": a vendor's report would carry the lab's own checkout. No
-    repository is found here, so those stay empty (and four git commands are not run)."""
+    repository is found here, so those stay empty (and its four git commands end at once)."""
     return {**os.environ, "GIT_DIR": "/nonexistent/lab-report-has-no-repository", "GIT_CEILING_DIRECTORIES": "/"}
 
 

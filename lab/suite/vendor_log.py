@@ -109,12 +109,13 @@ def collection_error(log: str) -> str:
     errors = _E_LINE.findall(log)
     if not errors:
         return ""
-    file = next(reversed(list(_ERROR_OF.finditer(log))), None)  # the summary's, at the end (not a logged line)
+    named = _ERROR_OF.findall(log)
+    file = named[-1] if named else None  # the summary's, at the end (not a line the vendor logged)
     at = _FILE_LINE.findall(log)
-    where = f" (line {at[-1][1]})" if at and file and at[-1][0].endswith(file.group(1).split("::")[0]) else ""
+    where = f" (line {at[-1][1]})" if at and file and at[-1][0].endswith(file.split("::")[0]) else ""
     said = errors[-1].strip()
     said = said if len(said) <= 300 else said[:297] + "..."
-    return f"{file.group(1)}: {said}{where}" if file else said
+    return f"{file}: {said}{where}" if file else said
 
 
 def tail(text: str) -> str:
