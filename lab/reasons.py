@@ -27,6 +27,48 @@ SYSTEM_CHANGES = Wording(N_("%(count)s change(s) to the system: %(said)s"))
 NEEDS_VERSION = Wording(N_("%(path)s needs %(version)s from %(lib)s; %(target)s has %(has)s"))
 BUILT_FOR = Wording(N_("%(path)s: built for %(arch)s (%(machine)s)"))
 
+# The service's restarts and stop (service.restart, service.stop, stability.kill_restart).
+PROCESSES_LEFT = Wording(N_("processes %(pids)s of the service were still running 10 s after SIGKILL to every "
+                            "process of its tree"))
+PORTS_HELD = Wording(N_("after SIGKILL to every process of the service's tree, its declared port(s) %(held)s "
+                        "stayed open: a process outside the service's tree (it left the service's session and "
+                        "cleared its environment) holds them, so the service never restarted"))
+KILL_LEFT = Wording(N_("SIGKILL %(attempt)s/%(kills)s: %(left)s"), own=("left",))
+STILL_RUNNING = Wording(N_("still running after SIGKILL %(attempt)s/%(kills)s"))
+NOT_READY_AGAIN = Wording(N_("not ready again after SIGKILL and restart %(attempt)s/%(kills)s: %(detail)s"),
+                          own=("detail",))
+NOT_STOPPED = Wording(N_("still running %(seconds)s s after SIGTERM (killed)"))
+
+# The stability watch (its figures are said by lab.stability.judge).
+DIED = Wording(N_("the service died %(after)s-%(at)s s into the %(duration)s s watch (found gone at %(when)s); "
+                  "the service's log ends: %(said)s"))
+DIED_BESIDE_LOAD = Wording(N_("the service died %(after)s-%(at)s s into the %(duration)s s watch (found gone at "
+                              "%(when)s); the load `%(load)s` ran beside it; the service's log ends: %(said)s"))
+DIED_LOAD_ENDED = Wording(N_("the service died %(after)s-%(at)s s into the %(duration)s s watch (found gone at "
+                             "%(when)s); the load `%(load)s` ran beside it (it ended before the watch did); the "
+                             "service's log ends: %(said)s"))
+MEMORY_GROWS = Wording(N_("its resident memory keeps growing: trend over %(window)s s (%(n)s samples after the "
+                          "warm-up): %(start)s KiB -> %(end)s KiB, %(growth)s KiB (%(pct)s; the limit is %(limit)s "
+                          "and at least %(floor)s KiB); the chart: %(chart)s"))
+FDS_GROW = Wording(N_("its open file descriptors keep growing: trend over %(window)s s (%(n)s samples after the "
+                      "warm-up): %(start)s fds -> %(end)s fds, %(growth)s fds (%(pct)s; the limit is %(limit)s and "
+                      "at least %(floor)s fds)"))
+
+# The desktop application (suite desktop).
+ENTRY_NOT_INSTALLED = Wording(N_("%(entry)s is not installed in %(first)s/ (nor %(second)s/): the package must "
+                                 "install its desktop entry there, or menus cannot show it"))
+NO_ICON = Wording(N_("%(file)s: no Icon key, so menus and the panel show a generic icon"))
+EXITED_BEFORE_WINDOW = Wording(N_("%(program)s (launched as in its entry, LANG=%(locale)s) exited before any window "
+                                  "appeared (%(status)s); its output ends: %(said)s"))
+EXITED_AFTER_WINDOW = Wording(N_("%(program)s (launched as in its entry, LANG=%(locale)s) exited within "
+                                 "%(seconds)s s of its window appearing (%(status)s); its output ends: %(said)s"))
+NO_WINDOW_EXITED = Wording(N_("no window: %(program)s exited before mapping one (%(status)s); its output ends: "
+                              "%(said)s"))
+NOTHING_DRAWN = Wording(N_("nothing drawn: %(window)s is blank (%(why)s); screenshot %(path)s"))
+
+# The vendor's database schema (suite database).
+SQL_REFUSED = Wording(N_("%(where)s: the %(server)s server refused `%(statement)s`: %(error)s"))
+
 # Which wordings may have said a check's reason: a reason is read back only with its own check's,
 # so that a vendor's log line at its end, made of another wording's phrases, cannot turn it into
 # that other sentence (a failed start read as a catalogue's ownership notice, say).
@@ -42,4 +84,20 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "security.system_files": (SYSTEM_CHANGES,),
     "package.symbol_versions": (NEEDS_VERSION,),
     "package.elf_machine": (BUILT_FOR,),
+    "service.restart": (KILL_LEFT, STILL_RUNNING, NOT_READY_AGAIN),
+    "stability.kill_restart": (KILL_LEFT, STILL_RUNNING, NOT_READY_AGAIN),
+    "service.stop": (NOT_STOPPED,),
+    "stability.uptime": (DIED, DIED_BESIDE_LOAD, DIED_LOAD_ENDED),
+    "stability.memory": (MEMORY_GROWS,),
+    "stability.fds": (FDS_GROW,),
+    "desktop.entry": (ENTRY_NOT_INSTALLED,),
+    "desktop.icon": (NO_ICON,),
+    "desktop.launch": (EXITED_BEFORE_WINDOW, EXITED_AFTER_WINDOW),
+    "desktop.window": (NO_WINDOW_EXITED,),
+    "desktop.screenshot": (NOTHING_DRAWN,),
+    "database.schema": (SQL_REFUSED,),
 }
+
+# What a wording's own parameters (``own``) may hold: a readiness or a SIGKILL's finding, itself a
+# wording, read with these only (``NOT_READY_AGAIN``'s ``detail``, ``KILL_LEFT``'s ``left``).
+INNER: tuple[Wording, ...] = (SERVICE_EXITED, HEALTH_FAILING, PORT_NEVER_OPENED, PROCESSES_LEFT, PORTS_HELD)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lab.errors import ProductFailure
 from lab.polling import Backoff
 from lab.process_tree import MARK, members_script, parse_pids
-from lab.reasons import HEALTH_FAILING, PORT_NEVER_OPENED, SERVICE_EXITED
+from lab.reasons import HEALTH_FAILING, PORT_NEVER_OPENED, PORTS_HELD, PROCESSES_LEFT, SERVICE_EXITED
 from lab.submission.model import Service
 from lab.transport.base import Transport
 from lab.transport.shell import VENDOR_PATH
@@ -157,14 +157,10 @@ class Supervisor:
                 break
             pace.wait()
         if left:
-            return (f"processes {', '.join(map(str, left[:10]))} of the service were still running 10 s "
-                    "after SIGKILL to every process of its tree")
+            return PROCESSES_LEFT.say(pids=", ".join(map(str, left[:10])))
         held = self._ports_held()
         if held:
-            return ("after SIGKILL to every process of the service's tree, its declared port(s) "
-                    + "; ".join(f"{port} (held by {who})" for port, who in sorted(held.items()))
-                    + " stayed open: a process outside the service's tree (it left the service's session "
-                      "and cleared its environment) holds them, so the service never restarted")
+            return PORTS_HELD.say(held="; ".join(f"{port} (held by {who})" for port, who in sorted(held.items())))
         return ""
 
     def stop(self, timeout: float = 10.0) -> tuple[bool, float]:

@@ -8,6 +8,7 @@ import pytest
 from lab.database.profiles import findings as profile_findings
 from lab.database.sqlfile import split
 from lab.errors import NotApplicable
+from lab.reasons import SQL_REFUSED
 from lab.suite.database import start_database
 
 
@@ -30,8 +31,8 @@ def test_schema_applies_cleanly(lab, database):
     applied = 0
     for st in statements(lab, "schema_"):
         error = server.execute(st)
-        assert error is None, (f"{st.where}: the {server.spec.server} server refused `{st.head}`: "
-                               f"{' '.join(error.split())}")
+        assert error is None, SQL_REFUSED.say(where=st.where, server=server.spec.server, statement=st.head,
+                                              error=" ".join(error.split()))
         applied += 1
     lab.state.schema_applied = True
     lab.note(f"{applied} statement(s) applied on {server.spec.server}")

@@ -26,6 +26,14 @@ from lab.desktop import icon as icons
 from lab.desktop import ocr, xwd
 from lab.desktop.session import LANGUAGE_LOCALES, PATH, SIZE, DesktopSession, Launch, Window, normal_locale
 from lab.errors import InfrastructureError, NotApplicable, ProductFailure
+from lab.reasons import (
+    ENTRY_NOT_INSTALLED,
+    EXITED_AFTER_WINDOW,
+    EXITED_BEFORE_WINDOW,
+    NO_ICON,
+    NO_WINDOW_EXITED,
+    NOTHING_DRAWN,
+)
 from lab.report.allure_worker import attach_png
 
 APPLICATIONS = ("/usr/share/applications", "/usr/local/share/applications")
@@ -190,8 +198,7 @@ def _window_png(session: DesktopSession, window: Window) -> tuple[bytes, str, by
 @pytest.mark.check("desktop.entry")
 def test_entry_is_valid_and_runs_something(lab, spec, desk, target, installed):
     found = [d for d in APPLICATIONS if _run(target, f"test -f {q(d + '/' + spec.entry)}").ok]
-    assert found, (f"{spec.entry} is not installed in {APPLICATIONS[0]}/ (nor {APPLICATIONS[1]}/): the package "
-                   "must install its desktop entry there, or menus cannot show it")
+    assert found, ENTRY_NOT_INSTALLED.say(entry=spec.entry, first=APPLICATIONS[0], second=APPLICATIONS[1])
     path = f"{found[0]}/{spec.entry}"
     data = _run(target, f"head -c {entries.MAX_ENTRY_BYTES + 1} {q(path)}").stdout_bytes
     entry = entries.parse(data, path)
@@ -229,7 +236,7 @@ def test_icon_resolves_at_a_usable_size(lab, spec, desk, target, installed):
     if desk.entry is None:
         raise NotApplicable("needs the desktop entry (see desktop.entry)")
     value = desk.entry.get("Icon")
-    assert value, f"{desk.entry.file}: no Icon key, so menus and the panel show a generic icon"
+    assert value, NO_ICON.say(file=desk.entry.file)
     if value.startswith("/"):
         candidates = [value] if _run(target, f"test -f {q(value)}").ok else []
         where = value
@@ -271,10 +278,9 @@ def test_launch_stays_up(lab, spec, desk, session):
     output = session.output(app)
     prog = _program(desk.argv)
     if not alive:
-        when = (f"within {SETTLE:g} s of its window appearing" if desk.window is not None
-                else "before any window appeared")
-        raise ProductFailure(f"{prog} (launched as in its entry, LANG={locale}) exited {when} "
-                             f"({_exit_words(output)}); its output ends:\n{_clean_output(output)}")
+        said = dict(program=prog, locale=locale, status=_exit_words(output), said="\n" + _clean_output(output))
+        raise ProductFailure(EXITED_AFTER_WINDOW.say(**said, seconds=f"{SETTLE:g}") if desk.window is not None
+                             else EXITED_BEFORE_WINDOW.say(**said))
     crash = CRASH.search(output)
     assert crash is None, (f"{prog} is running but printed {crash.group(0)!r} (LANG={locale}); its output "
                            f"ends:\n{_clean_output(output)}")
@@ -290,8 +296,8 @@ def test_window_appears(lab, spec, desk, session):
     if desk.window is None:
         output = session.output(desk.app)
         if not session.alive(desk.app):
-            raise ProductFailure(f"no window: {prog} exited before mapping one ({_exit_words(output)}); "
-                                 f"its output ends:\n{_clean_output(output)}")
+            raise ProductFailure(NO_WINDOW_EXITED.say(program=prog, status=_exit_words(output),
+                                                      said="\n" + _clean_output(output)))
         pids = sorted(p.pid for p in session.processes(desk.app))
         own = [w for w in session.windows() if w.pid in pids]
         seen = "; ".join(f"{w.describe()} {'mapped' if w.viewable else 'not mapped'}" for w in own)
@@ -313,8 +319,7 @@ def test_window_shows_something(lab, spec, desk, session):
                       {"caption": f"{desk.window.title or desk.window.id} ({locale})", "locale": locale,
                        "title": desk.window.title, "check": "desktop.screenshot"})
     desk.shots[locale] = _inside(lab, locale, inside)
-    assert not empty, (f"nothing drawn: {desk.window.describe()} is blank ({empty}); screenshot "
-                       f"{path.relative_to(lab.opts.out)}")
+    assert not empty, NOTHING_DRAWN.say(window=desk.window.describe(), why=empty, path=path.relative_to(lab.opts.out))
     lab.note(f"screenshot {path.relative_to(lab.opts.out)} ({desk.window.width}x{desk.window.height})")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.reasons import UNDECLARED_PORTS
+from lab.reasons import KILL_LEFT, NOT_READY_AGAIN, NOT_STOPPED, STILL_RUNNING, UNDECLARED_PORTS
 from lab.submission.model import SERVICE_RESTARTS as RESTARTS
 
 STOP_TIMEOUT = 10.0
@@ -35,15 +35,15 @@ def test_comes_back_after_sigkill(lab, service):
         pytest.skip("needs a ready service (service.ready failed)")
     for attempt in range(1, RESTARTS + 1):
         left = service.kill9()
-        assert not left, f"SIGKILL {attempt}/{RESTARTS}: {left}"
-        assert not service.alive(), f"still running after SIGKILL (attempt {attempt})"
+        assert not left, KILL_LEFT.say(attempt=attempt, kills=RESTARTS, left=left)
+        assert not service.alive(), STILL_RUNNING.say(attempt=attempt, kills=RESTARTS)
         service.start()
         ready = service.wait_ready()
-        assert ready.ready, f"not ready again after SIGKILL and restart {attempt}/{RESTARTS}: {ready.detail}"
+        assert ready.ready, NOT_READY_AGAIN.say(attempt=attempt, kills=RESTARTS, detail=ready.detail)
     lab.note(f"ready again after each of {RESTARTS} SIGKILLs")
 
 
 @pytest.mark.check("service.stop")
 def test_stops_on_sigterm(service):
     stopped, _seconds = service.stop(STOP_TIMEOUT)
-    assert stopped, f"still running {STOP_TIMEOUT:g} s after SIGTERM (killed)"
+    assert stopped, NOT_STOPPED.say(seconds=f"{STOP_TIMEOUT:g}")

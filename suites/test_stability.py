@@ -16,7 +16,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from lab.errors import NotApplicable
+from lab.errors import NotApplicable, ProductFailure
+from lab.reasons import (
+    DIED,
+    DIED_BESIDE_LOAD,
+    DIED_LOAD_ENDED,
+    FDS_GROW,
+    KILL_LEFT,
+    MEMORY_GROWS,
+    NOT_READY_AGAIN,
+    STILL_RUNNING,
+)
 from lab.report.allure_worker import picture
 from lab.service import HOME, LOG
 from lab.stability import judge
@@ -77,8 +87,10 @@ def test_stays_up_for_the_whole_watch(lab, service, watched):
     if series.load:
         load = (f"; the load `{series.load}` ran beside it"
                 + (" (it ended before the watch did)" if series.load_ended_early else ""))
-    assert died is None, (f"{died.describe(series.duration)}{load}; the service's log ends:\n"
-                          f"{service.log_tail()}")
+    if died is not None:
+        said = (DIED if not series.load else DIED_LOAD_ENDED if series.load_ended_early else DIED_BESIDE_LOAD)
+        raise ProductFailure(said.say(**died.figures(), duration=f"{series.duration:g}", load=series.load,
+                                      said="\n" + service.log_tail()))
     lab.note(f"up for the whole {series.duration:g} s watch ({len(series.samples)} samples, "
              f"{lab.metrics['stability.cpu_s']} s of CPU){load}")
 
@@ -92,7 +104,7 @@ def test_memory_does_not_keep_growing(lab, watched):
         raise NotApplicable(f"too few samples after the warm-up to draw a trend ({len(watched.series.samples)} in "
                             f"all); a longer [stability] duration gives more")
     where = f"logs/{lab.target_spec.name}/stability.svg"
-    assert not g.exceeded, f"its resident memory keeps growing: {g.describe('KiB')}; the chart: {where}"
+    assert not g.exceeded, MEMORY_GROWS.say(**g.figures(), chart=where)
     lab.note(f"resident memory {g.describe('KiB')}")
 
 
@@ -102,7 +114,7 @@ def test_descriptors_do_not_keep_growing(lab, watched):
     if g is None:
         raise NotApplicable("too few samples after the warm-up to draw a trend; a longer [stability] duration "
                             "gives more")
-    assert not g.exceeded, f"its open file descriptors keep growing: {g.describe('fds')}"
+    assert not g.exceeded, FDS_GROW.say(**g.figures())
     lab.note(f"open descriptors {g.describe('fds')}")
 
 
@@ -117,11 +129,11 @@ def test_comes_back_after_repeated_sigkill(lab, target, service):
     try:
         for attempt in range(1, kills + 1):
             left = service.kill9()
-            assert not left, f"SIGKILL {attempt}/{kills}: {left}"
-            assert not service.alive(), f"still running after SIGKILL {attempt}/{kills}"
+            assert not left, KILL_LEFT.say(attempt=attempt, kills=kills, left=left)
+            assert not service.alive(), STILL_RUNNING.say(attempt=attempt, kills=kills)
             service.start()
             ready = service.wait_ready()
-            assert ready.ready, f"not ready again after SIGKILL and restart {attempt}/{kills}: {ready.detail}"
+            assert ready.ready, NOT_READY_AGAIN.say(attempt=attempt, kills=kills, detail=ready.detail)
     finally:
         (lab.logs / "stability-restarts.log").write_text(
             redact(service.log_end().decode("utf-8", "replace"), target.transport.secrets))

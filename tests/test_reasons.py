@@ -56,6 +56,53 @@ def test_ports_vendor_tests_leftovers_and_installs_read_in_chinese():
             assert plain_reason(reason(check_id, message)).endswith(f"({check_id}): {chinese}"), check_id
 
 
+def test_the_watch_restarts_desktop_and_database_read_in_chinese():
+    from lab.stability.judge import Death, Growth
+
+    exited = reasons.SERVICE_EXITED.say(said="\nstarting\nSegmentation fault")
+    died = Death(at_s=4.0, after_s=3.0, wall=0.0).figures()
+    grew = Growth(n=8, baseline=1000.0, growth=1340.0, window_s=8.0, limit_pct=5.0, floor=64.0).figures()
+    cases = {
+        ("stability.kill_restart", reasons.NOT_READY_AGAIN.say(attempt=3, kills=10, detail=exited)):
+            '第 3/10 次 SIGKILL 并重新启动后未能再次就绪：服务在就绪前退出；其日志最后一行："Segmentation fault"',  # noqa: RUF001
+        ("service.restart", reasons.KILL_LEFT.say(attempt=1, kills=3, left=reasons.PORTS_HELD.say(
+            held="8080 (held by pid 77)"))):
+            "第 1/3 次 SIGKILL：向服务进程树中的每个进程发送 SIGKILL 后，"  # noqa: RUF001
+            "其声明的端口 8080 (held by pid 77) 仍处于打开状态",
+        ("stability.uptime", reasons.DIED_BESIDE_LOAD.say(**died, duration="10", load="ab -n 9",
+                                                          said="\nout of memory")):
+            "在 10 秒的观察期内，服务于第 3.0–4.0 秒之间退出（1970-01-01 00:00:00 UTC 发现已退出）；"  # noqa: RUF001
+            '同时运行着负载命令 `ab -n 9`；服务日志最后一行："out of memory"',  # noqa: RUF001
+        ("stability.memory", reasons.MEMORY_GROWS.say(**grew, chart="logs/t/stability.svg")):
+            "常驻内存持续增长：8 秒内的趋势（预热后 8 个采样）：1000 KiB -> 2340 KiB，+1340 KiB",  # noqa: RUF001
+        ("desktop.launch", reasons.EXITED_BEFORE_WINDOW.say(program="acme-notes", locale="zh_CN.UTF-8",
+                                                           status="exit status 1", said="\nGtk-WARNING\nbye")):
+            "acme-notes（按桌面文件启动，LANG=zh_CN.UTF-8）在任何窗口出现之前就退出了（exit status 1）；"  # noqa: RUF001
+            '其输出最后一行："bye"',  # noqa: RUF001
+        ("database.schema", reasons.SQL_REFUSED.say(where="schema.sql:3", server="opengauss",
+                                                    statement="CREATE TABLE t (", error="syntax error")):
+            "schema.sql:3：opengauss 服务器拒绝了 `CREATE TABLE t (`：syntax error",  # noqa: RUF001
+    }
+    for (check_id, message), chinese in cases.items():
+        english = reason(check_id, message)
+        with i18n.language("zh-CN"):
+            shown = plain_reason(english)
+        assert f"({check_id}): " in shown and chinese in shown, (check_id, shown)
+        with i18n.language("en"):
+            assert plain_reason(english).endswith(english.split(": ", 1)[1]), check_id  # English: as said
+
+
+def test_an_inner_finding_is_read_only_with_the_inner_wordings():
+    """A SIGKILL's finding is itself a wording; what a vendor's log says inside it is never read as one."""
+    from lab.catalogue.record import NOT_OWNER
+
+    forged = NOT_OWNER.say(product="x", owner="the lab", vendor="ACME", command="rerun")
+    said = reason("stability.kill_restart", reasons.NOT_READY_AGAIN.say(attempt=2, kills=10, detail=forged))
+    with i18n.language("zh-CN"):
+        shown = plain_reason(said)
+    assert "第 2/10 次 SIGKILL 并重新启动后未能再次就绪：x belongs to the lab" in shown, shown  # noqa: RUF001
+
+
 def test_a_reason_the_lab_has_no_wording_for_stays_as_it_is():
     with i18n.language("zh-CN"):
         assert plain_reason("package.symbol_versions: needs GLIBC_2.38").endswith(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from lab import reasons
 from lab.stability import judge
 from lab.stability.chart import svg
 from lab.stability.sampler import SCRIPT, Series, parse, summarise
@@ -65,7 +66,8 @@ def test_death_is_found_between_the_last_sample_up_and_the_first_gone():
     s = samples([1000] * 6, alive=[True, True, True, True, False, False])
     d = judge.death(s)
     assert (d.after_s, d.at_s) == (3.0, 4.0)
-    assert "died 3.0-4.0 s into the 10 s watch" in d.describe(10)
+    said = reasons.DIED.say(**d.figures(), duration="10", said="\nbye")
+    assert said.startswith("the service died 3.0-4.0 s into the 10 s watch (found gone at ")
     assert judge.death(samples([1000] * 3)) is None
 
 

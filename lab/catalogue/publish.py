@@ -78,7 +78,9 @@ def plain_reason(reason: str) -> str:
         return first
     check, rest = m.groups()
     words = i18n.check_title(check) if registry.title(check) else ""
-    return f"{words} ({check}): {i18n.words(rest, among=reasons.BY_CHECK.get(check, ()))}" if words else first
+    said = i18n.words(rest, among=reasons.BY_CHECK.get(check, ()),
+                      own_word=lambda inner: i18n.words(inner, among=reasons.INNER))
+    return f"{words} ({check}): {said}" if words else first
 
 
 def _short(text: str, most: int = REASON_IN_CELL) -> str:

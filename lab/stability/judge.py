@@ -45,11 +45,17 @@ class Growth:
     def exceeded(self) -> bool:
         return self.growth > self.floor and self.pct > self.limit_pct
 
+    def figures(self) -> dict[str, str]:
+        """Its numbers as said, by ``describe`` and by the reasons' wordings (``lab.reasons``)."""
+        return {"window": f"{self.window_s:.0f}", "n": str(self.n), "start": f"{self.baseline:.0f}",
+                "end": f"{self.baseline + self.growth:.0f}", "growth": f"{self.growth:+.0f}",
+                "pct": f"{self.pct:+.1f} %", "limit": f"{self.limit_pct:g} %", "floor": f"{self.floor:g}"}
+
     def describe(self, unit: str) -> str:
-        return (f"trend over {self.window_s:.0f} s ({self.n} samples after the warm-up): "
-                f"{self.baseline:.0f} {unit} -> {self.baseline + self.growth:.0f} {unit}, "
-                f"{self.growth:+.0f} {unit} ({self.pct:+.1f} %; the limit is {self.limit_pct:g} % "
-                f"and at least {self.floor:g} {unit})")
+        f = self.figures()
+        return (f"trend over {f['window']} s ({f['n']} samples after the warm-up): {f['start']} {unit} -> "
+                f"{f['end']} {unit}, {f['growth']} {unit} ({f['pct']}; the limit is {f['limit']} and at least "
+                f"{f['floor']} {unit})")
 
 
 def least_squares(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -100,10 +106,10 @@ class Death:
     after_s: float         # ...and of the last that found it up
     wall: float
 
-    def describe(self, duration: float) -> str:
-        when = dt.datetime.fromtimestamp(self.wall, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return (f"the service died {self.after_s:.1f}-{self.at_s:.1f} s into the {duration:g} s watch "
-                f"(found gone at {when})")
+    def figures(self) -> dict[str, str]:
+        """When, as said by the reasons' wordings (``lab.reasons.DIED``)."""
+        return {"after": f"{self.after_s:.1f}", "at": f"{self.at_s:.1f}",
+                "when": dt.datetime.fromtimestamp(self.wall, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
 
 
 def death(samples: list[Sample]) -> Death | None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from examples.make import build_tarball, compile_c
+from lab import i18n
+from lab.catalogue.publish import plain_reason
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 T = "debian12-x86_64"
@@ -64,6 +66,9 @@ def test_a_service_that_leaks_fails_stability_memory_with_its_chart(tmp_path, la
     assert memory["outcome"] == "failed", memory["message"]
     assert memory["message"].startswith("its resident memory keeps growing: trend over ")
     assert "the limit is 5 %" in memory["message"]
+    with i18n.language("zh-CN"):  # the buyers' matrix and the PDF read it in Chinese, figures as measured
+        shown = plain_reason(run.target(T)["reason"])
+    assert "(stability.memory): 常驻内存持续增长：" in shown and "KiB -> " in shown, shown  # noqa: RUF001
     metrics = run.target(T)["metrics"]
     assert metrics["stability.rss_growth_pct"] > 5
     chart = (run.out / f"logs/{T}/stability.svg").read_text()
@@ -107,6 +112,10 @@ def test_a_service_that_dies_during_the_watch_fails_stability_uptime_with_its_la
     assert uptime["outcome"] == "failed", uptime["message"]
     assert "s into the 10 s watch (found gone at 20" in uptime["message"]
     assert "svc: fatal: the widget store went away after" in uptime["message"]
+    with i18n.language("zh-CN"):
+        shown = plain_reason(run.target(T)["reason"])
+    assert "秒的观察期内，服务于第 " in shown and "同时运行着负载命令 `while :;" in shown, shown  # noqa: RUF001
+    assert "svc: fatal: the widget store went away after" in shown, shown  # the product's words, as said
 
 
 # A stub whose worker leaves the service: a new session, a second fork (reparented to init) and an
