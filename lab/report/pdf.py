@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -33,7 +34,7 @@ from lab.certs.certificate import canonical
 from lab.errors import InfrastructureError
 from lab.i18n import N_
 from lab.inventory.model import LabSettings
-from lab.results.model import Check, Outcome, TargetResult, Verdicts
+from lab.results.model import Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.suite import registry
 from lab.text import finalize
 
@@ -264,12 +265,35 @@ def write_report(run_dir: Path, verdicts: Verdicts, lab: LabSettings | None = No
     out.mkdir(parents=True, exist_ok=True)
     page = report_html(run_dir, verdicts, lab, site_url=site_url if site_url is not None else site_address(lab))
     try:
-        pdf = HTML(string=page, base_url=str(out), url_fetcher=data_only_fetcher()).write_pdf()
+        with _LAYING_OUT:
+            pdf = HTML(string=page, base_url=str(out), url_fetcher=data_only_fetcher()).write_pdf()
     except Exception as exc:  # Pango/fonts missing, or a rendering bug: the lab's fault, said plainly
         raise InfrastructureError(f"rendering {out / 'report.pdf'} failed: {exc}") from exc
     _write_bytes(out / "report.html", page.encode("utf-8"))
     _write_bytes(out / "report.pdf", pdf)
     return out / "report.pdf"
+
+
+# One PDF laid out at a time in a process: WeasyPrint's font machinery is not known to be safe across
+# threads, and the warm-up runs in a background one (a run's report waits for it, a second at most).
+_LAYING_OUT = threading.Lock()
+
+
+def warm_up(lab: LabSettings | None = None) -> None:
+    """Lay out a small report of the same template in memory, nothing written: the first PDF a
+    process makes pays for WeasyPrint's caches (the fonts' faces, the stylesheet's selectors) a third
+    of a second more than the next. ``lab run`` does this while the workers run."""
+    from lab.report.weasy import HTML, data_only_fetcher
+
+    product = SubmissionRef(name="warm-up", version="0", vendor="lab", artifacts=[])
+    sample = Verdicts(run="warm-up", submission=product,
+                      targets={"warm-up": TargetResult(
+                          verdict=Outcome.FAILED, reason="service.ready: 示例", facts={"arch": "x86_64"},
+                          checks=[Check(id="install.package", outcome=Outcome.PASSED, message="示例 sample"),
+                                  Check(id="service.ready", outcome=Outcome.FAILED, message="示例\nsample")])})
+    with _LAYING_OUT, tempfile.TemporaryDirectory(prefix="lab-warm-up-") as folder:
+        page = report_html(Path(folder), sample, lab)
+        HTML(string=page, base_url=folder, url_fetcher=data_only_fetcher()).write_pdf()
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

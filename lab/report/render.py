@@ -9,7 +9,6 @@ per product in ``reports/history/<product>.jsonl``, so trends work across runs w
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,11 +19,11 @@ from pathlib import Path
 from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import LabSettings
 from lab.report.allure_meta import report_config
+from lab.report.allure_ready import ROOT, allure_env, take
 from lab.report.allure_visible import make_visible
 from lab.report.pdf import lab_settings, write_report
 from lab.results.model import Verdicts
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 ALLURE_TIMEOUT_S = 600
 # No leading \s*: the engine would try it at every one of the file's millions of positions (0.5 s -> 0.02 s).
 ANALYTICS = [re.compile(r'<script[^>]*src="https://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
@@ -42,13 +41,6 @@ def allure_command() -> list[str]:
         if proc.returncode != 0:
             raise InfrastructureError(f"npm ci failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return [str(local)]
-
-
-def allure_env() -> dict[str, str]:
-    """Allure asks git where it runs (the checkout's folder name, branch and remote) and writes the
-    answers into the report as its "CI": a vendor's report would carry the lab's own checkout. No
-    repository is found here, so those stay empty (and its four git commands end at once)."""
-    return {**os.environ, "GIT_DIR": "/nonexistent/lab-report-has-no-repository", "GIT_CEILING_DIRECTORIES": "/"}
 
 
 def strip_analytics(html: str) -> str:
@@ -89,14 +81,20 @@ def render(run_dir: Path, history_dir: Path | None = None, verdicts: Verdicts | 
     make_visible(results)  # a vendor's hidden characters written out, never obeyed, in Allure's pages
     config = run_dir / ".allurerc.json"
     config.write_text(json.dumps(report_config(), indent=2))
-    cmd = [*allure_command(), "awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),
-           "--report-name", f"{product} {version}: {outcome} (run {run_id})", "--history-path",
-           str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
+    args = ["awesome", str(results), "-o", str(out), "--single-file", "--config", str(config),
+            "--report-name", f"{product} {version}: {outcome} (run {run_id})", "--history-path",
+            str((history_dir / f"{product}.jsonl").resolve()), "--group-by", "parentSuite,suite"]
     # Allure's generator (Node.js, its own process) and the PDF (WeasyPrint, in this one) read the
-    # same finished results and nothing of each other: the PDF is laid out while Allure works.
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=allure_env())
+    # same finished results and nothing of each other: the PDF is laid out while Allure works. The
+    # generator may have been started ahead, its modules loaded (lab.report.allure_ready).
+    ready = take()
+    if ready is not None and not ready.ask(args):
+        ready.discard()
+        ready = None
+    with ready.log if ready is not None else tempfile.TemporaryFile() as log:
+        proc = ready.proc if ready is not None else subprocess.Popen(
+            [*allure_command(), *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=allure_env())
         pdf_error = None
         try:
             if before_pdf is not None:

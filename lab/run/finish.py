@@ -10,6 +10,7 @@ from pathlib import Path
 from lab.certs.issue import issue_certificates
 from lab.errors import InfrastructureError, InputError
 from lab.inventory.load import LoadedInventory
+from lab.inventory.model import LabSettings
 from lab.results.model import Verdicts
 from lab.run.plan import Plan
 from lab.waivers import Applied, LoadedWaivers
@@ -26,18 +27,23 @@ class Finished:
     waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
 
 
-def warm_up(report: bool, languages: list[str] | tuple[str, ...] = ()) -> None:
+def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None) -> None:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
-    workers' start nor the end of the run waits for them; the certificates' and the report's
-    templates are compiled and their languages' catalogues read meanwhile too."""
+    workers' start nor the end of the run waits for them; the certificates' template is compiled,
+    the languages' catalogues read and a small PDF laid out meanwhile too. Allure's generator
+    starts now, its modules loaded by the time the results are complete (``lab.report.allure_ready``)."""
     from lab.warmup import import_in_background
 
+    if report:
+        from lab.report.allure_ready import prestart
+
+        prestart()
     modules = ("lab.certs.render", *(("lab.report.render", "lab.report.weasy", "segno") if report else ()))
-    import_in_background(*modules, "lab.provision.gc", then=lambda: _templates(report, languages))
+    import_in_background(*modules, "lab.provision.gc", then=lambda: _templates(report, languages, lab))
 
 
-def _templates(report: bool, languages) -> None:
+def _templates(report: bool, languages, lab: LabSettings | None) -> None:
     from lab import i18n
     from lab.certs.render import ENV as CERTIFICATES
 
@@ -45,9 +51,9 @@ def _templates(report: bool, languages) -> None:
         i18n.translations(lang)
     CERTIFICATES.get_template("certificate.html.j2")
     if report:
-        from lab.report.pdf import ENV as REPORT
+        from lab.report.pdf import warm_up as pdf_warm_up
 
-        REPORT.get_template("report.html.j2")
+        pdf_warm_up(lab)
 
 
 def waive(plan: Plan, verdicts: Verdicts, waivers: LoadedWaivers) -> Applied:

@@ -213,3 +213,49 @@ def test_what_the_pdf_needs_is_made_while_allure_renders(hand_made, tmp_path):
     from lab.certs.certificate import canonical
 
     assert sha256(canonical(cert["certificate"])).hexdigest() in squeeze(pdf_text(folder / "report" / "report.pdf"))
+
+
+def _two_results(folder: Path) -> None:
+    for i, status in enumerate(("passed", "failed")):
+        (folder / "allure-results" / f"r{i}-result.json").write_text(json.dumps(
+            {"uuid": f"r{i}", "name": f"check {i}", "fullName": f"suites.check_{i}", "historyId": f"h{i}",
+             "status": status, "stage": "finished", "start": 1_700_000_000_000, "stop": 1_700_000_001_000}))
+
+
+def test_allures_generator_started_ahead_writes_the_same_report(hand_made, tmp_path):
+    """``lab run`` starts Allure's generator while the workers run, so its second of loading is spent
+    before the results are complete; asked with them, it writes what ``allure ARGS`` writes. One that
+    died meanwhile is replaced by a fresh one; one never asked ends when the lab lets go of it."""
+    import shutil
+
+    from lab.report import allure_ready
+    from lab.report.render import render
+
+    lab = LabSettings(name="深圳软件适配测试中心")
+    summaries = {}
+    for how in ("started ahead", "started when asked", "died before asked"):
+        folder = tmp_path / how.replace(" ", "-")
+        shutil.copytree(hand_made[0], folder, ignore=shutil.ignore_patterns("report"))
+        _two_results(folder)
+        ahead = None
+        if how != "started when asked":
+            allure_ready.prestart()
+            ahead = allure_ready._started
+            assert ahead is not None
+            if how == "died before asked":
+                ahead.proc.kill()
+                ahead.proc.wait()
+        render(folder, tmp_path / f"history-{how}", hand_made[1], lab)
+        assert allure_ready._started is None  # taken: one report, one generator
+        if how == "started ahead":
+            assert ahead.proc.wait(timeout=60) == 0
+        summaries[how] = json.loads((folder / "report" / "summary.json").read_text())
+        assert (folder / "report" / "index.html").stat().st_size > 100_000
+    assert {json.dumps(s["stats"], sort_keys=True) for s in summaries.values()} == {
+        json.dumps({"failed": 1, "new": 2, "passed": 1, "total": 2}, sort_keys=True)}
+    assert len({s["status"] for s in summaries.values()}) == 1
+
+    allure_ready.prestart()
+    never = allure_ready.take()
+    never.discard()
+    assert never.proc.wait(timeout=60) == 0
