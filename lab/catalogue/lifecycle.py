@@ -27,10 +27,9 @@ def expired(result: Result, now: datetime | None = None) -> bool:
 
 def _earlier(result: Result) -> list[Result]:
     """The earlier results of the same product version on the same target, newest first."""
-    runs = [r for r in result.run.version.runs if r.finished < result.run.finished or
-            (r.finished == result.run.finished and r.id < result.run.id)]
-    found = [x for r in runs for x in r.results if x.target == result.target]
-    return sorted(found, key=lambda x: (x.run.finished, x.run.id), reverse=True)
+    found = [x for r in result.run.version.runs for x in r.results
+             if x.target == result.target and x.made < result.made]
+    return sorted(found, key=lambda x: x.made, reverse=True)
 
 
 def change(result: Result, earlier: list[Result]) -> str:
@@ -53,9 +52,9 @@ def cell_life(result: Result, now: datetime | None = None) -> dict:
         "certificate_expires": cert.expires if cert is not None else "",
         "certificate_expired": expired(result, now),
         "change": change(result, earlier),
-        "date": (result.run.finished or "")[:10],
+        "date": result.made[0][:10],
         "recertified": bool(result.run.recertifies),
-        "history": [{"run": x.run.id, "date": (x.run.finished or "")[:10], "verdict": x.verdict,
+        "history": [{"run": x.run.id, "date": x.made[0][:10], "verdict": x.verdict,
                      "certificate": x.certificate is not None, "certificate_expired": expired(x, now)}
                     for x in earlier],
     }

@@ -94,10 +94,18 @@ class Result(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     facts: Mapped[dict] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    # When this target's result was made: its run's end, except for a target a rerun of the run's
+    # broken ones did not run again (its result, kept, keeps its time). None: recorded before this.
+    finished: Mapped[str | None] = mapped_column(String(HARNESS_MAX), nullable=True)
     run: Mapped[Run] = relationship(back_populates="results")
     checks: Mapped[list[CheckRow]] = relationship(cascade="all, delete-orphan")
     certificate: Mapped[Certificate | None] = relationship(cascade="all, delete-orphan", uselist=False)
     components: Mapped[list[ResultComponent]] = relationship(cascade="all, delete-orphan")  # from its SBOM
+
+    @property
+    def made(self) -> tuple[str, str]:
+        """Its place among the results of the same cell, oldest first: when it was made, then its run."""
+        return (self.finished or self.run.finished or "", self.run.id)
 
 
 class CheckRow(Base):

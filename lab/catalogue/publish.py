@@ -176,10 +176,9 @@ def _write_page(site: Path, path: str, template: str, languages: Sequence[str], 
 
 def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, Result]:
     cells: dict[str, Result] = {}
-    for run in sorted(version.runs, key=lambda r: r.finished):
-        for result in run.results:
-            if known is None or result.target in known:
-                cells[result.target] = result
+    for result in sorted((x for run in version.runs for x in run.results), key=lambda x: x.made):
+        if known is None or result.target in known:
+            cells[result.target] = result
     return cells
 
 
@@ -277,7 +276,7 @@ def matrix(versions: Sequence[ProductVersion], inventory: dict | None,
                           for t in product.transfers]})
         page["versions"].append({"version": version.version, "cells": list(cells.values())})
     names = [n for n in inventory if n in by_target] if inventory is not None else sorted(by_target)
-    columns = [_column(n, (inventory or {}).get(n), sorted(by_target[n], key=lambda r: r.run.finished))
+    columns = [_column(n, (inventory or {}).get(n), sorted(by_target[n], key=lambda r: r.made))
                for n in names]
     return columns, rows, pages
 

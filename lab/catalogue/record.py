@@ -39,7 +39,7 @@ from lab.certs.certificate import parse, read
 from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import NAME as TARGET_NAME
 from lab.lookalike import drawn_like
-from lab.results.model import Verdicts
+from lab.results.model import TargetResult, Verdicts
 from lab.submission.model import Product as ProductManifest
 from lab.supply.stored import components_of
 from lab.validation import problems_of
@@ -187,9 +187,11 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
         s.add(version)
     old = s.get(Run, v.run)
     life = {k: val for k, val in (life or {}).items() if val is not None}
-    if old is not None:  # recorded again (lab catalogue record): what only the first recording knew stays
+    kept: dict[str, str | None] = {}  # target -> when its result, recorded before as it is now, was made
+    if old is not None:  # recorded again (lab catalogue record, a rerun): what only the first recording knew stays
         for key in ("archive", "recertifies", "recertify_reason"):
             life.setdefault(key, getattr(old, key))
+        kept = {r.target: r.made[0] for r in old.results if _same_result(r, v.targets.get(r.target), certs)}
         s.delete(old)
         s.flush()
     run = Run(id=v.run, version=version, started=v.started, finished=v.finished, harness=v.harness,
@@ -199,7 +201,7 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
     s.add(run)
     for name, r in v.targets.items():
         result = Result(run=run, target=name, verdict=r.verdict, reason=r.reason, facts=r.facts,
-                        metrics=r.metrics,
+                        metrics=r.metrics, finished=kept.get(name) or v.finished,
                         checks=[CheckRow(check_id=c.id, outcome=c.outcome, required=c.required,
                                          message=c.message, duration_s=c.duration_s,
                                          waiver=c.waiver.model_dump() if c.waiver else None) for c in r.checks])
@@ -210,6 +212,18 @@ def _record(s: Session, v: Verdicts, run_dir: Path, certs: dict[str, dict], sour
                                              expires=c["expires"], document=doc, **_issued_on(c))
         result.components = components_of(run_dir, name)  # from its SBOM: later imports flag it
         s.add(result)
+
+
+def _same_result(old: Result, new: TargetResult | None, certs: dict[str, dict]) -> bool:
+    """Whether ``new`` is the result ``old`` recorded, not made again: the same verdict, checks and
+    certificate (a rerun of a run's broken targets carries the others' over as they were)."""
+    if new is None or old.verdict != new.verdict or old.reason != new.reason:
+        return False
+    cert = certs.get(old.target)
+    if (old.certificate.id if old.certificate else None) != (cert["certificate"]["id"] if cert else None):
+        return False
+    return [(c.check_id, c.outcome, c.message) for c in old.checks] == [(c.id, c.outcome, c.message)
+                                                                         for c in new.checks]
 
 
 def _issued_on(content: dict) -> dict:

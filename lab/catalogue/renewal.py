@@ -115,9 +115,8 @@ def certified(engine: Engine) -> list[Certified]:
             selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all()
         for v in sorted(versions, key=lambda v: (v.product.name, v.version)):
             latest: dict[str, Result] = {}
-            for run in sorted(v.runs, key=lambda r: (r.finished, r.id)):
-                for r in run.results:
-                    latest[r.target] = r
+            for r in sorted((x for run in v.runs for x in run.results), key=lambda x: x.made):
+                latest[r.target] = r
             for target, r in sorted(latest.items()):
                 cert = r.certificate
                 if cert is None:
