@@ -53,6 +53,9 @@ class Facts(BaseModel):
     desktop_version: str | None = None  # the lab's display, the UTF-8 locales
     display: str | None = None
     locales: str | None = None
+    # Container targets: the recipe hash the image the target was started from carries (its
+    # ``lab.recipe`` label, read by the lab, not in the target): what a certificate says it was issued on.
+    image_recipe: str | None = None
 
     def summary(self) -> dict[str, str]:
         """The facts as people read them (in results and certificates): ``emulated: yes``."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from lab.certs.certificate import board_basis, certified_artifacts, image_basis, issue
 from lab.certs.keys import key_path, load_or_create
 from lab.certs.render import certificate_html
-from lab.errors import InfrastructureError
+from lab.errors import InfrastructureError, InputError
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import LabSettings
 from lab.results.model import TargetResult, Verdicts
@@ -34,11 +34,14 @@ def basis_of(inv: LoadedInventory | None, name: str, result: TargetResult) -> di
         return None
     if target.backend == "ssh":
         return board_basis(name, result.facts)
+    ran_on = result.facts.get("image_recipe")  # the image the target was started from
+    if ran_on:
+        return image_basis(target.docker.image, ran_on)
     from lab.images.recipe import recipe_for
 
-    try:
+    try:  # results from before the image's recipe was among the facts: the inventory's, now
         recipe = recipe_for(inv, target)
-    except (KeyError, OSError):
+    except (KeyError, OSError, InputError):
         recipe = None
     return image_basis(target.docker.image, recipe.digest if recipe else None)
 

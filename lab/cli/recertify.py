@@ -82,7 +82,7 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
            jobs: int, report: bool) -> int:
     """One old run's due targets, run again from its kept archive; the exit code of that run."""
     from lab.catalogue.archives import path_of
-    from lab.errors import InfrastructureError, LabError
+    from lab.errors import LabError
     from lab.run.controller import default_out, execute, exit_code
     from lab.run.finish import finish
     from lab.run.plan import Plan, choose_suites
@@ -98,7 +98,7 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
     except LabError as exc:
         err.print(f"[magenta]not run again[/]: {shown(first.product)} {shown(first.version)} of run "
                   f"{shown(old_run)}: {shown(str(exc))}", highlight=False, soft_wrap=True)
-        return 3 if isinstance(exc, InfrastructureError) else 2
+        return 3  # could not be run again, whatever stopped it (said above)
     try:
         run_id = new_run_id(sub.model.product.name)
         out_dir = (output / run_id if output else default_out(run_id)).resolve()
@@ -114,8 +114,10 @@ def _rerun(inv, engine, old_run: str, items: list, catalogue: str | None, waiver
     for name, r in done.verdicts.targets.items():
         cert = done.certificates.get(name)
         if cert is not None:
+            waived = sorted({c.id for c in r.checks if c.waiver is not None})
             out.print(f"  [green]renewed[/]: {shown(name)} passed; certificate until "
-                      f"{shown(cert['certificate']['expires'][:10])}", highlight=False)
+                      f"{shown(cert['certificate']['expires'][:10])}"
+                      + (f"; waived: {shown(', '.join(waived))}" if waived else ""), highlight=False)
         else:
             word = "now failing" if r.verdict == "failed" else r.verdict
             out.print(f"  [red]{word}[/]: {shown(name)}: {shown(r.reason.splitlines()[0] if r.reason else '')}",

@@ -19,9 +19,9 @@ from docker.errors import BuildError, ImageNotFound
 
 from lab.arch import from_deb
 from lab.engine import LABEL_RECIPE, LABEL_TARGET, client
-from lab.errors import InfrastructureError, InputError
+from lab.errors import InfrastructureError
 from lab.images.host import apt_mirror, host_arch, require_binfmt, security_mirror
-from lab.images.recipe import Recipe, dockerfile_path, packages_arg, recipe_for, sources_arg
+from lab.images.recipe import Recipe, packages_arg, recipe_for, sources_arg
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 
@@ -104,10 +104,6 @@ def build_target(inv: LoadedInventory, target: Target, *, force: bool = False,
     else:
         base_target = inv.model.get(target.docker.dockerfile.base)
         build_target(inv, base_target, mirror=mirror, say=say)
-        path = dockerfile_path(inv, target)
-        if not path.exists():
-            raise InputError(str(inv.path), [f"targets.{target.name}.docker.dockerfile.path: "
-                                             f"{path} not found"])
         build_layer(recipe, recipe.base_image, {}, say)
     say(f"built in {time.monotonic() - started:.0f} s")
     return "built"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
+from lab.errors import InputError
 from lab.hashing import sha256_parts
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
@@ -62,7 +62,11 @@ def recipe_for(inv: LoadedInventory, target: Target) -> Recipe | None:
         return Recipe(target, digest, TOOLS_DOCKERFILE, None)
     layer = spec.dockerfile
     base = recipe_for(inv, inv.model.get(layer.base))
-    text = (inv.root / layer.path).read_text() if (inv.root / layer.path).exists() else ""
+    path = inv.root / layer.path
+    if not path.is_file():  # never the hash of nothing: a certificate or a renewal would claim it
+        raise InputError(str(inv.path), [f"targets.{target.name}.docker.dockerfile.path: {path} not found "
+                                         f"(a path in the inventory is relative to its folder, {inv.root})"])
+    text = path.read_text()
     base_digest = base.digest if base else layer.base
     return Recipe(target, sha256_parts("dockerfile", base_digest, text), text, inv.model.get(layer.base).docker.image)
 
@@ -81,7 +85,3 @@ def sources_arg(recipe: Recipe, mirror: str, security: str) -> str:
     if boot.updates:
         lines += [f"deb {mirror} {boot.suite}-updates {parts}", f"deb {security} {boot.suite}-security {parts}"]
     return "\\n".join(lines) + "\\n"
-
-
-def dockerfile_path(inv: LoadedInventory, target: Target) -> Path:
-    return inv.root / target.docker.dockerfile.path

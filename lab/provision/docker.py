@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from lab.engine import LABEL_RECIPE
 from lab.facts import gather
 from lab.inventory.model import LabSettings, Target
 from lab.provision.base import Provider, Provisioned
@@ -35,8 +36,9 @@ class DockerProvider(Provider):
         transport.default_timeout = lab.limits.command_timeout
         transport.output_max_bytes = lab.limits.output_max_bytes
         try:
-            yield Provisioned(target, transport, gather(transport, target), container, run_id, lab,
-                              twin=twin_downloader)
+            facts = gather(transport, target)
+            facts.image_recipe = (container.labels or {}).get(LABEL_RECIPE) or None
+            yield Provisioned(target, transport, facts, container, run_id, lab, twin=twin_downloader)
         finally:
             transport.close()
             remove_container(container)
