@@ -78,8 +78,11 @@ class Installer(abc.ABC):
         return [m.path for m in staged.contents.members]
 
 
-def run_step(p: Provisioned, command: str, timeout: float, what: str) -> CommandResult:
-    """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure."""
+def run_step(p: Provisioned, command: str, timeout: float, what: str,
+             before_product: Callable[[CommandResult], bool] = lambda _r: False) -> CommandResult:
+    """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure, except a
+    step killed (out of memory, mostly) while ``before_product`` says only the lab's tools had run
+    (apt still reading its lists): the target's limits leave the lab no room, the lab's fault."""
     try:
         result = p.transport.run(command, timeout=timeout)
     except CommandTimeout:
@@ -88,8 +91,22 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str) -> Command
         text = result.stdout + result.stderr
         if any(marker in text for marker in MIRROR_TROUBLE):
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
-        raise ProductFailure(f"{what} failed (exit {result.exit_status}):\n{result.evidence()}")
+        if result.exit_status > 128 and before_product(result):
+            raise InfrastructureError(f"{what} was killed before anything of the product ran "
+                                      f"({_exit_words(p, result.exit_status)}): the target's limits leave "
+                                      f"its package manager no room; raise them in the inventory:\n"
+                                      f"{result.evidence()}")
+        raise ProductFailure(f"{what} failed ({_exit_words(p, result.exit_status)}):\n{result.evidence()}")
     return result
+
+
+def _exit_words(p: Provisioned, status: int) -> str:
+    """``exit 1``; a step killed by a signal, with the limits it ran under (out of memory, mostly)."""
+    if status <= 128:
+        return f"exit {status}"
+    limits = p.target.docker.limits if p.target.docker is not None else None
+    under = f"; the target's limits: memory {limits.memory}, pids {limits.pids}" if limits else ""
+    return f"exit {status}, killed by signal {status - 128}{under}"
 
 
 @dataclass
@@ -116,6 +133,11 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
             if seed is not None:
                 seed(dl)
         result = dl.run(command, timeout=timeout)
+        if result.exit_status > 128:  # killed: nothing of the product's has run, only the lab's tools
+            where = "the target" if dl is p.transport else "the lab's downloader"
+            raise InfrastructureError(f"downloading the dependencies of {names(batch)} in {where} was killed "
+                                      f"(signal {result.exit_status - 128}: out of memory or pids under its "
+                                      f"limits?):\n{result.evidence()}")
         if not result.ok:
             return Downloaded(result, offers=explain(dl, result) if explain else "")
         archive = b""

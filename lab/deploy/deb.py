@@ -50,6 +50,12 @@ def _offers(dl, result: CommandResult) -> str:
     return "; ".join(f"{n} {', '.join(have[n])}" if n in have else f"no {n}" for n in names)
 
 
+def _before_dpkg(result: CommandResult) -> bool:
+    """apt had not reached dpkg (whose first step for a package runs its preinst): only apt's own
+    resolving had run."""
+    return "Preparing to unpack" not in result.stdout and "Unpacking " not in result.stdout
+
+
 class DebInstaller(Installer):
     format = "deb"
 
@@ -113,7 +119,8 @@ class DebInstaller(Installer):
         # refuses a local .deb with "Pathname to install is not absolute".)
         keep = f" {KEEP_CONFFILES}" if self.upgrading else ""
         return run_step(p, f"{apt(p)}{keep} install {paths(batch)}", timeout,
-                        f"{'upgrading to' if self.upgrading else 'installing'} {names(batch)}")
+                        f"{'upgrading to' if self.upgrading else 'installing'} {names(batch)}",
+                        before_product=_before_dpkg)
 
     def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         pkgs = " ".join(q(s.contents.package or "") for s in batch)

@@ -18,7 +18,7 @@ from lab.errors import InfrastructureError
 from lab.images.build import current_recipe
 from lab.images.host import require_binfmt
 from lab.inventory.load import suggest
-from lab.inventory.model import LabSettings, Target
+from lab.inventory.model import LabSettings, ResourceLimits, Target
 
 LABEL_PID = "lab.pid"
 
@@ -72,7 +72,9 @@ def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "
     """
     require_binfmt(target.facts.arch)
     image = _ensure_image(target, lab)
-    limits = target.docker.limits
+    # The downloader is the lab's own tool beside the target: the lab's default limits, not the
+    # target's (a target set to 24 MiB left apt no room to resolve and the download was killed).
+    limits = ResourceLimits() if online else target.docker.limits
     name = container_name(run_id, f"{target.name}-{role}" if role != "target" else target.name)
     try:
         container = client().containers.run(

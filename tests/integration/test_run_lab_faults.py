@@ -116,3 +116,25 @@ def test_ctrl_c_writes_verdicts_and_removes_every_container(tmp_path, built):
         assert t["verdict"] == "broken"
     run_id = verdicts["run"]
     assert client().containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"}) == []
+
+
+TINY = """
+[[targets]]
+name = "tiny-x86_64"
+backend = "docker"
+facts = { os_family = "debian", os_id = "debian", os_version = "12", arch = "x86_64" }
+docker = { image = "lab/debian12-x86_64", limits = { memory = "24m", pids = 16 } }
+"""
+
+
+def test_a_target_too_small_for_its_package_manager_is_broken_not_the_products_failure(examples, lab_run,
+                                                                                        tmp_path):
+    """A new engineer's 24 MiB target: the lab's downloader runs under the lab's limits (it used to
+    be killed there, and the product was blamed); apt in the target itself, killed while it still
+    read its lists, before any of the product's scripts, is the lab's configuration's fault."""
+    run = lab_run(examples / "acme-calc", "--targets", "tiny-x86_64", inventory=inventory_with(tmp_path, TINY))
+    tiny = run.target("tiny-x86_64")
+    assert run.proc.returncode == 3, tiny["reason"]
+    assert tiny["verdict"] == "broken"
+    assert "killed before anything of the product ran" in tiny["reason"], tiny["reason"]
+    assert "memory 24m, pids 16" in tiny["reason"] and "download" not in tiny["reason"]
