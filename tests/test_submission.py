@@ -212,3 +212,37 @@ def test_links_in_a_folder_submission_are_refused_not_followed(folder, tmp_path)
     (folder / "submission.toml").unlink()
     (folder / "submission.toml").symlink_to(outside / "secret.deb")
     assert problems(folder) == ["symbolic link (links are not accepted)"]
+
+
+@pytest.mark.parametrize(("field", "given", "said"), [
+    ("schema", "../../../../../../../etc/passwd", "database.schema: must be a relative path inside the submission"),
+    ("checks", "/etc/shadow", "database.checks: must be a relative path inside the submission"),
+    ("schema", "/dev/zero", "database.schema: must be a relative path inside the submission"),
+])
+def test_a_database_file_outside_the_submission_is_refused(folder, field, given, said):
+    """A hostile vendor's `checks = "../../key.pem"` had the lab read the signing key on the
+    controller and quote it in the check's message; `/dev/zero`, read whole, its memory."""
+    with (folder / "submission.toml").open("a") as fh:
+        fh.write(f'[database]\nengines = ["postgresql"]\n{field} = "{given}"\n')
+    assert any(p.endswith(said) for p in problems(folder)), problems(folder)
+
+
+def test_a_database_file_must_be_a_regular_file_of_bounded_size(folder):
+    from lab.submission.load import SQL_MAX_BYTES
+
+    (folder / "sql").mkdir()
+    os.mkfifo(folder / "sql" / "pipe.sql")
+    with open(folder / "sql" / "big.sql", "wb") as fh:
+        fh.truncate(SQL_MAX_BYTES + 1)
+    with (folder / "submission.toml").open("a") as fh:
+        fh.write('[database]\nengines = ["postgresql"]\nschema = "sql/pipe.sql"\nchecks = "sql/big.sql"\n')
+    said = problems(folder)
+    assert any(p.endswith("database.schema: sql/pipe.sql is not a regular file") for p in said), said
+    assert any(p.endswith("database.checks: sql/big.sql is larger than 16 MiB") for p in said), said
+
+
+def test_a_submissions_file_is_never_read_from_outside_it(folder):
+    sub = load_submission(folder)
+    with pytest.raises(InputError):
+        sub.file("../outside.sql")
+    assert sub.file("acme-hello_1.2.0_amd64.deb").read_bytes() == b"not really a deb"

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from lab.errors import InputError
 from lab.hashing import sha256_file
 from lab.inventory.model import LabSettings, Limits, StabilitySettings
-from lab.submission.model import Submission
+from lab.submission.model import RELATIVE, Submission
 from lab.submission.unpack import is_archive, unpack
 from lab.validation import parse_model, read_toml
 from lab.wording import N_, Wording
@@ -32,7 +32,12 @@ class LoadedSubmission:
     _tmp: tempfile.TemporaryDirectory | None = None
 
     def file(self, relative: str) -> Path:
-        return self.root / relative
+        """A file of the submission; ``InputError`` for a path that leads out of it (the model
+        refuses those already: this is the last guard before the lab reads it)."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise InputError(str(self.source), [f"{relative}: {RELATIVE}"])
+        return path
 
     def cleanup(self) -> None:
         if self._tmp is not None:
@@ -44,6 +49,9 @@ LINK = Wording(N_("symbolic link (links are not accepted)"))
 LINK_AT = Wording(N_("%(path)s: symbolic link (links are not accepted)"))
 NOT_FOUND = Wording(N_("%(path)s not found in the submission"))
 MISMATCH = Wording(N_("mismatch: %(path)s has %(sha256)s"))
+NOT_A_FILE = Wording(N_("%(path)s is not a regular file"))
+SQL_TOO_BIG = Wording(N_("%(path)s is larger than %(most)s"))
+SQL_MAX_BYTES = 16 * 1024 * 1024  # a schema or its checks: read whole, split and quoted by the lab
 
 
 def _link_along(root: Path, relative: str) -> str | None:
@@ -117,6 +125,10 @@ def _check_files(model: Submission, root: Path, limits: Limits,
             problems.append(f"{where}: {LINK_AT.say(path=link)}")
         elif not (root / rel).exists():
             problems.append(f"{where}: {NOT_FOUND.say(path=rel)}")
+        elif where.startswith("database.") and not (root / rel).is_file():
+            problems.append(f"{where}: {NOT_A_FILE.say(path=rel)}")
+        elif where.startswith("database.") and (root / rel).stat().st_size > SQL_MAX_BYTES:
+            problems.append(f"{where}: {SQL_TOO_BIG.say(path=rel, most=f'{SQL_MAX_BYTES // 2**20} MiB')}")
         elif (root / rel).is_dir():
             inside = _links_below(root, rel, limits.archive_max_members)
             problems += [f"{where}: {LINK_AT.say(path=inner)}" for inner in inside]

@@ -196,6 +196,13 @@ class Database(Strict):
     schema_: str | None = Field(None, alias="schema", max_length=COMMAND)
     checks: str | None = Field(None, max_length=COMMAND)
 
+    @field_validator("schema_", "checks")
+    @classmethod
+    def _inside(cls, v: str | None) -> str | None:
+        """Files of the submission: a path out of it would have the lab read (and quote, in the
+        check's message) a file of the controller's."""
+        return None if v is None else _relative_inside(v)
+
 
 class Claims(Strict):
     targets: list[str] = Field(default_factory=list, max_length=256)
