@@ -157,16 +157,49 @@ def problems_of(error: ValidationError, data: object = None, model: type | None 
     return [f"{dotted(e['loc'], data)}: {message_of(e, model)}" for e in error.errors()]
 
 
+TOML_MAX_BYTES = 4 * 1024 * 1024  # a manifest, an inventory, waivers: none is near this
+TOML_MAX_DEPTH = 32  # tables and arrays within each other; the lab's deepest is 4
+
+
 def read_toml(path: Path) -> dict:
+    """The file's TOML; ``InputError`` for what is not a TOML file of sane size and depth (a
+    vendor's manifest nested thousands deep, or not UTF-8, crashed the parser with a traceback)."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(TOML_MAX_BYTES + 1)
     except FileNotFoundError:
         raise InputError(str(path), ["file not found"]) from None
     except IsADirectoryError:
         raise InputError(str(path), ["is a folder, not a TOML file"]) from None
+    if len(raw) > TOML_MAX_BYTES:
+        raise InputError(str(path), [f"larger than {TOML_MAX_BYTES // 2**20} MiB: not a file the lab reads"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(str(path), [f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line}"]) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise InputError(str(path), [f"nested more than {TOML_MAX_DEPTH} deep"]) from None
+    if _depth(data) > TOML_MAX_DEPTH:
+        raise InputError(str(path), [f"nested more than {TOML_MAX_DEPTH} deep"])
+    return data
+
+
+def _depth(value: object) -> int:
+    """How deep tables and arrays sit within each other, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > TOML_MAX_DEPTH:
+                return level
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def parse_model(model: type[M], data: dict, source: str, context: dict | None = None) -> M:

@@ -246,3 +246,17 @@ def test_a_submissions_file_is_never_read_from_outside_it(folder):
     with pytest.raises(InputError):
         sub.file("../outside.sql")
     assert sub.file("acme-hello_1.2.0_amd64.deb").read_bytes() == b"not really a deb"
+
+
+@pytest.mark.parametrize(("tail", "said"), [
+    (b"[service]\ncommand = \"x\"\nenv = " + b"{a=" * 3000 + b"\"1\"" + b"}" * 3000 + b"\n", "nested more than 32 deep"),
+    (b"[tests]\npaths = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested more than 32 deep"),
+    (b"[product]\nx = \"\xff\"\n", "not UTF-8 text: byte 0xff at line 9"),
+])
+def test_a_manifest_nested_thousands_deep_or_not_utf8_is_bad_input_not_a_crash(folder, tail, said):
+    with (folder / "submission.toml").open("ab") as fh:
+        fh.write(tail)
+    assert problems(folder) == [said]
+    proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(folder)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
