@@ -249,7 +249,8 @@ def test_a_submissions_file_is_never_read_from_outside_it(folder):
 
 
 @pytest.mark.parametrize(("tail", "said"), [
-    (b"[service]\ncommand = \"x\"\nenv = " + b"{a=" * 3000 + b"\"1\"" + b"}" * 3000 + b"\n", "nested more than 32 deep"),
+    (b"[service]\ncommand = \"x\"\nenv = " + b"{a=" * 3000 + b"\"1\"" + b"}" * 3000 + b"\n",
+     "nested more than 32 deep"),
     (b"[tests]\npaths = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested more than 32 deep"),
     (b"[product]\nx = \"\xff\"\n", "not UTF-8 text: byte 0xff at line 9"),
 ])
