@@ -96,13 +96,32 @@ def test_a_watch_and_ready_timeouts_that_cannot_fit_the_workers_wall_clock_are_r
     service = '[service]\ncommand = "/usr/bin/acme-keep"\nports = [8080]\nready_timeout = {ready}\n'
     (folder / "submission.toml").write_text(MANIFEST + service.format(ready=3600))
     found = problems(folder, limits=Limits(worker_timeout=7200), stability=StabilitySettings(duration=10, kills=10))
-    assert any(p.endswith("stability.duration, service.ready_timeout: a 10 s watch and 14 waits of up to 3600 s for "
+    assert any(p.endswith("service.ready_timeout: a 10 s watch and 14 waits of up to 3600 s for "
                           "the service to be ready (50410 s) are more than half this lab's wall clock for a target, "
-                          "7200 s ([lab.limits] worker_timeout); ask for a shorter watch or ready_timeout")
-               for p in found), found
+                          "7200 s ([lab.limits] worker_timeout); ask for a shorter watch, ready_timeout or "
+                          "install_timeout") for p in found), found
     (folder / "submission.toml").write_text(MANIFEST + service.format(ready=30) + "[stability]\nduration = 43200\n")
     found = problems(folder, limits=Limits(worker_timeout=7200), stability=StabilitySettings(duration=10))
     assert any("a 43200 s watch" in p for p in found), found
     # what fits is accepted: the same watch in a lab whose wall clock allows it
     loaded = load_submission(folder, limits=Limits(worker_timeout=100000), stability=StabilitySettings(duration=10))
     assert loaded.model.stability.duration == 43200
+
+
+def test_install_steps_that_cannot_fit_the_workers_wall_clock_are_refused_and_the_labs_own_said_as_the_labs(folder):
+    """Review: a postinst sleeping within install_timeout, three installs of it, ran the target past
+    worker_timeout: the lab stopped it and called it broken. A new engineer: a lab whose own default
+    watch could not fit its worker_timeout blamed the vendor's stability.duration, which it never set."""
+    from lab.inventory.model import Limits
+
+    (folder / "submission.toml").write_text(MANIFEST + "[limits]\ninstall_timeout = 3600\n")
+    found = problems(folder, limits=Limits(worker_timeout=7200, max_install_timeout=3600))
+    assert any(p.endswith("limits.install_timeout: 5 steps of up to 3600 s each (install_timeout: downloads, "
+                          "installs, the purge, the vendor's tests), with the watch and the waits for the service, "
+                          "come to 18000 s, more than this lab's wall clock for a target, 7200 s ([lab.limits] "
+                          "worker_timeout); ask for a shorter watch, ready_timeout or install_timeout")
+               for p in found), found
+    (folder / "submission.toml").write_text(MANIFEST + '[service]\ncommand = "/usr/bin/acme-keep"\nports = [80]\n')
+    found = problems(folder, limits=Limits(worker_timeout=8, install_timeout=1),
+                     stability=StabilitySettings(duration=10))
+    assert any("this lab's own settings: a 10 s watch" in p and "a lab engineer must raise" in p for p in found), found

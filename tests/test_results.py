@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lab.results.model import Check, reason_of, reduce
+from lab.results.model import Check, TargetResult, reason_of, reduce
 from lab.results.schema import SHIPPED, generate
 
 
@@ -59,3 +59,22 @@ def test_a_reason_that_announces_its_cause_carries_the_causes_last_line():
                                              '"curl: (7) Failed to connect"')
     long = Check(id="x.y", outcome="failed", required=True, message="a" * 1000)
     assert len(reason_of([long], "failed")) == len("x.y: ") + 300
+
+
+def test_a_target_stopped_at_the_wall_clock_is_broken_as_an_outcome_not_a_string():
+    """Review: the worker past worker_timeout got its verdict as a plain string (model_copy checks no
+    type): the PDF's report crashed on ``verdict.value`` and pydantic warned on the console."""
+    import warnings
+
+    from lab.results.model import Outcome
+    from lab.run.controller import _past_wall_clock
+
+    ran = TargetResult(verdict="passed", checks=[Check(id="install.package", outcome="passed")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stopped = _past_wall_clock(ran, 150)
+        stopped.model_dump_json()
+    assert stopped.verdict is Outcome.BROKEN and stopped.verdict.value == "broken"
+    assert stopped.reason.startswith("lab.worker: the target's worker ran past [lab.limits] worker_timeout (150 s)")
+    failed = _past_wall_clock(ran.model_copy(update={"verdict": Outcome.FAILED, "reason": "x: y"}), 150)
+    assert failed.verdict is Outcome.FAILED and failed.reason == "x: y"

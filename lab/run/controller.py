@@ -140,9 +140,9 @@ def _past_wall_clock(result: TargetResult, wall: float) -> TargetResult:
     why = (f"the target's worker ran past [lab.limits] worker_timeout ({wall:g} s) and was stopped; "
            f"{len(result.checks)} check(s) had finished")
     checks = [c for c in result.checks if c.id != "lab.run"] + [Check(id="lab.worker", outcome="broken", message=why)]
-    verdict = "failed" if result.verdict == "failed" else "broken"
+    verdict = Outcome.FAILED if result.verdict == Outcome.FAILED else Outcome.BROKEN  # model_copy checks no type
     return result.model_copy(update={"verdict": verdict, "checks": checks,
-                                     "reason": result.reason if verdict == "failed" else f"lab.worker: {why}"})
+                                     "reason": result.reason if verdict == Outcome.FAILED else f"lab.worker: {why}"})
 
 
 def _raise_interrupt(signum, frame):

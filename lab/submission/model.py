@@ -327,6 +327,11 @@ SERVICE_RESTARTS = 3  # service.restart's kill -9 and restarts (suites/test_serv
 # adds ``[lab.stability] kills``.
 READY_WAITS = 1 + SERVICE_RESTARTS
 READY_WAITS_UPGRADE = 2
+# How many steps ``install_timeout`` bounds in a target: the dependencies' download, the install,
+# the second install, the vendor's tests, the purge; with ``[upgrade]`` the earlier release's
+# download and install, the upgrade's download and install, and the vendor's tests again.
+INSTALL_STEPS = 5
+INSTALL_STEPS_UPGRADE = 5
 
 
 class Submission(Strict):
@@ -343,17 +348,36 @@ class Submission(Strict):
     desktop: Desktop | None = None
 
     def budget_problems(self, lab_limits, lab_stability) -> list[str]:
-        """The longest the submission's own settings can make a target wait (its watch, and every
-        wait for its service to be ready) must fit in half the lab's ``worker_timeout``: past that
-        the lab stops the target, and whatever the product did after would be called the lab's."""
-        if self.service is None:
-            return []
-        watch = watch_seconds(self.stability, lab_stability)
-        waits = READY_WAITS + lab_stability.kills + (READY_WAITS_UPGRADE if self.upgrade else 0)
-        worst = watch + waits * self.service.ready_timeout
-        if worst <= lab_limits.worker_timeout / 2:
-            return []
-        return [f"stability.duration, service.ready_timeout: a {watch:g} s watch and {waits} waits of up to "
-                f"{self.service.ready_timeout:g} s for the service to be ready ({worst:g} s) are more than half "
-                f"this lab's wall clock for a target, {lab_limits.worker_timeout:g} s ([lab.limits] worker_timeout); "
-                "ask for a shorter watch or ready_timeout"]
+        """The longest the submission's settings can make a target take must fit in the lab's
+        ``worker_timeout``: past it the lab stops the target, and whatever the product did after
+        would be called the lab's fault. Its watch and every wait for its service to be ready must
+        fit in half of it; those, with each step bounded by ``install_timeout`` (downloads,
+        installs, the second install, the purge, the vendor's tests; more with ``[upgrade]``), in
+        all of it. Settings the submission left to the lab are said as the lab's."""
+        wall = lab_limits.worker_timeout
+        install = min(self.limits.install_timeout or lab_limits.install_timeout, lab_limits.max_install_timeout)
+        steps = INSTALL_STEPS + (INSTALL_STEPS_UPGRADE if self.upgrade else 0)
+        watch, waits, ready = 0.0, 0, 0.0
+        if self.service is not None:
+            watch = watch_seconds(self.stability, lab_stability)
+            waits = READY_WAITS + lab_stability.kills + (READY_WAITS_UPGRADE if self.upgrade else 0)
+            ready = self.service.ready_timeout
+        asked = [name for name, given in (
+            ("stability.duration", self.stability is not None and self.stability.duration is not None
+             and self.service is not None),
+            ("service.ready_timeout", self.service is not None and "ready_timeout" in self.service.model_fields_set),
+            ("limits.install_timeout", self.limits.install_timeout is not None)) if given]
+        fields = ", ".join(asked) if asked else "this lab's own settings"
+        fix = ("ask for a shorter watch, ready_timeout or install_timeout" if asked else
+               "a lab engineer must raise [lab.limits] worker_timeout or lower the lab's defaults")
+        if watch + waits * ready > wall / 2:
+            return [f"{fields}: a {watch:g} s watch and {waits} waits of up to {ready:g} s for the service to be "
+                    f"ready ({watch + waits * ready:g} s) are more than half this lab's wall clock for a target, "
+                    f"{wall:g} s ([lab.limits] worker_timeout); {fix}"]
+        worst = watch + waits * ready + steps * install
+        if worst > wall:
+            return [f"{fields}: {steps} steps of up to {install:g} s each (install_timeout: downloads, installs, "
+                    f"the purge, the vendor's tests), with the watch and the waits for the service, come to "
+                    f"{worst:g} s, more than this lab's wall clock for a target, {wall:g} s ([lab.limits] "
+                    f"worker_timeout); {fix}"]
+        return []
