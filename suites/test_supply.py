@@ -14,7 +14,7 @@ import hashlib
 
 import pytest
 
-from lab.errors import InfrastructureError, NotApplicable
+from lab.errors import InfrastructureError, NotApplicable, ProductFailure
 from lab.observe import findings
 from lab.results.write import write_atomic
 from lab.supply.collect import Supply, collect
@@ -63,9 +63,16 @@ def test_licences_against_the_policy(lab, target, installed):
         if os_info else ""
     assert not bad, (f"{len(bad)} forbidden licence(s) ([lab.policy] forbidden_licences): {findings.head(bad)}\n"
                      f"{findings.listing(bad)}{shown}")
+    unread = supply.unread_licences
+    if unread and forbidden:
+        raise ProductFailure(f"{len(unread)} licence file(s) the lab could not read whole, so it cannot say they are "
+                             f"free of a forbidden licence ([lab.policy] forbidden_licences): {'; '.join(unread[:5])}"
+                             + (f"; and {len(unread) - 5} more" if len(unread) > 5 else ""))
     notes = []
     if os_info:
         notes.append(f"forbidden licences only in OS packages: {findings.head(os_info)}")
+    if unread:
+        notes.append(f"{len(unread)} licence file(s) not read whole: {'; '.join(unread[:3])}")
     if unknown:
         notes.append(f"advisory: no licence found for {len(unknown)} component(s): {findings.head(unknown)}")
     counted = sum(1 for c in supply.components if c.licences)

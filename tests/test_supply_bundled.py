@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import zipfile
 
@@ -124,12 +125,55 @@ def test_hostile_metadata_is_skipped_not_a_crash(tmp_path, monkeypatch):
 
 def test_licence_files_are_read_up_to_a_total_that_licensecheck_gets_through(tmp_path, monkeypatch):
     """Review: 500 licence files of 256 KiB each (125 MiB) took licensecheck past its timeout, which
-    made supply.licences *broken* by the vendor's choice; the total read is now capped, with a note."""
+    made supply.licences *broken* by the vendor's choice; the total read is capped, and what is past
+    the cap is said (a later review: it was dropped in silence, and a forbidden licence with it)."""
     import lab.supply.bundled as bundled
 
     monkeypatch.setattr(bundled, "LICENCE_BYTES_MAX", 2000)
-    art = build_tarball({f"c{i}/LICENSE": b"x" * 900 for i in range(4)}, tmp_path / "a.tar.gz")
+    art = build_tarball({f"c{i}/LICENSE": bytes([65 + i]) * 900 for i in range(4)}, tmp_path / "a.tar.gz")
     found = scan(Artifact(path="a.tar.gz", prefix="/opt/acme"), art)
     assert len(found.licence_files) == 2
-    assert [n for n in found.notes if "licence files beyond" in n] == [
-        "licence files beyond 0 MiB together are not read, from /opt/acme/c2/LICENSE on"]
+    assert found.unread_licences == ["/opt/acme/c2/LICENSE (beyond 0 MiB of licence texts)",
+                                     "/opt/acme/c3/LICENSE (beyond 0 MiB of licence texts)"]
+
+
+def test_the_same_licence_text_counts_once_and_one_too_big_or_past_the_count_is_said(tmp_path, monkeypatch):
+    """A hostile vendor padded its AGPL licence past the old 256 KiB cap, or hid it as the 501st file:
+    it was skipped without a word and supply.licences passed. A thousand node_modules with the same
+    MIT text cost one read; a file past the caps is listed as not read whole."""
+    import lab.supply.bundled as bundled
+
+    monkeypatch.setattr(bundled, "LICENCE_FILES_MAX", 2)
+    monkeypatch.setattr(bundled, "LICENCE_FILE_MAX", 1 << 20)
+    files = {f"node_modules/m{i}/LICENSE": b"MIT License\n" for i in range(50)}
+    files["padded/LICENSE"] = b"GNU AFFERO GENERAL PUBLIC LICENSE\n" + b" " * (300 << 10)
+    files["zz/COPYING"] = b"another text"
+    files["zz/huge/LICENSE"] = os.urandom((1 << 20) + 1)  # random: within the archive's ratio cap
+    found = scan(Artifact(path="a.tar.gz", prefix="/opt/acme"), build_tarball(files, tmp_path / "a.tar.gz"))
+    assert len(found.licence_files) == 51 and len(found.licence_texts) == 2
+    assert "/opt/acme/padded/LICENSE" in found.licence_files  # 300 KiB: read, no longer skipped
+    assert sorted(found.unread_licences) == ["/opt/acme/zz/COPYING (beyond 2 different licence texts)",
+                                             "/opt/acme/zz/huge/LICENSE (larger than 1 MiB)"]
+
+
+MIT = """MIT License
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
+"""
+
+
+def test_licensecheck_reads_each_different_text_once_and_answers_for_every_path():
+    from lab.supply.licences import licensecheck
+
+    data = MIT.encode()
+    found = licensecheck({f"/opt/a{i}/LICENSE": data for i in range(300)})
+    assert len(found) == 300 and len(set(found.values())) == 1

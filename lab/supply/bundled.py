@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -38,8 +39,8 @@ from lab.submission.model import Artifact
 from lab.submission.unpack import StreamTooLong, open_tar_stream
 
 METADATA_MAX = 1 << 20       # a METADATA / package.json / pom.properties
-LICENCE_FILE_MAX = 256 << 10  # one licence file
-LICENCE_FILES_MAX = 500
+LICENCE_FILE_MAX = 4 << 20    # one licence file (a product's third-party notices run to a few MiB)
+LICENCE_FILES_MAX = 500       # different texts: the same MIT text in a thousand node_modules counts once
 LICENCE_BYTES_MAX = 16 << 20  # all of them: licensecheck reads ~0.5 MiB/s on a loaded host, within its timeout
 NESTED_MAX = 64 << 20        # a .jar/.whl read into memory
 NESTED_MEMBERS_MAX = 20000
@@ -68,7 +69,10 @@ class Found:
     notes: list[str] = field(default_factory=list)                   # what could not be read
     nested_read: int = 0                                             # bytes decompressed out of nested zips
     licence_bytes: int = 0                                           # of licence_files, against LICENCE_BYTES_MAX
-    licence_bytes_capped: bool = False
+    licence_texts: set[bytes] = field(default_factory=set)           # their digests: the different texts
+    # Licence and copyright files the lab did not read whole (path (why)): it cannot vouch for what
+    # they say, so with a licence policy they fail supply.licences (a forbidden licence hid in one).
+    unread_licences: list[str] = field(default_factory=list)
 
 
 CLASSIFIERS = {"MIT License": "MIT", "Apache Software License": "Apache-2.0", "BSD License": "BSD-3-Clause",
@@ -212,22 +216,38 @@ def _member(found: Found, path: str, size: int, read, executable: bool) -> None:
             _nested_zip(read(NESTED_MAX), path, found)
         else:
             found.notes.append(f"{path}: larger than {NESTED_MAX >> 20} MiB, not read")
-    elif path.startswith("/usr/share/doc/") and base == "copyright" and size <= LICENCE_FILE_MAX:
-        found.copyright[parent] = read(LICENCE_FILE_MAX)
-    elif LICENCE_NAME.match(base) and size <= LICENCE_FILE_MAX and len(found.licence_files) < LICENCE_FILES_MAX:
-        if found.licence_bytes + size > LICENCE_BYTES_MAX:
-            if not found.licence_bytes_capped:
-                found.licence_bytes_capped = True
-                found.notes.append(f"licence files beyond {LICENCE_BYTES_MAX >> 20} MiB together are not read, "
-                                   f"from {path} on")
+    elif path.startswith("/usr/share/doc/") and base == "copyright":
+        if size > LICENCE_FILE_MAX:
+            found.unread_licences.append(f"{path} (larger than {LICENCE_FILE_MAX >> 20} MiB)")
         else:
-            found.licence_bytes += size
-            found.licence_files[path] = read(LICENCE_FILE_MAX)
+            found.copyright[parent] = read(LICENCE_FILE_MAX)
+    elif LICENCE_NAME.match(base):
+        _licence_file(found, path, size, read)
     elif executable and size <= ELF_MAX:
         head = read(4)
         if head == b"\x7fELF":
             got = go_buildinfo(head + read(ELF_MAX - 4), path)
     found.components.extend(got)
+
+
+def _licence_file(found: Found, path: str, size: int, read) -> None:
+    """A LICENSE/COPYING/NOTICE file, kept for licensecheck within the caps; one past them is said
+    (``unread_licences``), never dropped in silence."""
+    if size > LICENCE_FILE_MAX:
+        found.unread_licences.append(f"{path} (larger than {LICENCE_FILE_MAX >> 20} MiB)")
+        return
+    data = read(LICENCE_FILE_MAX)
+    digest = hashlib.sha256(data).digest()
+    if digest not in found.licence_texts:
+        if len(found.licence_texts) >= LICENCE_FILES_MAX:
+            found.unread_licences.append(f"{path} (beyond {LICENCE_FILES_MAX} different licence texts)")
+            return
+        if found.licence_bytes + len(data) > LICENCE_BYTES_MAX:
+            found.unread_licences.append(f"{path} (beyond {LICENCE_BYTES_MAX >> 20} MiB of licence texts)")
+            return
+        found.licence_texts.add(digest)
+        found.licence_bytes += len(data)
+    found.licence_files[path] = data
 
 
 def _walk_tar(tar: tarfile.TarFile, root: str, budget: _Budget, found: Found) -> None:
@@ -276,6 +296,7 @@ def merge(parts: list[Found]) -> Found:
         out.licence_files.update(p.licence_files)
         out.copyright.update(p.copyright)
         out.notes += p.notes
+        out.unread_licences += p.unread_licences
     seen, unique = set(), []
     for c in out.components:
         key = (c.ecosystem, c.name, c.version, c.declared_in)

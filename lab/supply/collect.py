@@ -36,6 +36,7 @@ class Supply:
     files: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     licence_files: dict[str, str] = field(default_factory=dict)   # path in a tarball -> SPDX (licensecheck)
+    unread_licences: list[str] = field(default_factory=list)      # licence files not read whole, and why
     sbom_path: str = ""
     sbom_sha256: str = ""
 
@@ -80,6 +81,7 @@ def collect(lab, target, deployment) -> Supply:
     scans = [bundled_mod.scan(s.artifact, s.local, limits) for _, s in deployment.steps]
     found = bundled_mod.merge(scans)
     supply.notes += found.notes
+    supply.unread_licences = found.unread_licences
     pending: dict[str, bytes] = dict(found.licence_files)
     mine = deployment.packages()
     from lab.observe.packages import added

@@ -158,11 +158,13 @@ def licensecheck(texts: dict[str, bytes]) -> dict[str, str]:
     if not texts:
         return {}
     with tempfile.TemporaryDirectory(prefix="lab-licences-") as tmp:
-        names = {}
-        for i, (path, data) in enumerate(texts.items()):
-            local = Path(tmp) / f"{i:05d}.txt"
-            local.write_bytes(data)
-            names[local.name] = path
+        names: dict[str, list[str]] = {}  # each different text once: a thousand copies of MIT, one read
+        written: dict[bytes, str] = {}
+        for path, data in texts.items():
+            if data not in written:
+                written[data] = f"{len(written):05d}.txt"
+                (Path(tmp) / written[data]).write_bytes(data)
+            names.setdefault(written[data], []).append(path)
         try:
             out = subprocess.run(["licensecheck", "--machine", "--deb-fmt", "--lines=0", "--recursive", "."],
                                  cwd=tmp, capture_output=True, text=True, timeout=LICENSECHECK_TIMEOUT).stdout
@@ -177,7 +179,7 @@ def licensecheck(texts: dict[str, bytes]) -> dict[str, str]:
         name = Path(name).name
         spdx = normalise(licence.replace(" and/or ", " or "))
         if name in names and spdx:
-            found[names[name]] = spdx
+            found.update(dict.fromkeys(names[name], spdx))
     return found
 
 

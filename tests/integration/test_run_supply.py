@@ -160,3 +160,29 @@ def test_a_tarball_bundling_python_packages_with_an_agpl_file_and_a_removed_symb
     assert abi["message"].startswith("1 exported symbol(s) removed or changed")
     assert "libacme.so.1: acme_old removed" in abi["message"]
     assert "libacme.so.1: acme_new added" in abi["message"]
+
+
+def test_a_forbidden_licence_padded_or_hidden_past_the_caps_does_not_pass(lab_run, tmp_path):
+    """Hostile review: the AGPL licence padded past the old 256 KiB cap was skipped in silence and the
+    product passed with a certificate; so would one hidden as the 501st licence text."""
+    inventory = tmp_path / "targets.toml"
+    inventory.write_text((ROOT / "targets.toml").read_text() + POLICY)
+    outcomes = {}
+    for case, files in {
+        "padded": {"LICENSE": AGPL + b"\n" * (300 << 10)},
+        "hidden": {**{f"notices/NOTICE-{i:03d}": f"notice {i}\n".encode() for i in range(500)}, "zz/LICENSE": AGPL},
+    }.items():
+        sub = tmp_path / case
+        sub.mkdir()
+        build_tarball(files, sub / "acme-lib-1.0.tar.gz")
+        (sub / "submission.toml").write_text(
+            f'schema = 1\n[product]\nname = "acme-{case}"\nversion = "1.0"\nvendor = "Test Vendor"\n'
+            '[[artifacts]]\npath = "acme-lib-1.0.tar.gz"\nprefix = "/opt/acme-lib"\n')
+        run = lab_run(sub, "--targets", T, "--suites", "supply", inventory=inventory)
+        outcomes[case] = run.check(T, "supply.licences")
+        assert run.proc.returncode == 1, (case, outcomes[case]["message"])
+    assert outcomes["padded"]["outcome"] == "failed"
+    assert "AGPL-3.0-only declared in /opt/acme-lib/LICENSE" in outcomes["padded"]["message"]
+    assert outcomes["hidden"]["outcome"] == "failed"
+    assert outcomes["hidden"]["message"].startswith("1 licence file(s) the lab could not read whole")
+    assert "/opt/acme-lib/zz/LICENSE (beyond 500 different licence texts)" in outcomes["hidden"]["message"]
