@@ -228,3 +228,25 @@ def test_a_program_in_usr_local_named_like_the_systems_shadows_it():
     listed = FsState({"/usr/bin/ss": Entry("file", FILE)})
     assert findings.shadows(listed, FsState({**listed.entries, "/usr/local/bin/ss": Entry("file", FILE)}),
                             owners())[0].startswith("/usr/local/bin/ss: put there by a script")
+
+
+def test_a_program_in_sbin_named_like_one_in_bin_shadows_it_for_root_and_the_reverse():
+    """Hostile review: a package's /usr/sbin/ss hid the service's second port from the lab's `ss`
+    (whose PATH listed sbin first), and its /usr/sbin/sha256sum said an emptied database was
+    unchanged; security.system_files passed both."""
+    image = {"/usr/bin/ss", "/usr/bin/sha256sum", "/usr/sbin/useradd"}
+    before = FsState({}, in_image=image.__contains__)
+    after = FsState({"/usr/sbin/ss": Entry("file", stat.S_IFREG | 0o755),
+                     "/usr/sbin/sha256sum": Entry("file", stat.S_IFREG | 0o755),
+                     "/usr/bin/useradd": Entry("file", stat.S_IFREG | 0o755),
+                     "/usr/sbin/acme-admin": Entry("file", stat.S_IFREG | 0o755)}, in_image=image.__contains__)
+    found = findings.shadows(before, after, owners({"/usr/sbin/ss": "acme-tools"}))
+    assert found == [
+        "/usr/bin/useradd: put there by a script during the install, it shadows the system's /usr/sbin/useradd for "
+        "every PATH that lists bin before sbin",
+        "/usr/sbin/sha256sum: put there by a script during the install, it shadows the system's /usr/bin/sha256sum "
+        "for every PATH that lists sbin before bin (root's default)",
+        "/usr/sbin/ss: put there by the product's package acme-tools, it shadows the system's /usr/bin/ss for "
+        "every PATH that lists sbin before bin (root's default)"]
+    bad, _info = findings.persistence(before, after, owners({"/usr/sbin/ss": "acme-tools"}))
+    assert sum("shadows the system's" in line for line in bad) == 3

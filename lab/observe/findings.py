@@ -89,26 +89,37 @@ def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[s
     return bad, info
 
 
-# Where a program placed shadows the system's for every PATH that lists /usr/local first (Debian's,
-# openEuler's and Kylin's defaults, root's included), and the system folders it would shadow.
-SHADOWING = {"/usr/local/bin/": ("/usr/bin/", "/bin/"), "/usr/local/sbin/": ("/usr/sbin/", "/sbin/", "/usr/bin/")}
+# Where a program placed shadows the system's, the system folders it would shadow, and for whom:
+# /usr/local comes first in every default PATH (Debian's, openEuler's, Kylin's, root's included);
+# root's lists sbin before bin, so a /usr/sbin/ss hides /usr/bin/ss from it (and a hostile
+# package's /usr/sbin/ss once answered the lab's own ``ss``, whose PATH then listed sbin first);
+# a PATH that lists bin first (the lab's, a user's) meets a /usr/bin program hiding an sbin one.
+SHADOWING = {
+    "/usr/local/bin/": (("/usr/bin/", "/bin/"), "every user whose PATH lists /usr/local first (the default)"),
+    "/usr/local/sbin/": (("/usr/sbin/", "/sbin/", "/usr/bin/"),
+                         "every user whose PATH lists /usr/local first (the default)"),
+    "/usr/sbin/": (("/usr/bin/", "/bin/"), "every PATH that lists sbin before bin (root's default)"),
+    "/sbin/": (("/usr/bin/", "/bin/"), "every PATH that lists sbin before bin (root's default)"),
+    "/usr/bin/": (("/usr/sbin/", "/sbin/"), "every PATH that lists bin before sbin"),
+    "/bin/": (("/usr/sbin/", "/sbin/"), "every PATH that lists bin before sbin"),
+}
 
 
 def shadows(before: FsState, after: FsState, owners: Owners) -> list[str]:
-    """A file put in /usr/local/bin (or sbin) under the name of a program of the system, by a
-    package or a script: every user's ``ss``, ``ls`` or ``sudo`` is then the product's."""
+    """A file put in a folder of the PATH under the name of a program the system has in another,
+    by a package or a script: every user's (or root's, or the lab's) ``ss``, ``ls`` or ``sudo`` is
+    then the product's."""
     out = []
     for path in created(before, after):
         folder, _, name = path.rpartition("/")
-        system = SHADOWING.get(folder + "/")
+        system, whom = SHADOWING.get(folder + "/", ((), ""))
         if not system or after.entries[path].kind not in ("file", "link"):
             continue
         hidden = next((d + name for d in system if before.has(d + name)), None)
         if hidden is not None:
             kind, pkg = owners.owner(path)
             who = f"the product's package {pkg}" if kind == "product" else "a script during the install"
-            out.append(f"{path}: put there by {who}, it shadows the system's {hidden} for every user whose "
-                       "PATH lists /usr/local first (the default)")
+            out.append(f"{path}: put there by {who}, it shadows the system's {hidden} for {whom}")
     return out
 
 

@@ -49,7 +49,10 @@ START_S = 60.0  # for a new shell to answer its first frame
 KILL_S = 20.0  # for the second channel to open and kill a timed-out command
 GRACE_S = 10.0  # after the kill, for the shell to end the timed-out command's frame
 DRAIN_READS = 64  # at most, before a command: a daemon that never stops writing is not waited out
-SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"  # the lab's commands' PATH on a target
+# The lab's commands' PATH on a target: the system's folders only, bin first (where every tool the
+# lab calls lives on Debian; a program a package puts in sbin under such a name is a finding of
+# security.system_files, lab.observe.findings.SHADOWING, whichever comes first).
+SYSTEM_PATH = "/usr/bin:/bin:/usr/sbin:/sbin"
 # Put before a vendor's command run through a lab shell (``env VENDOR_PATH cmd``, or
 # ``VENDOR_PATH; export PATH; cmd``): the target's own PATH, as the shell found it.
 VENDOR_PATH = 'PATH="${LAB_TARGET_PATH:-$PATH}"'

@@ -68,12 +68,14 @@ exit 0
     assert "/tmp/.lab-xfer-acme (created by a script during the install)" in left["message"]
 
 
-def test_a_package_shadowing_a_system_tool_fails_and_does_not_fool_the_lab(tmp_path, lab_run):
-    """Review: a package's /usr/local/bin/ss answered the lab's own `ss`: this one says the declared
-    port listens when nothing does. The lab's commands use the system's tools; the shadow is named."""
+@pytest.mark.parametrize("folder", ["/usr/local/bin", "/usr/sbin"])
+def test_a_package_shadowing_a_system_tool_fails_and_does_not_fool_the_lab(tmp_path, lab_run, folder):
+    """Review: a package's /usr/local/bin/ss answered the lab's own `ss`, and later its /usr/sbin/ss
+    (the lab's PATH listed sbin first): this one says the declared port listens when nothing does.
+    The lab's commands use the system's tools, bin first; the shadow is named."""
     sub = tmp_path / "sub"
     fake = b"#!/bin/sh\nprintf 'LISTEN 0 128 127.0.0.1:7071 0.0.0.0:*\\n'\n"
-    deb = build_deb({"/usr/local/bin/ss": fake},
+    deb = build_deb({f"{folder}/ss": fake},
                     {"Package": "acme-ss", "Version": "1.0", "Architecture": "all"}, sub)
     (sub / "submission.toml").write_text(
         MANIFEST.format(name="acme-ss") + f'[[artifacts]]\npath = "{deb.name}"\n'
@@ -81,8 +83,8 @@ def test_a_package_shadowing_a_system_tool_fails_and_does_not_fool_the_lab(tmp_p
     run = lab_run(sub, "--targets", T, "--suites", "install,security,service")
     system = run.check(T, "security.system_files")
     assert system["outcome"] == "failed", system["message"]
-    assert ("/usr/local/bin/ss: put there by the product's package acme-ss, it shadows the system's /usr/bin/ss"
-            in system["message"])
+    assert (f"{folder}/ss: put there by the product's package acme-ss, it shadows the system's /usr/bin/ss"
+            in system["message"]), system["message"]
     ready = run.check(T, "service.ready")  # the real ss: port 7071 never opened, whatever the fake says
     assert ready["outcome"] == "failed" and "port 7071 never opened within 3 s" in ready["message"], ready["message"]
 
