@@ -70,8 +70,15 @@ class DatabaseServer(abc.ABC):
     @abc.abstractmethod
     def stop(self) -> None: ...
 
+    @abc.abstractmethod
+    def answers(self) -> bool:
+        """Whether the server answers a new connection now."""
+
     def _gone(self, error: str) -> None:
-        if any(marker in error for marker in SERVER_GONE):
+        """The server, not the statement, is the problem: the client said so, and the server does not
+        answer a new connection either. The words alone are not enough: a refused statement's
+        error quotes the statement (``relation "Connection refused" does not exist``)."""
+        if any(marker in error for marker in SERVER_GONE) and not self.answers():
             raise InfrastructureError(f"the {self.spec.server} server went away: {error.strip()[:500]}")
 
 
@@ -152,6 +159,9 @@ class InTargetServer(DatabaseServer):
         lines = error.splitlines()
         first = next((i for i, line in enumerate(lines) if "ERROR" in line), 0)
         return "\n".join(lines[first:])  # from the server's error on (mysql echoes the query first)
+
+    def answers(self) -> bool:
+        return self.t.run(self.READY[self.spec.engine]).ok
 
     def version(self) -> str:
         sql = "SHOW server_version" if self.spec.engine == "postgresql" else "SELECT VERSION()"
@@ -238,6 +248,16 @@ class ExternalServer(DatabaseServer):
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"the {self.spec.server} server is not reachable: {exc}") from None
         return None
+
+    def answers(self) -> bool:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            return False
+        return True
 
     def version(self) -> str:
         with self.engine.connect() as conn:

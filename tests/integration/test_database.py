@@ -171,3 +171,22 @@ def test_a_mysql_client_command_in_the_sql_runs_nothing(stacks, lab_run, tmp_pat
     schema = run.check(MARIA, "database.schema")
     assert schema["outcome"] == "failed" and "refused `system touch /tmp/lab-pwned-short" in schema["message"], \
         schema["message"]
+
+
+def test_a_refused_statement_quoting_a_server_gone_phrase_is_the_products_failure(stacks, lab_run, tmp_path):
+    """Hostile review: `SELECT * FROM "Connection refused"` made both stacks say the server went away
+    (broken, the lab's fault): the client's error quotes the statement. A server that still answers
+    a new connection did not go away."""
+    sub = tmp_path / "sub"
+    (sub / "sql").mkdir(parents=True)
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    (sub / "sql/schema.sql").write_text("CREATE TABLE t (id INT);\nSELECT * FROM \"Connection refused\";\n")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="gone-words") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql", '
+                                         '"mysql"]\nschema = "sql/schema.sql"\n')
+    run = lab_run(sub, "--targets", f"{PG},{MARIA}", "--suites", "database")
+    for target in (PG, MARIA):
+        schema = run.check(target, "database.schema")
+        assert schema["outcome"] == "failed", (target, schema["message"])
+        assert "Connection refused" in schema["message"] and "went away" not in schema["message"]
+    assert run.proc.returncode == 1
