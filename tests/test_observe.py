@@ -250,3 +250,13 @@ def test_a_program_in_sbin_named_like_one_in_bin_shadows_it_for_root_and_the_rev
         "every PATH that lists sbin before bin (root's default)"]
     bad, _info = findings.persistence(before, after, owners({"/usr/sbin/ss": "acme-tools"}))
     assert sum("shadows the system's" in line for line in bad) == 3
+
+
+def test_an_account_of_the_system_removed_by_the_install_is_against_the_product():
+    """Hostile review: a postinst's `userdel desktop` passed security.system_files, and every desktop
+    check then said the image lacked the lab's user (broken, the lab's fault)."""
+    before = b"root:x:0:0:root:/root:/bin/bash\ndesktop:x:1000:1000::/home/desktop:/bin/bash\n"
+    after = b"root:x:0:0:root:/root:/bin/bash\n"
+    bad, info = findings.accounts(before, after, b"")
+    assert bad == ["account desktop (uid 1000): removed during the install"] and info == []
+    assert findings.accounts(before, None, None) == ([], [])  # not read: nothing claimed

@@ -92,3 +92,12 @@ def test_the_administrators_change_is_made_or_the_lab_says_it_could_not(tmp_path
     with pytest.raises(InfrastructureError) as exc:
         administer(transport, str(tmp_path / "gone" / "acme.conf"))
     assert f"the lab could not change {tmp_path / 'gone' / 'acme.conf'}" in str(exc.value)
+    # there, but not a file root can append to (a hostile earlier release pointed it at /proc): the product's
+    from lab.errors import ProductFailure
+
+    pointed = tmp_path / "pointed.conf"
+    pointed.mkdir()
+    with pytest.raises(ProductFailure) as exc:
+        administer(transport, str(pointed))
+    assert f"{pointed}, a configuration file of the earlier release, cannot be edited by an administrator" in \
+        str(exc.value)

@@ -117,9 +117,15 @@ def administer(transport: Transport, path: str) -> str:
     """Change ``path`` as an administrator would (a comment line appended); the line, to look for."""
     line = f"# changed by the administrator before the upgrade ({secrets.token_hex(6)})"
     r = transport.run(f"printf '\\n%s\\n' {q(line)} >> {q(path)}")
-    if not r.ok:  # unchanged, upgrade.config would read "overwritten" and blame the product
-        raise InfrastructureError(f"the lab could not change {path} as an administrator before the upgrade: "
-                                  f"{r.evidence(500)}")
+    if not r.ok:
+        what = transport.run(f"ls -ld {q(path)} && readlink -f {q(path)}")
+        if not what.ok:  # found a moment ago (first_conffile): the lab lost track of it
+            raise InfrastructureError(f"the lab could not change {path} as an administrator before the upgrade: "
+                                      f"{r.evidence(500)}")
+        # it is there, and root could not append a line: the earlier release made its conffile so
+        what = what.stdout.strip()
+        raise ProductFailure(f"{path}, a configuration file of the earlier release, cannot be edited by an "
+                             f"administrator (root could not append a line to it): {r.evidence(500)}\n{what}")
     return line
 
 

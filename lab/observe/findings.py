@@ -137,7 +137,8 @@ def _enables(path: str, entry, owners: Owners) -> str:
 
 def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
              shadow_after: bytes | None) -> tuple[list[str], list[str]]:
-    """New accounts: a second uid 0 or a new account with a password is against the product."""
+    """New accounts: a second uid 0 or a new account with a password is against the product, and so
+    is an account of the system removed."""
     def users(data: bytes | None) -> dict[str, list[str]]:
         out = {}
         for line in (data or b"").decode("utf-8", "replace").splitlines():
@@ -152,6 +153,9 @@ def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
         if len(f) >= 2:
             hashes[f[0]] = f[1]
     bad, info = [], []
+    if passwd_after is not None:  # an account of the system removed: its owner's files, its services gone
+        bad += [f"account {name} (uid {before[name][2]}): removed during the install"
+                for name in sorted(set(before) - set(after))]
     for name in sorted(set(after) - set(before)):
         f = after[name]
         h = hashes.get(name, "")

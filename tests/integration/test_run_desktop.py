@@ -38,7 +38,7 @@ def png(path: Path, size: int) -> Path:
 
 def desktop_app(folder: Path, name: str, program: str, *, exec_line: str | None = None,
                 categories: str = "Office;", icon: tuple[str, Path | bytes] | None = None,
-                window_timeout: float = 20, extra: str = "") -> Path:
+                window_timeout: float = 20, extra: str = "", scripts: dict[str, str] | None = None) -> Path:
     """A submission whose .deb installs ``program`` as /usr/bin/NAME, its entry and icon."""
     folder.mkdir(parents=True)
     entry = (f"[Desktop Entry]\nType=Application\nName={name}\nExec={exec_line or name}\nIcon={name}\n"
@@ -47,7 +47,8 @@ def desktop_app(folder: Path, name: str, program: str, *, exec_line: str | None 
     icon_path, icon_data = icon or (f"/usr/share/icons/hicolor/scalable/apps/{name}.svg", svg)
     deb = build_deb({f"/usr/bin/{name}": program.encode(), f"/usr/share/applications/{name}.desktop": entry.encode(),
                      icon_path: icon_data},
-                    {"Package": name, "Version": "1.0", "Architecture": "all"}, folder)  # python3: the image's
+                    {"Package": name, "Version": "1.0", "Architecture": "all"}, folder,  # python3: the image's
+                    **({"scripts": scripts} if scripts else {}))
     (folder / "submission.toml").write_text(
         MANIFEST.format(name=name) + f'[[artifacts]]\npath = "{deb.name}"\n'
         f'[desktop]\nentry = "{name}.desktop"\nwindow_timeout = {window_timeout}\n{extra}')
@@ -174,3 +175,18 @@ def test_a_submission_without_desktop_skips_the_suite(tmp_path, lab_run):
     checks = {c["id"]: c for c in run.target(PLAIN)["checks"] if c["id"].startswith("desktop.")}
     assert set(checks) == set(DESKTOP_CHECKS)
     assert all(c["outcome"] == "skipped" and "declares no [desktop]" in c["message"] for c in checks.values())
+
+
+def test_an_install_that_removes_the_desktops_user_fails_as_the_products_doing(ukui, tmp_path, lab_run):
+    """Hostile review: a postinst's `userdel desktop` made every desktop check broken ("the desktop
+    target has no user", the image's lack) and security.system_files passed."""
+    sub = desktop_app(tmp_path / "rm", "acme-rmuser", GTK + "Gtk.main()\n",
+                      scripts={"postinst": "#!/bin/sh\nuserdel desktop || true\n"})
+    run = lab_run(sub, "--targets", UKUI, "--suites", "install,security,desktop")
+    assert run.proc.returncode == 1, run.target(UKUI)["reason"]
+    system = run.check(UKUI, "security.system_files")
+    assert system["outcome"] == "failed" and "account desktop (uid " in system["message"], system["message"]
+    launch = run.check(UKUI, "desktop.launch")
+    assert launch["outcome"] == "failed", launch["message"]
+    assert "the install removed the user 'desktop' the target's desktop session runs as" in launch["message"]
+    assert "broken" not in outcomes(run, UKUI).values()
