@@ -50,6 +50,11 @@ DIED_LOAD_ENDED = Wording(N_("the service died %(after)s-%(at)s s into the %(dur
 MEMORY_GROWS = Wording(N_("its resident memory keeps growing: trend over %(window)s s (%(n)s samples after the "
                           "warm-up): %(start)s KiB -> %(end)s KiB, %(growth)s KiB (%(pct)s; the limit is %(limit)s "
                           "and at least %(floor)s KiB); the chart: %(chart)s"))
+OUTSIDE_GROWS = Wording(N_("the container's memory keeps growing outside the service's process tree (a process "
+                           "the service started that left its tree is still in its container): trend over "
+                           "%(window)s s (%(n)s samples after the warm-up): %(start)s KiB -> %(end)s KiB, "
+                           "%(growth)s KiB (%(pct)s; the limit is %(limit)s and at least %(floor)s KiB); the "
+                           "chart: %(chart)s"))
 FDS_GROW = Wording(N_("its open file descriptors keep growing: trend over %(window)s s (%(n)s samples after the "
                       "warm-up): %(start)s fds -> %(end)s fds, %(growth)s fds (%(pct)s; the limit is %(limit)s and "
                       "at least %(floor)s fds)"))
@@ -88,7 +93,7 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "stability.kill_restart": (KILL_LEFT, STILL_RUNNING, NOT_READY_AGAIN),
     "service.stop": (NOT_STOPPED,),
     "stability.uptime": (DIED, DIED_BESIDE_LOAD, DIED_LOAD_ENDED),
-    "stability.memory": (MEMORY_GROWS,),
+    "stability.memory": (MEMORY_GROWS, OUTSIDE_GROWS),
     "stability.fds": (FDS_GROW,),
     "desktop.entry": (ENTRY_NOT_INSTALLED,),
     "desktop.icon": (NO_ICON,),

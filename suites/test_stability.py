@@ -25,6 +25,7 @@ from lab.reasons import (
     KILL_LEFT,
     MEMORY_GROWS,
     NOT_READY_AGAIN,
+    OUTSIDE_GROWS,
     STILL_RUNNING,
 )
 from lab.report.allure_worker import picture
@@ -43,6 +44,7 @@ class Watched:
     series: Series
     memory: judge.Growth | None
     fds: judge.Growth | None
+    container: judge.Growth | None = None  # a container target's memory, every process in it
 
 
 def write_logs(lab, series: Series, memory: judge.Growth | None) -> None:
@@ -76,7 +78,10 @@ def watched(lab, stability_watch) -> Watched:
         lab.metrics["stability.rss_growth_pct"] = round(memory.pct, 2)
     if fds is not None:
         lab.metrics["stability.fd_growth"] = round(fds.growth, 1)
-    return Watched(series, memory, fds)
+    container = judge.container_memory(series.samples, duration)
+    if container is not None:
+        lab.metrics["stability.container_growth_pct"] = round(container.pct, 2)
+    return Watched(series, memory, fds, container)
 
 
 @pytest.mark.check("stability.uptime")
@@ -105,7 +110,10 @@ def test_memory_does_not_keep_growing(lab, watched):
                             f"all); a longer [stability] duration gives more")
     where = f"logs/{lab.target_spec.name}/stability.svg"
     assert not g.exceeded, MEMORY_GROWS.say(**g.figures(), chart=where)
-    lab.note(f"resident memory {g.describe('KiB')}")
+    c = watched.container
+    assert c is None or not c.exceeded, OUTSIDE_GROWS.say(**c.figures(), chart=where)
+    lab.note(f"resident memory {g.describe('KiB')}"
+             + (f"; the container's, every process in it: {c.describe('KiB')}" if c is not None else ""))
 
 
 @pytest.mark.check("stability.fds")

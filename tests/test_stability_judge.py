@@ -80,7 +80,22 @@ def test_parse_reads_only_well_formed_lines_and_counts_zombies_as_gone():
 
 
 def test_the_sampler_reads_stat_after_the_last_parenthesis():
-    assert '${s##*") "}' in SCRIPT.format(members="")  # the tree itself is read from status (test_service_tree)
+    assert '${s##*") "}' in SCRIPT.format(members="", container="")  # the tree: from status (test_service_tree)
+
+
+def test_a_container_s_memory_is_read_from_its_cgroup_and_judged_on_its_own_trend():
+    """Hostile review: a worker that left the service's tree (a new session, a second fork, its
+    environment cleared) grew 1 MiB a second and stability.memory passed at +0.0 %."""
+    from lab.stability.sampler import container_kb
+
+    assert container_kb("P 1 S 1 1 1 1 1\nC 3145728\n") == 3072 and container_kb("C -\n") is None
+    assert container_kb("P 1 S 1 1 1 1 1\n") is None  # a board: no line
+    series = samples([1000] * 11)
+    for i, s in enumerate(series):
+        s.container_kb = 8000 + 1024 * i
+    grew = judge.container_memory(series, 10)
+    assert grew is not None and grew.exceeded and not judge.memory(series, 10).exceeded
+    assert judge.container_memory(samples([1000] * 11), 10) is None
 
 
 def test_the_chart_is_a_picture_with_the_trend():

@@ -76,8 +76,9 @@ class Watching:
         load = None
         try:
             load = start_load(lab, self._transport, self._service)
+            in_container = lab.provisioned is not None and lab.provisioned.handle is not None
             series = watch(self._transport, self._service.pid, self.duration, settings.interval,
-                           self._service.mark, sleep=self._sleep)
+                           self._service.mark, sleep=self._sleep, container=in_container)
             if load is not None:
                 series.load = lab.submission.model.stability.load
                 series.load_ended_early = not load.alive()

@@ -96,6 +96,13 @@ def memory(samples: list[Sample], duration: float) -> Growth | None:
     return growth([(s.t, float(s.rss_kb)) for s in window(samples, duration)], floor=RSS_FLOOR_KB)
 
 
+def container_memory(samples: list[Sample], duration: float) -> Growth | None:
+    """The container's anonymous memory (every process in it, the service's tree or not); None on
+    a board, or with too few samples."""
+    return growth([(s.t, float(s.container_kb)) for s in window(samples, duration) if s.container_kb is not None],
+                  floor=RSS_FLOOR_KB)
+
+
 def descriptors(samples: list[Sample], duration: float) -> Growth | None:
     return growth([(s.t, float(s.fds)) for s in window(samples, duration)], floor=FD_FLOOR)
 

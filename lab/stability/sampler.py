@@ -40,7 +40,14 @@ for p in $members; do
   m=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "$d/status" 2>/dev/null)
   echo "P ${{d#/proc/}} $1 ${{12}} ${{13}} ${{18}} ${{m:--}} $n"
 done
-true"""
+{container}true"""
+# A container target: its cgroup's anonymous memory (v2 ``anon``, v1 ``total_rss``; page cache left
+# out), every process in it. A worker that leaves the service's tree (a new session, a second fork,
+# its environment cleared) is still in its container: its growth shows here, not in the tree's.
+CONTAINER = r"""a=$(sed -n 's/^anon \([0-9]*\)$/\1/p' /sys/fs/cgroup/memory.stat 2>/dev/null)
+[ -n "$a" ] || a=$(sed -n 's/^total_rss \([0-9]*\)$/\1/p' /sys/fs/cgroup/memory/memory.stat 2>/dev/null)
+echo "C ${a:--}"
+"""
 MAX_PROCESSES = 4096  # more lines than a target's pid limit allows are not read
 READABLE = "LAB_PROC_READABLE"  # the sampling shell read its own /proc entry: an empty sample means gone
 SAMPLE_TIMEOUT = 60.0
@@ -69,6 +76,7 @@ class Sample:
     cpu_s: float
     fds: int
     threads: int
+    container_kb: int | None = None  # a container target's anonymous memory, every process in it
 
 
 @dataclass
@@ -110,12 +118,22 @@ def parse(output: str) -> list[Process]:
     return out
 
 
-def summarise(t: float, wall: float, leader: int, procs: list[Process], clk_tck: int) -> Sample:
+def container_kb(output: str) -> int | None:
+    """The ``C`` line of one sample, in KiB; None where there is none (a board) or it was not read."""
+    for line in output.splitlines():
+        cols = line.split()
+        if len(cols) == 2 and cols[0] == "C":
+            return int(cols[1]) // 1024 if cols[1].isdigit() else None
+    return None
+
+
+def summarise(t: float, wall: float, leader: int, procs: list[Process], clk_tck: int,
+              container: int | None = None) -> Sample:
     live = [p for p in procs if p.state not in DEAD_STATES]
     return Sample(t=round(t, 3), wall=round(wall, 3), leader_alive=any(p.pid == leader for p in live),
                   pids=sorted(p.pid for p in live), rss_kb=sum(p.rss_kb for p in live),
                   cpu_s=round(sum(p.cpu_ticks for p in procs) / clk_tck, 3), fds=sum(p.fds for p in live),
-                  threads=sum(p.threads for p in live))
+                  threads=sum(p.threads for p in live), container_kb=container)
 
 
 def clock_ticks(transport: Transport) -> int:
@@ -123,14 +141,15 @@ def clock_ticks(transport: Transport) -> int:
     return int(out) if out.isdigit() and int(out) > 0 else 100
 
 
-def sample(transport: Transport, leader: int, t: float, clk_tck: int, mark: str) -> Sample:
+def sample(transport: Transport, leader: int, t: float, clk_tck: int, mark: str, container: bool = False) -> Sample:
     """One sample. Whose fault, when it cannot be taken: ``/proc`` unreadable on the target (the
     sampling shell cannot read even its own entry) is the lab's (*broken*), never a service that
     died; a sample that takes a minute is a target the service or its load command has swamped
     (a fork bomb, say), which is the product's (*failed*)."""
     wall = time.time()
     try:
-        result = transport.run(SCRIPT.format(members=members_script(leader, mark)), timeout=SAMPLE_TIMEOUT)
+        result = transport.run(SCRIPT.format(members=members_script(leader, mark),
+                                             container=CONTAINER if container else ""), timeout=SAMPLE_TIMEOUT)
     except CommandTimeout:
         raise ProductFailure(f"one sample of the service's processes through /proc took longer than "
                              f"{SAMPLE_TIMEOUT:g} s at {t:.0f} s into the watch: the target is swamped "
@@ -138,11 +157,11 @@ def sample(transport: Transport, leader: int, t: float, clk_tck: int, mark: str)
     if READABLE not in result.stdout.splitlines():
         raise InfrastructureError(f"{transport.name}: /proc cannot be read to sample the service at {t:.0f} s "
                                   f"into the watch (exit {result.exit_status}): {result.stderr.strip()[:300]}")
-    return summarise(t, wall, leader, parse(result.stdout), clk_tck)
+    return summarise(t, wall, leader, parse(result.stdout), clk_tck, container_kb(result.stdout) if container else None)
 
 
 def watch(transport: Transport, leader: int, duration: float, interval: float, mark: str,
-          sleep: Callable[[float], None] = time.sleep) -> Series:
+          sleep: Callable[[float], None] = time.sleep, container: bool = False) -> Series:
     """Sample every ``interval`` s for ``duration`` s (the first at 0, the last at ``duration``);
     stops early at the sample that finds the service gone, the moment stability.uptime reports."""
     series = Series(leader, duration, interval)
@@ -150,7 +169,7 @@ def watch(transport: Transport, leader: int, duration: float, interval: float, m
     started = time.monotonic()
     due = 0.0
     while True:
-        s = sample(transport, leader, time.monotonic() - started, ticks, mark)
+        s = sample(transport, leader, time.monotonic() - started, ticks, mark, container)
         series.samples.append(s)
         if not s.leader_alive or s.t >= duration:
             return series

@@ -30,6 +30,18 @@ int main(int argc, char **argv) {
     int lifetime = 3 + rand() % 4;             /* die: 3 to 6 s after it starts */
     printf("svc %s: started\n", mode);
     fflush(stdout);
+    if (!strcmp(mode, "worker")) for (;;) {        /* the escaped worker: 2.5 MiB a second, never freed */
+        char *lost = malloc(256 << 10);
+        memset(lost, 3, 256 << 10);
+        usleep(100000);
+    }
+    if (!strcmp(mode, "escape") && fork() == 0) {  /* a worker that leaves the service's tree */
+        setsid();
+        if (fork() != 0) return 0;                 /* reparented to init */
+        char *none[] = {NULL};                     /* no environment: no mark of the lab's supervisor */
+        execle(argv[0], argv[0], "worker", (char *)NULL, none);
+        return 1;
+    }
     for (long tick = 0;; tick++) {
         if (!strcmp(mode, "leak")) {
             char *lost = malloc(64 << 10);     /* 640 KiB a second, never freed */
@@ -166,3 +178,16 @@ def test_a_worker_that_escapes_the_service_and_keeps_its_port_fails_the_restart(
     assert "declared port(s) 7070 (held by pid " in restart["message"], restart["message"]
     assert "the service never restarted" in restart["message"]
     assert run.proc.returncode == 1 and run.target(T)["verdict"] == "failed"
+
+
+def test_a_worker_that_leaves_the_services_tree_and_leaks_fails_stability_memory(tmp_path, lab_run):
+    """Hostile review: the service's worker called setsid, forked again and cleared its environment,
+    then grew 1 MiB a second; the tree the watch samples held steady and stability.memory passed at
+    +0.0 %. The container's own memory, every process in it, is judged too."""
+    run = lab_run(service_submission(tmp_path / "escape", "escape"), "--targets", T, "--suites",
+                  "service,stability")
+    memory = run.check(T, "stability.memory")
+    assert memory["outcome"] == "failed", memory["message"]
+    assert memory["message"].startswith("the container's memory keeps growing outside the service's process tree")
+    assert run.target(T)["metrics"]["stability.container_growth_pct"] > 5
+    assert run.proc.returncode == 1
