@@ -338,3 +338,19 @@ def test_plain_reasons():
     assert plain_reason("vendor.test_answers: 2 != 3") == "The vendor's own tests (vendor.test_answers): 2 != 3"
     assert plain_reason("the container died") == "the container died"
     assert plain_reason("") == ""
+
+
+def test_the_suggested_transfer_keeps_the_refused_commands_inventory_and_catalogue(tmp_path):
+    """A new engineer: `lab run ... --catalogue sqlite:////tmp/cat.db --inventory w5/targets.toml` was told
+    to run `lab catalogue transfer acme-calc --to ...` with neither: typed as shown, it would have
+    given the product away in the lab's own catalogue."""
+    from lab.catalogue.record import transfer_command
+    from lab.inventory import load_inventory
+
+    (tmp_path / "w5").mkdir()
+    (tmp_path / "w5" / "targets.toml").write_text((ROOT / "targets.toml").read_text())
+    load_inventory(tmp_path / "w5" / "targets.toml")
+    command = transfer_command("acme-calc", "ACME Software Co., Ltd.", "postgresql+psycopg://lab:s3cret@127.0.0.1/cat")
+    assert command == ("lab catalogue transfer acme-calc --to 'ACME Software Co., Ltd.' --catalogue "
+                       f"'postgresql+psycopg://lab:***@127.0.0.1/cat' --inventory {tmp_path / 'w5' / 'targets.toml'}")
+    load_inventory(ROOT / "targets.toml")

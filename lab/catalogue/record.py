@@ -81,12 +81,32 @@ DRAWN_LIKE = Wording(N_("%(vendor)s draws like %(other)s, a vendor already in th
                         "could not tell them apart on a certificate"))
 
 
-def _not_owner(product: str, owner: str, vendor: str) -> str:
+def _not_owner(product: str, owner: str, vendor: str, catalogue: str | None = None) -> str:
     return "product.vendor: " + NOT_OWNER.say(product=product, owner=_quoted(owner), vendor=_quoted(vendor),
-                                              command=f"lab catalogue transfer {product} --to {shlex.quote(vendor)}")
+                                              command=transfer_command(product, vendor, catalogue))
 
 
-def check_owner(engine: Engine, product: str, vendor: str, source: str = "submission") -> None:
+def transfer_command(product: str, vendor: str, catalogue: str | None = None) -> str:
+    """The command that gives ``product`` to ``vendor``, with the options the refused command had: the
+    user's ``--inventory`` and ``--catalogue`` (its password hidden), so that typed as shown it acts
+    on the same catalogue, never the lab's default one."""
+    from lab.inventory.load import suggest
+
+    command = f"lab catalogue transfer {shlex.quote(product)} --to {shlex.quote(vendor)}"
+    if catalogue:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            shown = make_url(catalogue).render_as_string(hide_password=True)
+        except (ArgumentError, ValueError):
+            shown = catalogue
+        command += f" --catalogue {shlex.quote(shown)}"
+    return suggest(command)
+
+
+def check_owner(engine: Engine, product: str, vendor: str, source: str = "submission",
+                catalogue: str | None = None) -> None:
     """Refuse (``InputError``) a run of ``product`` by ``vendor`` when the catalogue gives the product
     to another vendor. A product the catalogue does not know yet is anyone's: its first run claims it.
 
@@ -99,7 +119,7 @@ def check_owner(engine: Engine, product: str, vendor: str, source: str = "submis
     except SQLAlchemyError as exc:
         raise InfrastructureError(f"the catalogue cannot be read: {exc}") from None
     if owner is not None and owner != vendor:
-        raise InputError(source, [_not_owner(product, owner, vendor)])
+        raise InputError(source, [_not_owner(product, owner, vendor, catalogue)])
     alike = drawn_like(vendor, vendors)  # a new product: its vendor must not pass for another one
     if alike is not None:
         raise InputError(source, ["product.vendor: " + DRAWN_LIKE.say(vendor=_quoted(vendor), other=_quoted(alike))])

@@ -75,7 +75,7 @@ def run(
             from lab.catalogue.db import open_for
             from lab.catalogue.record import check_owner
 
-            check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission))
+            check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission), catalogue=catalogue)
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
         warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab)
