@@ -133,7 +133,8 @@ def test_a_waiver_that_matches_nothing_known_is_reported_not_refused(inv):
     loaded = write(inv, GOOD.replace("security.world_writable", "security.world_writeable")
                    .replace('"debian12-x86_64"', '"debian12-amd64"'))
     assert len(loaded.entries) == 1
-    assert any("waivers[0].check" in w and "security.world_writeable" in w for w in loaded.warnings)
+    assert any("waivers[0].check" in w and "security.world_writeable" in w
+               and "did you mean 'security.world_writable'" in w for w in loaded.warnings), loaded.warnings
     assert any("waivers[0].targets[0]" in w and "debian12-amd64" in w for w in loaded.warnings)
 
 

@@ -21,4 +21,5 @@ def report(
     from lab.report.pdf import lab_settings
     from lab.report.render import render
 
-    out.print(f"report: {render(folder, history, lab=lab_settings(inventory))}", highlight=False)
+    index = render(folder, history, lab=lab_settings(inventory))
+    out.print(f"report: {index}\nfor people (PDF): {index.parent / 'report.pdf'}", highlight=False)

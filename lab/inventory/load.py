@@ -60,7 +60,10 @@ def suggest(command: str) -> str:
 
 def load_inventory(path: Path | str = "targets.toml") -> LoadedInventory:
     path = Path(path)
-    if not path.exists():  # most often: a command run outside the lab's folder
+    if not path.exists():
+        if path != Path("targets.toml"):  # given with --inventory: that file
+            raise InputError(str(path), ["file not found"])
+        # the default, most often missing because the command runs outside the lab's folder
         raise InputError(str(path), [f"file not found in {Path.cwd()} (run from the lab's folder, or give "
                                      "the inventory with --inventory FILE)"])
     data = read_toml(path)

@@ -16,6 +16,7 @@ vendor's leftovers never meet the next vendor's product.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fcntl
 import os
 import shlex
@@ -71,13 +72,20 @@ SSHD = ("ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && exec
         "-o HostKey=/etc/ssh/ssh_host_ed25519_key -o PermitRootLogin=yes")
 
 
+def _not_simulated(name: str, simulated: list[str]) -> str:
+    near = difflib.get_close_matches(name, simulated, n=2, cutoff=0.5)
+    hint = (f"; did you mean {' or '.join(near)}?" if near
+            else f" (the simulated boards: {', '.join(simulated) or 'none'})")
+    return f"targets: {name!r} is not a simulated board (ssh.simulated_from){hint}"
+
+
 def simulated(inv: LoadedInventory, names: list[str] | None) -> list[Target]:
     boards = [t for t in inv.model.targets if t.ssh and t.ssh.simulated_from]
     if names:
         unknown = [n for n in names if n not in {b.name for b in boards}]
         if unknown:
-            raise InputError(str(inv.path), [f"targets: {n!r} is not a simulated board (ssh.simulated_from)"
-                                             for n in unknown])
+            simulated = [b.name for b in boards]
+            raise InputError(str(inv.path), [_not_simulated(n, simulated) for n in unknown])
         boards = [b for b in boards if b.name in names]
     return boards
 

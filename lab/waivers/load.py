@@ -8,6 +8,7 @@ kept but reported (``warnings``): it cannot do harm, and an engineer wants to he
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -47,7 +48,9 @@ def load_waivers(inv: LoadedInventory, path: Path | None = None, today: date | N
     for i, w in enumerate(model.waivers):
         where = f"{path}: waivers[{i}]"
         if not known_check(w.check):
-            warnings.append(f"{where}.check: no check {w.check!r} in the lab's suites: it matches nothing")
+            near = difflib.get_close_matches(w.check, list(registry.CHECKS), n=1, cutoff=0.75)
+            warnings.append(f"{where}.check: no check {w.check!r} in the lab's suites: it matches nothing"
+                            + (f" (did you mean {near[0]!r}?)" if near else ""))
         for j, t in enumerate(w.targets or []):
             if t not in targets:
                 warnings.append(f"{where}.targets[{j}]: no target {t!r} in {inv.path.name}: it matches nothing")
