@@ -127,7 +127,7 @@ def _essence(v: dict) -> dict:
     from the target's repositories is the same with and without the cache."""
     def mask(text: str) -> str:
         text = re.sub(r"\b[0-9a-f]{8,}\b", "H", text)
-        return re.sub(r"\d+(\.\d+)? ?(ms|s|[kKMG]i?B|%)\b", "N", text)
+        return re.sub(r"[+-]?\d+(\.\d+)? ?((ms|s|[kKMG]i?B)\b|%)", "N", text)  # a trend's sign is measured too
 
     return {name: (t["verdict"], mask(t["reason"]), [(c["id"], c["outcome"], mask(c["message"])) for c in t["checks"]])
             for name, t in v["targets"].items()}
