@@ -187,9 +187,11 @@ def test_submission_limits_above_the_labs_maxima(folder, tmp_path):
                                 "lab's maximum of 3600 s ([lab.limits] max_install_timeout)"]
     from lab.inventory.model import Limits
 
-    assert load_submission(folder, Limits(max_install_timeout=6000)).model.limits.install_timeout == 5000
+    # a lab whose maximum (and wall clock for a target: five such steps) allow it
+    allowing = Limits(max_install_timeout=6000, worker_timeout=30000)
+    assert load_submission(folder, allowing).model.limits.install_timeout == 5000
     inventory = tmp_path / "inv.toml"
-    inventory.write_text("targets = []\n[lab.limits]\nmax_install_timeout = 6000\n")
+    inventory.write_text("targets = []\n[lab.limits]\nmax_install_timeout = 6000\nworker_timeout = 30000\n")
     assert _validate(folder, "--inventory", str(inventory)).returncode == 0
 
 
