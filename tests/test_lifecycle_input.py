@@ -117,9 +117,8 @@ def test_install_steps_that_cannot_fit_the_workers_wall_clock_are_refused_and_th
     (folder / "submission.toml").write_text(MANIFEST + "[limits]\ninstall_timeout = 3600\n")
     found = problems(folder, limits=Limits(worker_timeout=7200, max_install_timeout=3600))
     assert any(p.endswith("limits.install_timeout: 5 steps of up to 3600 s each (install_timeout: downloads, "
-                          "installs, the purge, the vendor's tests), with the watch and the waits for the service, "
-                          "come to 18000 s, more than this lab's wall clock for a target, 7200 s ([lab.limits] "
-                          "worker_timeout); ask for a shorter watch, ready_timeout or install_timeout")
+                          "installs, the purge, the vendor's tests) come to 18000 s, more than this lab's wall clock "
+                          "for a target, 7200 s ([lab.limits] worker_timeout); ask for a shorter install_timeout")
                for p in found), found
     (folder / "submission.toml").write_text(MANIFEST + '[service]\ncommand = "/usr/bin/acme-keep"\nports = [80]\n')
     found = problems(folder, limits=Limits(worker_timeout=8, install_timeout=1),

@@ -259,4 +259,9 @@ def test_an_account_of_the_system_removed_by_the_install_is_against_the_product(
     after = b"root:x:0:0:root:/root:/bin/bash\n"
     bad, info = findings.accounts(before, after, b"")
     assert bad == ["account desktop (uid 1000): removed during the install"] and info == []
-    assert findings.accounts(before, None, None) == ([], [])  # not read: nothing claimed
+    # a hostile postinst made /etc/passwd a link to a copy: the observer reads no link, and the
+    # account checks saw nothing (security.system_files passed with a new uid 0 account)
+    assert findings.accounts(before, None, None) == (
+        ["/etc/passwd: not a regular file after the install (replaced by a link, or removed): its accounts cannot "
+         "be checked"], [])
+    assert findings.accounts(None, None, None) == ([], [])  # never read (a target the lab cannot read): no claim

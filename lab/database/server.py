@@ -11,6 +11,7 @@ import abc
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ PORTS = {"postgresql": 5432, "mysql": 3306}
 # A statement longer than this goes to the client through a file: one argument of a command line
 # holds at most 128 KiB on Linux (MAX_ARG_STRLEN), and a seed file's multi-row INSERT is often longer.
 ARGUMENT_MOST = 96 << 10
+RECOVERY_S = 20.0  # for a server a statement crashed to answer again
 STATEMENT_FILE = "/var/tmp/lab-staging/statement.sql"
 # What a client prints when the server, not the statement, is the problem.
 SERVER_GONE = ("could not connect to server", "Connection refused", "server closed the connection",
@@ -56,6 +58,8 @@ class DatabaseServer(abc.ABC):
     def __init__(self, spec: DatabaseSpec):
         self.spec = spec
         self.creds: Credentials | None = None
+        # The target's observer's ``adopt``: processes the lab starts itself (a restart) are its own.
+        self.adopt: Callable[[], Callable[[], None]] | None = None
 
     @abc.abstractmethod
     def start(self) -> Credentials: ...
@@ -74,12 +78,26 @@ class DatabaseServer(abc.ABC):
     def answers(self) -> bool:
         """Whether the server answers a new connection now."""
 
-    def _gone(self, error: str) -> None:
+    def _recovered(self) -> None:  # noqa: B027 (nothing to do for a server the lab does not run)
+        """After the server came back from a crash a statement caused: put it in a known state."""
+
+    def _gone(self, error: str) -> str:
         """The server, not the statement, is the problem: the client said so, and the server does not
-        answer a new connection either. The words alone are not enough: a refused statement's
-        error quotes the statement (``relation "Connection refused" does not exist``)."""
-        if any(marker in error for marker in SERVER_GONE) and not self.answers():
-            raise InfrastructureError(f"the {self.spec.server} server went away: {error.strip()[:500]}")
+        answer a new connection either, nor within ``RECOVERY_S`` (the words alone are not enough:
+        a refused statement's error quotes the statement, ``relation "Connection refused" does not
+        exist``). A server that comes back crashed on the statement (an unbounded query took its
+        memory): the statement's failure, said after its error; "" when none of this happened."""
+        if not any(marker in error for marker in SERVER_GONE) or self.answers():
+            return ""
+        deadline = time.monotonic() + RECOVERY_S
+        pace = Backoff(1.0, first=0.1)
+        while time.monotonic() < deadline:
+            pace.wait()
+            if self.answers():
+                self._recovered()
+                return (f"\n(the {self.spec.server} server lost the connection on this statement and came back: "
+                        "the statement brought it down)")
+        raise InfrastructureError(f"the {self.spec.server} server went away: {error.strip()[:500]}")
 
 
 class InTargetServer(DatabaseServer):
@@ -89,6 +107,9 @@ class InTargetServer(DatabaseServer):
         "postgresql": "pg_ctlcluster $(ls /etc/postgresql | sort -V | tail -1) main start",
         "mysql": "(/etc/init.d/mariadb start || /etc/init.d/mysql start) >/dev/null 2>&1"}
     READY: ClassVar[dict[str, str]] = {"postgresql": "pg_isready -q -h 127.0.0.1", "mysql": "mysqladmin ping --silent"}
+    RESTART: ClassVar[dict[str, str]] = {
+        "postgresql": "pg_ctlcluster $(ls /etc/postgresql | sort -V | tail -1) main restart -m fast",
+        "mysql": "(/etc/init.d/mariadb restart || /etc/init.d/mysql restart) >/dev/null 2>&1"}
 
     def __init__(self, spec: DatabaseSpec, transport: Transport):
         super().__init__(spec)
@@ -155,13 +176,24 @@ class InTargetServer(DatabaseServer):
         if r.ok:
             return None
         error = (r.stderr or r.stdout).strip()
-        self._gone(error)
+        crashed = self._gone(error)
         lines = error.splitlines()
         first = next((i for i, line in enumerate(lines) if "ERROR" in line), 0)
-        return "\n".join(lines[first:])  # from the server's error on (mysql echoes the query first)
+        return "\n".join(lines[first:]) + crashed  # from the server's error on (mysql echoes the query first)
 
     def answers(self) -> bool:
         return self.t.run(self.READY[self.spec.engine]).ok
+
+    def _recovered(self) -> None:
+        """Restarted cleanly, its new processes the lab's own (``adopt``): those it forked in its
+        crash recovery would otherwise read as the install's daemons still running at the end."""
+        done = self.adopt() if self.adopt is not None else None
+        self.t.run(self.RESTART[self.spec.engine], timeout=120)
+        deadline = time.monotonic() + 60
+        while not self.answers() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if done is not None:
+            done()
 
     def version(self) -> str:
         sql = "SHOW server_version" if self.spec.engine == "postgresql" else "SELECT VERSION()"
@@ -243,8 +275,7 @@ class ExternalServer(DatabaseServer):
             error = str(exc.orig).strip()
             if exc.connection_invalidated:
                 raise InfrastructureError(f"the {self.spec.server} server went away: {error}") from None
-            self._gone(error)
-            return error
+            return error + self._gone(error)
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"the {self.spec.server} server is not reachable: {exc}") from None
         return None

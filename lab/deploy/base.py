@@ -79,10 +79,13 @@ class Installer(abc.ABC):
 
 
 def run_step(p: Provisioned, command: str, timeout: float, what: str,
-             before_product: Callable[[CommandResult], bool] = lambda _r: False) -> CommandResult:
+             before_product: Callable[[CommandResult], bool] | None = None) -> CommandResult:
     """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure, except a
-    step killed (out of memory, mostly) while ``before_product`` says only the lab's tools had run
-    (apt still reading its lists): the target's limits leave the lab no room, the lab's fault."""
+    step the kernel killed for lack of memory under the target's limits (its cgroup's OOM count
+    rose) while ``before_product`` says only the lab's tools had run (apt still reading its lists):
+    the target's limits leave the lab no room, the lab's fault. A kill the product's own code sent
+    (an apt hook of an earlier release, say) raises no OOM count: still the product's."""
+    oom_before = _oom_kills(p) if before_product is not None else None
     try:
         result = p.transport.run(command, timeout=timeout)
     except CommandTimeout:
@@ -91,13 +94,27 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str,
         text = result.stdout + result.stderr
         if any(marker in text for marker in MIRROR_TROUBLE):
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
-        if result.exit_status > 128 and before_product(result):
-            raise InfrastructureError(f"{what} was killed before anything of the product ran "
+        if (result.exit_status > 128 and before_product is not None and before_product(result)
+                and oom_before is not None and (_oom_kills(p) or 0) > oom_before):
+            raise InfrastructureError(f"{what} was killed for lack of memory before anything of the product ran "
                                       f"({_exit_words(p, result.exit_status)}): the target's limits leave "
                                       f"its package manager no room; raise them in the inventory:\n"
                                       f"{result.evidence()}")
         raise ProductFailure(f"{what} failed ({_exit_words(p, result.exit_status)}):\n{result.evidence()}")
     return result
+
+
+# The kernel's count of processes it killed for lack of memory in the target's cgroup (v2, v1).
+OOM_KILLS = ("sed -n 's/^oom_kill //p' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control "
+             "2>/dev/null | head -1")
+
+
+def _oom_kills(p: Provisioned) -> int | None:
+    """None where there is no container's cgroup to ask (a board) or it says nothing."""
+    if p.handle is None:
+        return None
+    out = p.transport.run(OOM_KILLS).stdout.strip()
+    return int(out) if out.isdigit() else None
 
 
 def _exit_words(p: Provisioned, status: int) -> str:

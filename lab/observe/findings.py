@@ -153,6 +153,9 @@ def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
         if len(f) >= 2:
             hashes[f[0]] = f[1]
     bad, info = [], []
+    if passwd_before is not None and passwd_after is None:  # the checks below would see nothing
+        bad.append("/etc/passwd: not a regular file after the install (replaced by a link, or removed): "
+                   "its accounts cannot be checked")
     if passwd_after is not None:  # an account of the system removed: its owner's files, its services gone
         bad += [f"account {name} (uid {before[name][2]}): removed during the install"
                 for name in sorted(set(before) - set(after))]

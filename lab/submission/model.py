@@ -368,7 +368,8 @@ class Submission(Strict):
             ("service.ready_timeout", self.service is not None and "ready_timeout" in self.service.model_fields_set),
             ("limits.install_timeout", self.limits.install_timeout is not None)) if given]
         fields = ", ".join(asked) if asked else "this lab's own settings"
-        fix = ("ask for a shorter watch, ready_timeout or install_timeout" if asked else
+        shorter = "a shorter watch, ready_timeout or install_timeout" if self.service else "a shorter install_timeout"
+        fix = (f"ask for {shorter}" if asked else
                "a lab engineer must raise [lab.limits] worker_timeout or lower the lab's defaults")
         if watch + waits * ready > wall / 2:
             return [f"{fields}: a {watch:g} s watch and {waits} waits of up to {ready:g} s for the service to be "
@@ -376,8 +377,8 @@ class Submission(Strict):
                     f"{wall:g} s ([lab.limits] worker_timeout); {fix}"]
         worst = watch + waits * ready + steps * install
         if worst > wall:
+            beside = ", with the watch and the waits for the service," if self.service else ""
             return [f"{fields}: {steps} steps of up to {install:g} s each (install_timeout: downloads, installs, "
-                    f"the purge, the vendor's tests), with the watch and the waits for the service, come to "
-                    f"{worst:g} s, more than this lab's wall clock for a target, {wall:g} s ([lab.limits] "
-                    f"worker_timeout); {fix}"]
+                    f"the purge, the vendor's tests){beside} come to {worst:g} s, more than this lab's wall clock "
+                    f"for a target, {wall:g} s ([lab.limits] worker_timeout); {fix}"]
         return []

@@ -26,6 +26,7 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     else:
         server = InTargetServer(spec, p.transport)
     lab.defer(server.stop)
+    server.adopt = p.observer().adopt
     adopted = p.observer().adopt()  # the server's processes are the lab's, not the product's daemons
     creds = server.start()
     adopted()

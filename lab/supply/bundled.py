@@ -69,7 +69,7 @@ class Found:
     notes: list[str] = field(default_factory=list)                   # what could not be read
     nested_read: int = 0                                             # bytes decompressed out of nested zips
     licence_bytes: int = 0                                           # of licence_files, against LICENCE_BYTES_MAX
-    licence_texts: set[bytes] = field(default_factory=set)           # their digests: the different texts
+    licence_texts: dict[bytes, bytes] = field(default_factory=dict)  # digest -> the text, each held once
     # Licence and copyright files the lab did not read whole (path (why)): it cannot vouch for what
     # they say, so with a licence policy they fail supply.licences (a forbidden licence hid in one).
     unread_licences: list[str] = field(default_factory=list)
@@ -217,12 +217,13 @@ def _member(found: Found, path: str, size: int, read, executable: bool) -> None:
         else:
             found.notes.append(f"{path}: larger than {NESTED_MAX >> 20} MiB, not read")
     elif path.startswith("/usr/share/doc/") and base == "copyright":
-        if size > LICENCE_FILE_MAX:
-            found.unread_licences.append(f"{path} (larger than {LICENCE_FILE_MAX >> 20} MiB)")
-        else:
-            found.copyright[parent] = read(LICENCE_FILE_MAX)
+        text = _licence_text(found, path, size, read)
+        if text is not None:
+            found.copyright[parent] = text
     elif LICENCE_NAME.match(base):
-        _licence_file(found, path, size, read)
+        text = _licence_text(found, path, size, read)
+        if text is not None:
+            found.licence_files[path] = text
     elif executable and size <= ELF_MAX:
         head = read(4)
         if head == b"\x7fELF":
@@ -230,24 +231,26 @@ def _member(found: Found, path: str, size: int, read, executable: bool) -> None:
     found.components.extend(got)
 
 
-def _licence_file(found: Found, path: str, size: int, read) -> None:
-    """A LICENSE/COPYING/NOTICE file, kept for licensecheck within the caps; one past them is said
+def _licence_text(found: Found, path: str, size: int, read) -> bytes | None:
+    """A LICENSE/COPYING/NOTICE or copyright file's text, within the caps, each different text held
+    once however many copies there are; None for one past the caps, which is said
     (``unread_licences``), never dropped in silence."""
     if size > LICENCE_FILE_MAX:
         found.unread_licences.append(f"{path} (larger than {LICENCE_FILE_MAX >> 20} MiB)")
-        return
+        return None
     data = read(LICENCE_FILE_MAX)
     digest = hashlib.sha256(data).digest()
-    if digest not in found.licence_texts:
-        if len(found.licence_texts) >= LICENCE_FILES_MAX:
-            found.unread_licences.append(f"{path} (beyond {LICENCE_FILES_MAX} different licence texts)")
-            return
-        if found.licence_bytes + len(data) > LICENCE_BYTES_MAX:
-            found.unread_licences.append(f"{path} (beyond {LICENCE_BYTES_MAX >> 20} MiB of licence texts)")
-            return
-        found.licence_texts.add(digest)
-        found.licence_bytes += len(data)
-    found.licence_files[path] = data
+    if digest in found.licence_texts:
+        return found.licence_texts[digest]  # the copy read is dropped: memory holds one of each
+    if len(found.licence_texts) >= LICENCE_FILES_MAX:
+        found.unread_licences.append(f"{path} (beyond {LICENCE_FILES_MAX} different licence texts)")
+        return None
+    if found.licence_bytes + len(data) > LICENCE_BYTES_MAX:
+        found.unread_licences.append(f"{path} (beyond {LICENCE_BYTES_MAX >> 20} MiB of licence texts)")
+        return None
+    found.licence_texts[digest] = data
+    found.licence_bytes += len(data)
+    return data
 
 
 def _walk_tar(tar: tarfile.TarFile, root: str, budget: _Budget, found: Found) -> None:

@@ -190,3 +190,25 @@ def test_a_refused_statement_quoting_a_server_gone_phrase_is_the_products_failur
         assert schema["outcome"] == "failed", (target, schema["message"])
         assert "Connection refused" in schema["message"] and "went away" not in schema["message"]
     assert run.proc.returncode == 1
+
+
+def test_a_statement_that_crashes_the_server_is_the_products_and_leaves_no_false_daemons(stacks, lab_run,
+                                                                                          tmp_path):
+    """Hostile review: a query that takes all the memory crashed PostgreSQL, which recovered in two
+    seconds; the lab called the server gone (broken) and, at the end, blamed the install for the
+    server processes its recovery had forked."""
+    sub = tmp_path / "sub"
+    (sub / "sql").mkdir(parents=True)
+    shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
+    (sub / "sql/schema.sql").write_text(
+        "CREATE TABLE t (id INT);\nSELECT length(array_agg(g)::text) FROM generate_series(1, 60000000) g;\n")
+    (sub / "submission.toml").write_text(MANIFEST.format(name="crash-db") + '[[artifacts]]\npath = '
+                                         '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
+                                         'schema = "sql/schema.sql"\n')
+    run = lab_run(sub, "--targets", PG, "--suites", "install,database")
+    schema = run.check(PG, "database.schema")
+    assert schema["outcome"] == "failed", schema["message"]
+    if "brought it down" in schema["message"]:  # the server crashed (not merely refused the query)
+        leftovers = run.check(PG, "install.leftovers")
+        assert "checkpointer" not in leftovers["message"], leftovers["message"]
+    assert run.target(PG)["verdict"] == "failed"

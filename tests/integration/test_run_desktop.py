@@ -190,3 +190,22 @@ def test_an_install_that_removes_the_desktops_user_fails_as_the_products_doing(u
     assert launch["outcome"] == "failed", launch["message"]
     assert "the install removed the user 'desktop' the target's desktop session runs as" in launch["message"]
     assert "broken" not in outcomes(run, UKUI).values()
+
+
+def test_a_steady_service_beside_a_desktop_application_passes_stability_memory(ukui, examples, lab_run, tmp_path):
+    """Review: the desktop checks run during the stability watch, and the lab's desktop session
+    (display server, window manager, panel, the application) lives in the target's container: the
+    container's memory came and went with them, and a steady service failed stability.memory."""
+    import shutil
+
+    sub = tmp_path / "notes"
+    shutil.copytree(examples / "acme-notes", sub)
+    manifest = (sub / "submission.toml").read_text().replace("[claims]", '[service]\ncommand = "/usr/bin/python3 '
+                                                            '-m http.server 18080 --bind 127.0.0.1"\nports = [18080]\n'
+                                                            "\n[claims]")
+    (sub / "submission.toml").write_text(manifest)
+    run = lab_run(sub, "--targets", UKUI, "--suites", "install,service,desktop,stability")
+    memory = run.check(UKUI, "stability.memory")
+    assert memory["outcome"] == "passed", memory["message"]
+    assert "the container's" not in memory["message"]  # not judged beside the desktop session
+    assert run.check(UKUI, "desktop.screenshot")["outcome"] == "passed"

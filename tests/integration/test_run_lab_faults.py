@@ -136,5 +136,5 @@ def test_a_target_too_small_for_its_package_manager_is_broken_not_the_products_f
     tiny = run.target("tiny-x86_64")
     assert run.proc.returncode == 3, tiny["reason"]
     assert tiny["verdict"] == "broken"
-    assert "killed before anything of the product ran" in tiny["reason"], tiny["reason"]
+    assert "killed for lack of memory before anything of the product ran" in tiny["reason"], tiny["reason"]
     assert "memory 24m, pids 16" in tiny["reason"] and "download" not in tiny["reason"]
