@@ -13,9 +13,14 @@ import threading
 from collections.abc import Callable
 
 
-def import_in_background(*modules: str, name: str = "warm-up", then: Callable[[], object] | None = None) -> None:
-    """``then``: more of the same kind (templates compiled, catalogues read), once the modules are in."""
+def import_in_background(*modules: str, name: str = "warm-up", then: Callable[[], object] | None = None,
+                         first: Callable[[], object] | None = None) -> None:
+    """``then``: more of the same kind (templates compiled, catalogues read), once the modules are in;
+    ``first``: what to wait for, or do, before any of it."""
     def work() -> None:
+        if first is not None:
+            with contextlib.suppress(Exception):
+                first()
         for module in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(module)

@@ -78,7 +78,7 @@ def run(
             check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission), catalogue=catalogue)
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
-        warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab)
+        warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs")
         closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous,

@@ -4,6 +4,7 @@ finish path; each part that fails is said, and never stops the others."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,20 +28,47 @@ class Finished:
     waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
 
 
-def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None) -> None:
+QUIET = ('"watch-started"', '"install.idempotent"', '"finished"')  # a worker past its install
+QUIET_WAIT_S = 300.0
+
+
+def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None,
+            logs: Path | None = None) -> None:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
     workers' start nor the end of the run waits for them; the certificates' template is compiled,
-    the languages' catalogues read and a small PDF laid out meanwhile too. Allure's generator
-    starts now, its modules loaded by the time the results are complete (``lab.report.allure_ready``)."""
+    the languages' catalogues read and a small PDF laid out meanwhile too, and Allure's generator
+    started, its modules loaded by the time the results are complete (``lab.report.allure_ready``).
+
+    With the run's ``logs``, all of it waits until a worker is past its install (its events say so):
+    on two cores it took CPU from the workers' start and apt's install, as much as it saved at the
+    end; the stability watch that follows is mostly waiting."""
     from lab.warmup import import_in_background
 
-    if report:
-        from lab.report.allure_ready import prestart
+    def when_quiet() -> None:
+        if logs is not None:
+            _wait_for_quiet(logs)
+        if report:
+            from lab.report.allure_ready import prestart
 
-        prestart()
+            prestart()
+
     modules = ("lab.certs.render", *(("lab.report.render", "lab.report.weasy", "segno") if report else ()))
-    import_in_background(*modules, "lab.provision.gc", then=lambda: _templates(report, languages, lab))
+    import_in_background(*modules, "lab.provision.gc", first=when_quiet,
+                         then=lambda: _templates(report, languages, lab))
+
+
+def _wait_for_quiet(logs: Path) -> None:
+    deadline = time.monotonic() + QUIET_WAIT_S
+    while time.monotonic() < deadline:
+        for events in logs.glob("*/events.jsonl"):
+            try:
+                text = events.read_text(errors="replace")
+            except OSError:
+                continue
+            if any(marker in text for marker in QUIET):
+                return
+        time.sleep(0.1)
 
 
 def _templates(report: bool, languages, lab: LabSettings | None) -> None:
