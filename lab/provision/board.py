@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -51,6 +52,11 @@ def board_lock(name: str, wait_s: float = 30.0) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def address_key(target: Target) -> str:
+    """The board's lock name by its address: ``at-127.0.0.1-2222``."""
+    return "at-" + re.sub(r"[^A-Za-z0-9._-]", "_", f"{target.ssh.host}-{target.ssh.port}")
 
 
 def dirty_marker(name: str) -> Path:
@@ -141,7 +147,9 @@ def provision_board(target: Target, run_id: str, lab: LabSettings):
     from lab.transport.ssh import SshTransport
 
     spec = target.ssh
-    with board_lock(target.name):
+    # By name (what the tests and engineers hold) and by address: two inventory names for one board
+    # (a copy's, say) must not run on it at once.
+    with board_lock(target.name), board_lock(address_key(target)):
         _reset_if_dirty(target, lab)
         transport = SshTransport(target.name, spec, lab.allowed_networks)
         transport.default_timeout = lab.limits.command_timeout
