@@ -74,6 +74,12 @@ NOTHING_DRAWN = Wording(N_("nothing drawn: %(window)s is blank (%(why)s); screen
 # The vendor's database schema (suite database).
 SQL_REFUSED = Wording(N_("%(where)s: the %(server)s server refused `%(statement)s`: %(error)s"))
 
+# The lab's own faults said most often on those checks (broken).
+KILLED_FOR_MEMORY = Wording(N_("%(what)s was killed for lack of memory before anything of the product ran "
+                               "(%(how)s): the target's limits leave its package manager no room; raise them in "
+                               "the inventory: %(said)s"))
+SERVER_GONE = Wording(N_("the %(server)s server went away: %(error)s"))
+
 # Which wordings may have said a check's reason: a reason is read back only with its own check's,
 # so that a vendor's log line at its end, made of another wording's phrases, cannot turn it into
 # that other sentence (a failed start read as a catalogue's ownership notice, say).
@@ -83,7 +89,11 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "service.ports": (UNDECLARED_PORTS,),
     "vendor.tests": (VENDOR_TESTS_FAILED,),
     "install.leftovers": (LEFT_BEHIND,),
-    "install.package": (CANNOT_INSTALL_ON_OS, CANNOT_INSTALL),
+    "install.package": (CANNOT_INSTALL_ON_OS, CANNOT_INSTALL, KILLED_FOR_MEMORY),
+    "install.idempotent": (KILLED_FOR_MEMORY,),
+    "upgrade.previous": (KILLED_FOR_MEMORY,),
+    "upgrade.apply": (KILLED_FOR_MEMORY,),
+    "database.checks": (SERVER_GONE,),
     "security.world_writable": (WORLD_WRITABLE,),
     "security.setuid": (SETUID,),
     "security.system_files": (SYSTEM_CHANGES,),
@@ -100,7 +110,7 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "desktop.launch": (EXITED_BEFORE_WINDOW, EXITED_AFTER_WINDOW),
     "desktop.window": (NO_WINDOW_EXITED,),
     "desktop.screenshot": (NOTHING_DRAWN,),
-    "database.schema": (SQL_REFUSED,),
+    "database.schema": (SQL_REFUSED, SERVER_GONE),
 }
 
 # What a wording's own parameters (``own``) may hold: a readiness or a SIGKILL's finding, itself a

@@ -79,6 +79,12 @@ def test_the_watch_restarts_desktop_and_database_read_in_chinese():
                                                            status="exit status 1", said="\nGtk-WARNING\nbye")):
             "acme-notes（按桌面文件启动，LANG=zh_CN.UTF-8）在任何窗口出现之前就退出了（exit status 1）；"  # noqa: RUF001
             '其输出最后一行："bye"',  # noqa: RUF001
+        ("install.package", reasons.KILLED_FOR_MEMORY.say(what="installing acme.deb", how="exit 137",
+                                                          said="\n$ apt-get install\nReading package lists...Killed")):
+            "installing acme.deb 在产品的任何内容运行之前就因内存不足被终止（exit 137）："  # noqa: RUF001
+            "目标的资源限制不足以运行其软件包管理器",
+        ("database.checks", reasons.SERVER_GONE.say(server="PostgreSQL 15", error="connection to server was lost")):
+            "PostgreSQL 15 服务器失去连接：connection to server was lost",  # noqa: RUF001
         ("database.schema", reasons.SQL_REFUSED.say(where="schema.sql:3", server="opengauss",
                                                     statement="CREATE TABLE t (", error="syntax error")):
             "schema.sql:3：opengauss 服务器拒绝了 `CREATE TABLE t (`：syntax error",  # noqa: RUF001

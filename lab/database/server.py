@@ -20,6 +20,7 @@ from lab.deploy.base import q
 from lab.errors import InfrastructureError
 from lab.inventory.model import DatabaseSpec
 from lab.polling import Backoff
+from lab.reasons import SERVER_GONE as SERVER_GONE_SAID
 from lab.transport.base import Transport
 
 PORTS = {"postgresql": 5432, "mysql": 3306}
@@ -97,7 +98,7 @@ class DatabaseServer(abc.ABC):
                 self._recovered()
                 return (f"\n(the {self.spec.server} server lost the connection on this statement and came back: "
                         "the statement brought it down)")
-        raise InfrastructureError(f"the {self.spec.server} server went away: {error.strip()[:500]}")
+        raise InfrastructureError(SERVER_GONE_SAID.say(server=self.spec.server, error=error.strip()[:500]))
 
 
 class InTargetServer(DatabaseServer):
@@ -274,7 +275,7 @@ class ExternalServer(DatabaseServer):
         except DBAPIError as exc:
             error = str(exc.orig).strip()
             if exc.connection_invalidated:
-                raise InfrastructureError(f"the {self.spec.server} server went away: {error}") from None
+                raise InfrastructureError(SERVER_GONE_SAID.say(server=self.spec.server, error=error)) from None
             return error + self._gone(error)
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"the {self.spec.server} server is not reachable: {exc}") from None

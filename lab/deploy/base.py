@@ -18,6 +18,7 @@ from lab.deploy.contents import Contents
 from lab.errors import CommandTimeout, InfrastructureError, ProductFailure
 from lab.facts import Facts
 from lab.provision.base import Provisioned
+from lab.reasons import KILLED_FOR_MEMORY
 from lab.submission.model import Artifact
 from lab.transport.base import CommandResult
 
@@ -96,10 +97,8 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str,
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
         if (result.exit_status > 128 and before_product is not None and before_product(result)
                 and oom_before is not None and (_oom_kills(p) or 0) > oom_before):
-            raise InfrastructureError(f"{what} was killed for lack of memory before anything of the product ran "
-                                      f"({_exit_words(p, result.exit_status)}): the target's limits leave "
-                                      f"its package manager no room; raise them in the inventory:\n"
-                                      f"{result.evidence()}")
+            raise InfrastructureError(KILLED_FOR_MEMORY.say(what=what, how=_exit_words(p, result.exit_status),
+                                                            said="\n" + result.evidence()))
         raise ProductFailure(f"{what} failed ({_exit_words(p, result.exit_status)}):\n{result.evidence()}")
     return result
 
