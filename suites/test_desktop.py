@@ -26,6 +26,7 @@ from lab.desktop import icon as icons
 from lab.desktop import ocr, xwd
 from lab.desktop.session import LANGUAGE_LOCALES, PATH, SIZE, DesktopSession, Launch, Window, normal_locale
 from lab.errors import InfrastructureError, NotApplicable, ProductFailure
+from lab.observe.findings import users
 from lab.reasons import (
     ENTRY_NOT_INSTALLED,
     EXITED_AFTER_WINDOW,
@@ -86,27 +87,17 @@ def session(lab, spec, target, deployment):
     if not deployment.installed:
         raise NotApplicable("needs the product installed, and install.package failed")
     s = DesktopSession(target.transport)
-    removed = _removed_by_install(lab, target, s.user)
-    if removed:
-        raise ProductFailure(removed)
+    # the user the session runs as, there before the install and gone after it: the product's doing
+    # (a hostile postinst's ``userdel``), said as such, not as the image's lack
+    if s.user in users(lab.state.passwd_before) and s.user not in users(target.observer().read("/etc/passwd")):
+        raise ProductFailure(f"the install removed the user {s.user!r} the target's desktop session runs as (it "
+                             "was there before): no desktop check can run")
     try:
         s.start()
         yield s
     finally:
         _keep_logs(lab, s)
         s.stop()
-
-
-def _removed_by_install(lab, target, user: str) -> str:
-    """The user the lab's desktop session runs as, there before the install and gone after it: the
-    product's doing (a hostile postinst's ``userdel``), said as such, not as the image's lack."""
-    def names(passwd: bytes | None) -> set[str]:
-        return {line.split(":", 1)[0] for line in (passwd or b"").decode("utf-8", "replace").splitlines()}
-    before = names(lab.state.passwd_before)
-    if user in before and user not in names(target.observer().read("/etc/passwd")):
-        return (f"the install removed the user {user!r} the target's desktop session runs as (it was there "
-                "before): no desktop check can run")
-    return ""
 
 
 def _keep_logs(lab, s: DesktopSession) -> None:

@@ -78,11 +78,7 @@ def watched(lab, stability_watch) -> Watched:
         lab.metrics["stability.rss_growth_pct"] = round(memory.pct, 2)
     if fds is not None:
         lab.metrics["stability.fd_growth"] = round(fds.growth, 1)
-    # The lab's desktop session (its display server, window manager, panel; the application) runs in
-    # the same container during the watch and comes and goes with the desktop checks: the container's
-    # memory is then not the service's to answer for (a review saw a steady service fail on it).
-    desktop_beside = lab.submission.model.desktop is not None and "desktop" in lab.target_spec.all_tags
-    container = None if desktop_beside else judge.container_memory(series.samples, duration)
+    container = judge.container_memory(series.samples, duration)  # None where it was not sampled
     if container is not None:
         lab.metrics["stability.container_growth_pct"] = round(container.pct, 2)
     return Watched(series, memory, fds, container)

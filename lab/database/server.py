@@ -79,6 +79,16 @@ class DatabaseServer(abc.ABC):
     def answers(self) -> bool:
         """Whether the server answers a new connection now."""
 
+    def answers_within(self, seconds: float) -> bool:
+        """Whether the server answers a new connection within ``seconds``, looked at often first."""
+        deadline = time.monotonic() + seconds
+        pace = Backoff(0.5, first=0.05)
+        while not self.answers():
+            if time.monotonic() > deadline:
+                return False
+            pace.wait()
+        return True
+
     def _recovered(self) -> None:  # noqa: B027 (nothing to do for a server the lab does not run)
         """After the server came back from a crash a statement caused: put it in a known state."""
 
@@ -90,14 +100,10 @@ class DatabaseServer(abc.ABC):
         memory): the statement's failure, said after its error; "" when none of this happened."""
         if not any(marker in error for marker in SERVER_GONE) or self.answers():
             return ""
-        deadline = time.monotonic() + RECOVERY_S
-        pace = Backoff(1.0, first=0.1)
-        while time.monotonic() < deadline:
-            pace.wait()
-            if self.answers():
-                self._recovered()
-                return (f"\n(the {self.spec.server} server lost the connection on this statement and came back: "
-                        "the statement brought it down)")
+        if self.answers_within(RECOVERY_S):
+            self._recovered()
+            return (f"\n(the {self.spec.server} server lost the connection on this statement and came back: "
+                    "the statement brought it down)")
         raise InfrastructureError(SERVER_GONE_SAID.say(server=self.spec.server, error=error.strip()[:500]))
 
 
@@ -124,12 +130,8 @@ class InTargetServer(DatabaseServer):
     def start(self) -> Credentials:
         engine = self.spec.engine
         r = self.t.run(self.START[engine], timeout=120)
-        deadline = time.monotonic() + 60
-        pace = Backoff(0.5, first=0.05)
-        while not self.t.run(self.READY[engine]).ok:
-            if time.monotonic() > deadline:
-                raise InfrastructureError(f"the {self.spec.server} server did not start within 60 s:\n{r.evidence()}")
-            pace.wait()
+        if not self.answers_within(60):
+            raise InfrastructureError(f"the {self.spec.server} server did not start within 60 s:\n{r.evidence()}")
         creds = new_credentials(engine, "127.0.0.1", PORTS[engine])
         self.t.secrets.add(creds.password)
         if engine == "postgresql":
@@ -190,9 +192,7 @@ class InTargetServer(DatabaseServer):
         crash recovery would otherwise read as the install's daemons still running at the end."""
         done = self.adopt() if self.adopt is not None else None
         self.t.run(self.RESTART[self.spec.engine], timeout=120)
-        deadline = time.monotonic() + 60
-        while not self.answers() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        self.answers_within(60)  # one that does not come back is found by the next statement
         if done is not None:
             done()
 

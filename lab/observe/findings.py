@@ -135,17 +135,20 @@ def _enables(path: str, entry, owners: Owners) -> str:
     return f"{target} ({'the product' if kind == 'product' else 'OS'} package {pkg})"
 
 
+def users(passwd: bytes | None) -> dict[str, list[str]]:
+    """The accounts of an /etc/passwd, by name: their seven fields."""
+    out = {}
+    for line in (passwd or b"").decode("utf-8", "replace").splitlines():
+        f = line.split(":")
+        if len(f) >= 7:
+            out[f[0]] = f
+    return out
+
+
 def accounts(passwd_before: bytes | None, passwd_after: bytes | None,
              shadow_after: bytes | None) -> tuple[list[str], list[str]]:
     """New accounts: a second uid 0 or a new account with a password is against the product, and so
     is an account of the system removed."""
-    def users(data: bytes | None) -> dict[str, list[str]]:
-        out = {}
-        for line in (data or b"").decode("utf-8", "replace").splitlines():
-            f = line.split(":")
-            if len(f) >= 7:
-                out[f[0]] = f
-        return out
     before, after = users(passwd_before), users(passwd_after)
     hashes = {}
     for line in (shadow_after or b"").decode("utf-8", "replace").splitlines():

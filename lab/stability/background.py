@@ -54,6 +54,16 @@ def start_load(lab, transport: Transport, service: Supervisor) -> Supervisor | N
     return load
 
 
+def _container_judged(lab) -> bool:
+    """Whether the container's own memory is sampled beside the service's tree: on a container
+    target, unless the lab's desktop session (display server, window manager, panel, the
+    application) runs in it during the watch, coming and going with the desktop checks (a review
+    saw a steady service fail on the session's memory)."""
+    in_container = lab.provisioned is not None and lab.provisioned.handle is not None
+    desktop_beside = lab.submission.model.desktop is not None and "desktop" in lab.target_spec.all_tags
+    return in_container and not desktop_beside
+
+
 class Watching:
     """A watch under way in its own thread; ``result()`` waits for it and raises what it raised."""
 
@@ -76,9 +86,8 @@ class Watching:
         load = None
         try:
             load = start_load(lab, self._transport, self._service)
-            in_container = lab.provisioned is not None and lab.provisioned.handle is not None
             series = watch(self._transport, self._service.pid, self.duration, settings.interval,
-                           self._service.mark, sleep=self._sleep, container=in_container)
+                           self._service.mark, sleep=self._sleep, container=_container_judged(lab))
             if load is not None:
                 series.load = lab.submission.model.stability.load
                 series.load_ended_early = not load.alive()
