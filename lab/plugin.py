@@ -17,6 +17,7 @@ import pytest
 
 from lab.errors import NotApplicable
 from lab.suite import registry
+from lab.suite.applicable import NO_SERVICE
 from lab.suite.outcome import classify
 from lab.suite.session import LabSession, WorkerOptions
 from lab.transport.base import redact
@@ -163,7 +164,7 @@ def service(lab, target, deployment):
 
     spec = lab.submission.model.service
     if spec is None:
-        raise NotApplicable("the submission declares no [service]")
+        raise NotApplicable(NO_SERVICE)
     if not deployment.installed:
         raise NotApplicable("needs the product installed, and install.package failed")
     sup = Supervisor(target.transport, spec, database_env(lab))
@@ -209,7 +210,7 @@ def _watched_meanwhile(request):
 
 
 @pytest.hookimpl(wrapper=True)
-def _not_applicable_is_skipped(item):
+def pytest_runtest_call(item):
     """A ``NotApplicable`` raised in a fixture or a check makes the check *skipped*, with its reason."""
     try:
         return (yield)
@@ -217,7 +218,21 @@ def _not_applicable_is_skipped(item):
         pytest.skip(str(exc))
 
 
-pytest_runtest_setup = pytest_runtest_call = _not_applicable_is_skipped
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Likewise; and a check the submission never asked for on this target is skipped before its
+    fixtures run (lab/suite/applicable.py): a target the lab could not provision lists only the
+    checks that apply as broken."""
+    lab = item.config.stash.get(SESSION, None)
+    if lab is not None:
+        from lab.suite.applicable import not_applicable
+
+        if why := not_applicable(check_id(item)[0], lab.submission.model, lab.target_spec):
+            pytest.skip(why)
+    try:
+        return (yield)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.hookimpl(tryfirst=True)

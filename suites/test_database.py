@@ -9,6 +9,7 @@ from lab.database.profiles import findings as profile_findings
 from lab.database.sqlfile import split
 from lab.errors import NotApplicable
 from lab.reasons import SQL_REFUSED
+from lab.suite.applicable import require
 from lab.suite.database import start_database
 
 
@@ -51,11 +52,8 @@ def test_every_check_statement_succeeds(lab, database):
 
 
 def findings(lab, severity: str) -> list[str]:
+    require("database.dialect", lab.submission.model, lab.target_spec)
     spec, claim = lab.target_spec.database, lab.submission.model.database
-    if spec is None or claim is None or spec.engine not in claim.engines:
-        raise NotApplicable("no database engine of this target is claimed by the submission")
-    if not spec.profiles:
-        raise NotApplicable(f"{lab.target_spec.name} lists no dialect profile")
     sql = [st for field in ("schema_", "checks") if getattr(claim, field)
            for st in split(lab.submission.file(getattr(claim, field)), getattr(claim, field), spec.engine)]
     return profile_findings(sql, spec.engine, spec.profiles, severity)

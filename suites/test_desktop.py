@@ -36,6 +36,7 @@ from lab.reasons import (
     NOTHING_DRAWN,
 )
 from lab.report.allure_worker import attach_png
+from lab.suite.applicable import desktop_reason
 
 APPLICATIONS = ("/usr/share/applications", "/usr/local/share/applications")
 SETTLE = 3.0          # seconds the application must stay up once its window is shown
@@ -66,13 +67,9 @@ class Desk:
 @pytest.fixture(scope="module")
 def spec(lab):
     """The submission's ``[desktop]``, on a target that has a desktop; otherwise not applicable."""
-    desktop = lab.submission.model.desktop
-    if desktop is None:
-        raise NotApplicable("the submission declares no [desktop]: not a graphical application")
-    if "desktop" not in lab.target_spec.all_tags:
-        raise NotApplicable(f"{lab.target_spec.name} has no desktop (no tag `desktop`); graphical applications "
-                            "are tested on the desktop targets")
-    return desktop
+    if why := desktop_reason(lab.submission.model, lab.target_spec):
+        raise NotApplicable(why)
+    return lab.submission.model.desktop
 
 
 @pytest.fixture(scope="module")

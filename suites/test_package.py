@@ -117,9 +117,7 @@ def test_libraries_keep_the_earlier_release_abi(lab, target, deployment):
     from lab.inventory.model import Limits
     from lab.supply.abi import ABIDIFF_TOTAL, Allowance, compare, libraries, stem
 
-    upgrade = lab.submission.model.upgrade
-    if upgrade is None:
-        raise NotApplicable("the submission names no earlier release ([upgrade])")
+    upgrade = lab.submission.model.upgrade  # given: lab/suite/applicable.py skips the check without it
     limits = target.lab.limits if target.lab else None
     cap = (limits or Limits()).archive_max_bytes
     new: dict[str, bytes] = {}

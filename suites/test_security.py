@@ -17,6 +17,7 @@ from lab.errors import NotApplicable
 from lab.observe import findings
 from lab.observe.state import collapse, created, new_processes
 from lab.reasons import SETUID, SYSTEM_CHANGES, WORLD_WRITABLE
+from lab.suite.applicable import ONLY_TARBALLS
 from lab.wording import Wording
 
 
@@ -102,7 +103,7 @@ def test_elf_hardening(lab, deployment):
 def test_tarball_stays_in_its_prefix(lab, installed):
     prefixes = installed.prefixes()
     if not prefixes:
-        raise NotApplicable("only tarballs declare a prefix")
+        raise NotApplicable(ONLY_TARBALLS)
     before, after = states(lab)
     outside = [p for p in collapse(created(before, after))
                if not any(p == x or p.startswith(x.rstrip("/") + "/") or x.startswith(p.rstrip("/") + "/")

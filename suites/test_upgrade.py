@@ -22,6 +22,7 @@ from lab.deploy import upgrade as steps
 from lab.deploy.deployment import Deployment
 from lab.errors import NotApplicable, ProductFailure
 from lab.service import HOME, Supervisor
+from lab.suite.applicable import NO_SERVICE, NO_TESTS, NO_UPGRADE
 from lab.suite.database import database_env
 from lab.suite.vendor import VendorTestsFailed, run_vendor_tests
 from lab.transport.base import redact
@@ -45,7 +46,7 @@ class Upgrade:
 def declared(lab):
     up = lab.submission.model.upgrade
     if up is None:
-        raise NotApplicable("the submission has no [upgrade]")
+        raise NotApplicable(NO_UPGRADE)
     return up
 
 
@@ -222,7 +223,7 @@ def test_the_service_comes_back_after_the_upgrade(lab, target, upgrade):
     declared(lab)
     applied(upgrade)
     if lab.submission.model.service is None:
-        raise NotApplicable("the submission declares no [service]")
+        raise NotApplicable(NO_SERVICE)
     _sup, ready = start_service(lab, target, upgrade, "upgraded")
     assert ready.ready, f"the service is not ready after the upgrade: {ready.detail}"
     ports = ", ".join(str(p) for p in lab.submission.model.service.ports)
@@ -234,7 +235,7 @@ def test_the_vendors_tests_pass_after_the_upgrade(lab, target, upgrade):
     declared(lab)
     applied(upgrade)
     if lab.submission.model.tests is None:
-        raise NotApplicable("the submission has no [tests]")
+        raise NotApplicable(NO_TESTS)
     try:
         run = vendor_tests(lab, target, "after", only_marked=False)
     except VendorTestsFailed as exc:

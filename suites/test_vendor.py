@@ -12,6 +12,7 @@ import pytest
 
 from lab.errors import NotApplicable
 from lab.reasons import VENDOR_TESTS_FAILED
+from lab.suite.applicable import NO_TESTS
 from lab.suite.database import database_env
 from lab.suite.vendor import VendorTestsFailed, run_vendor_tests
 
@@ -25,7 +26,7 @@ def _record(lab, results) -> None:
 def test_the_vendors_own_tests_pass(lab, target, installed):
     spec = lab.submission.model.tests
     if spec is None:
-        raise NotApplicable("the submission has no [tests]")
+        raise NotApplicable(NO_TESTS)
     readiness = lab.state.readiness
     if lab.submission.model.service is not None and readiness is not None and not readiness.ready:
         # they run "while your declared service is up and ready" (docs/submission.md): against a

@@ -32,3 +32,19 @@ def test_the_summary_shows_control_characters_of_a_reason_visibly(monkeypatch, t
     assert "\x1b]0" not in text and "\x1b[31mevil" not in text
     plain = console.export_text()
     assert "\\x1b]0;owned" in plain and "[bold]x[/bold]" in plain
+
+
+def test_checks_broken_for_one_reason_are_counted_and_a_vendors_failures_listed():
+    """A target the lab could not start breaks every check it would have run, for the reason the
+    next column gives: the summary counts them instead of listing a dozen names."""
+    lost = "image lab/x is not built yet"
+    broken = TargetResult(verdict="broken", reason=lost, checks=[
+        Check(id=f"install.c{i}", outcome="broken", message=lost) for i in range(12)])
+    assert run_cli._bad_checks(broken) == "install.c0 and 11 more, broken for the same reason"
+    failed = TargetResult(verdict="failed", reason="x", checks=[
+        Check(id=f"security.c{i}", outcome="failed", message="x") for i in range(5)])
+    assert run_cli._bad_checks(failed) == ", ".join(f"security.c{i}" for i in range(5))
+    mixed = TargetResult(verdict="broken", reason=lost, checks=[
+        *(Check(id=f"install.c{i}", outcome="broken", message=lost) for i in range(4)),
+        Check(id="service.ports", outcome="broken", message="ss is missing")])
+    assert "service.ports" in run_cli._bad_checks(mixed) and "more" not in run_cli._bad_checks(mixed)

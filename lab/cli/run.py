@@ -120,8 +120,7 @@ def _summary(done: Finished, plan: Plan) -> None:
     for col in ("target", "verdict", "failed / broken checks", "reason"):
         t.add_column(col, overflow="fold")
     for name, r in verdicts.targets.items():
-        bad = [c.id for c in r.checks if c.required and c.outcome in ("failed", "broken")]
-        t.add_row(shown(name), colour(r.verdict), shown(", ".join(bad)),
+        t.add_row(shown(name), colour(r.verdict), shown(_bad_checks(r)),
                   shown(r.reason.splitlines()[0]) if r.reason else "")
     out.print(t)
     waivers_said(done)
@@ -134,6 +133,15 @@ def _summary(done: Finished, plan: Plan) -> None:
         out.print(f"[magenta]report not rendered[/]: {shown(done.report_error)}", highlight=False)
     if done.record_error:
         out.print(f"[magenta]not recorded in the catalogue[/]: {shown(done.record_error)}", highlight=False)
+
+
+def _bad_checks(r) -> str:
+    """The required checks that failed or broke; a target the lab could not start breaks them all for
+    one reason (the next column), so those are counted, not listed."""
+    bad = [c for c in r.checks if c.required and c.outcome in ("failed", "broken")]
+    if len(bad) > 3 and all(c.outcome == "broken" and c.message == bad[0].message for c in bad):
+        return f"{bad[0].id} and {len(bad) - 1} more, broken for the same reason"
+    return ", ".join(c.id for c in bad)
 
 
 def waivers_said(done: Finished) -> None:

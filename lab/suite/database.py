@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lab.database.server import Credentials, DatabaseServer, ExternalServer, InTargetServer
 from lab.errors import NotApplicable
+from lab.suite.applicable import database_reason
 
 
 def start_database(lab) -> tuple[DatabaseServer, Credentials]:
@@ -12,14 +13,9 @@ def start_database(lab) -> tuple[DatabaseServer, Credentials]:
     if lab.state.database is not None:
         return lab.state.database
     target = lab.target_spec
-    spec, claim = target.database, lab.submission.model.database
-    if spec is None:
-        raise NotApplicable(f"{target.name} offers no database")
-    if claim is None:
-        raise NotApplicable("the submission declares no [database]")
-    if spec.engine not in claim.engines:
-        raise NotApplicable(f"{target.name} offers {spec.engine} ({spec.server}); the submission claims "
-                            f"{', '.join(claim.engines)}")
+    spec = target.database
+    if why := database_reason(lab.submission.model, target):
+        raise NotApplicable(why)
     p = lab.provision()
     if spec.external:
         server: DatabaseServer = ExternalServer(spec, lab.inventory.model.lab.allowed_networks)

@@ -43,6 +43,14 @@ def test_a_target_that_cannot_start_is_broken_not_failed(examples, lab_run, tmp_
     assert "image lab/never-built-image is not built yet" in ghost["reason"]
     outcomes = {c["id"]: c["outcome"] for c in ghost["checks"]}
     assert outcomes["install.package"] == "broken" and set(outcomes.values()) <= {"broken", "skipped"}
+    # what acme-hello never asked for (a database, a desktop, an upgrade) is not applicable, not broken:
+    # only the checks a working target would have run are listed as the lab's failure
+    messages = {c["id"]: c["message"] for c in ghost["checks"]}
+    for check, why in [("database.schema", "ghost-x86_64 offers no database"), ("upgrade.apply", "no [upgrade]"),
+                       ("desktop.launch", "declares no [desktop]"), ("package.abi", "no [upgrade]"),
+                       ("security.outside_prefix", "only tarballs")]:
+        assert outcomes[check] == "skipped" and why in messages[check], (check, messages[check])
+    assert outcomes["package.elf_machine"] == outcomes["install.uninstall"] == "broken"
 
 
 def test_a_registry_target_named_explicitly_is_broken_with_the_reason(examples, lab_run):
