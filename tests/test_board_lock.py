@@ -28,3 +28,23 @@ def test_one_address_is_one_lock_whatever_the_name(tmp_path, monkeypatch):
         assert "is in use by another run" in str(said.value)
         with board.board_lock(board.address_key(other), wait_s=0.2):  # another board: free
             pass
+
+
+def test_a_dirty_board_is_dirty_under_every_name_for_its_address(tmp_path, monkeypatch):
+    """A failed reset under one name kept the board dirty under that name only: another inventory's
+    name for the same host:port would have handed the next vendor what the last one left."""
+    monkeypatch.setattr(board, "STATE", tmp_path)
+    mine, copy, other = ssh_target("board-a", 2222), ssh_target("eng2-board-a", 2222), ssh_target("board-b", 2223)
+    board._mark_dirty(mine, "board-a: the reset after run r1 failed: exit 7")
+    assert board.dirty_marker(copy).exists() and "exit 7" in board.dirty_marker(copy).read_text()
+    assert not board.dirty_marker(other).exists()
+    def cannot_reimage(target, lab):
+        raise InfrastructureError(f"the reset of {target.name} failed: cannot reimage")
+
+    monkeypatch.setattr(board, "reset_board", cannot_reimage)
+    with pytest.raises(InfrastructureError, match="eng2-board-a is taken out of this run: board-a: the reset") as said:
+        board._reset_if_dirty(copy, None)
+    assert "its reset before this run failed too: the reset of eng2-board-a failed: cannot reimage" in str(said.value)
+    monkeypatch.setattr(board, "reset_board", lambda target, lab: None)
+    board._reset_if_dirty(copy, None)  # a reset that works, under either name: clean for both
+    assert not board.dirty_marker(mine).exists()

@@ -59,14 +59,15 @@ def address_key(target: Target) -> str:
     return "at-" + re.sub(r"[^A-Za-z0-9._-]", "_", f"{target.ssh.host}-{target.ssh.port}")
 
 
-def dirty_marker(name: str) -> Path:
-    """Present while the board may hold what a run left: its text says why."""
-    return STATE / f"{name}.dirty"
+def dirty_marker(target: Target) -> Path:
+    """Present while the board may hold what a run left: its text says why. Kept by the board's
+    address, as its lock is: another inventory name for the same host:port sees it too."""
+    return STATE / f"{address_key(target)}.dirty"
 
 
-def _mark_dirty(name: str, why: str) -> None:
+def _mark_dirty(target: Target, why: str) -> None:
     STATE.mkdir(parents=True, exist_ok=True)
-    dirty_marker(name).write_text(why + "\n")
+    dirty_marker(target).write_text(why + "\n")
 
 
 def reset_board(target: Target, lab: LabSettings) -> None:
@@ -99,7 +100,7 @@ def _why(exc: BaseException) -> str:
 
 
 def _reset_if_dirty(target: Target, lab: LabSettings) -> None:
-    marker = dirty_marker(target.name)
+    marker = dirty_marker(target)
     if not marker.exists():
         return
     why = marker.read_text().strip() or "its last run did not end with a reset"
@@ -116,11 +117,11 @@ def _reset_after(target: Target, lab: LabSettings, run_id: str) -> None:
     try:
         reset_board(target, lab)
     except Exception as exc:  # after the run: recorded, never raised into the teardown
-        _mark_dirty(target.name, f"the reset after run {run_id} failed: {_why(exc)}")
+        _mark_dirty(target, f"{target.name}: the reset after run {run_id} failed: {_why(exc)}")
         sys.stderr.write(f"{target.name}: the reset after this run failed; the board stays out until a reset "
                          f"works: {_why(exc)}\n")
         return
-    dirty_marker(target.name).unlink(missing_ok=True)
+    dirty_marker(target).unlink(missing_ok=True)
 
 
 def _simulated_twin(board: Target):
@@ -163,7 +164,7 @@ def provision_board(target: Target, run_id: str, lab: LabSettings):
                                               f"run:\n{r.evidence()}")
             facts = gather(transport, target)
             transport.run(f"rm -rf {' '.join(STAGING)}")
-            _mark_dirty(target.name, f"run {run_id} used it")  # before any vendor code runs
+            _mark_dirty(target, f"run {run_id} used it as {target.name}")  # before any vendor code runs
             used = True
             yield Provisioned(target, transport, facts, None, run_id, lab,
                               twin=_simulated_twin(target) if target.ssh.simulated_from else None)

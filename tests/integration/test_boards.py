@@ -234,7 +234,7 @@ def test_a_board_lost_mid_run_is_broken_and_a_rerun_completes_the_matrix(board, 
     assert verdicts["targets"]["debian12-x86_64"]["verdict"] == "passed"
     # The board is back without anyone's help: the run recreated it from its image when it ended.
     assert client().containers.get(simulated.container_name(board)).status == "running"
-    assert not boards.dirty_marker(BOARD).exists()
+    assert not boards.dirty_marker(board).exists()
     rerun = subprocess.run([sys.executable, "-m", "lab", "run", "--rerun-broken", str(out), "--no-report", *catalogue],
                            capture_output=True, text=True, cwd=ROOT, env={**os.environ})
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
@@ -328,7 +328,7 @@ def test_two_vendors_in_a_row_never_meet_on_a_simulated_board(board, lab_run, tm
     between = client().containers.get(simulated.container_name(board))
     assert between.id != before and between.status == "running"  # recreated from its image after the run
     assert in_board(board, "test -e /etc/planted")[0] == 1
-    assert not boards.dirty_marker(BOARD).exists()
+    assert not boards.dirty_marker(board).exists()
     second = lab_run(checking_vendor(tmp_path / "b"), "--targets", BOARD, "--suites", "install")
     install = second.check(BOARD, "install.package")
     assert install["outcome"] == "passed", install["message"]
@@ -346,7 +346,7 @@ def test_a_board_whose_reset_fails_is_taken_out_with_the_reason(board, inventory
         with boards.provision_board(real, new_run_id("reset"), lab) as p:
             assert p.transport.output_max_bytes == lab.limits.output_max_bytes
             p.transport.run("mkdir -p /var/tmp/lab-staging && touch /var/tmp/lab-staging/x")
-        marker = boards.dirty_marker(real.name)
+        marker = boards.dirty_marker(real)
         assert "the reset of board-reset-test failed" in marker.read_text()
         assert "cannot reimage" in marker.read_text() and "[exit 7]" in marker.read_text()
         with pytest.raises(InfrastructureError, match="board-reset-test is taken out of this run") as taken:
