@@ -39,20 +39,15 @@ _BY_TYPE = {"int_type": WHOLE_NUMBER, "int_parsing": WHOLE_NUMBER, "int_from_flo
             "float_type": NUMBER, "float_parsing": NUMBER, "string_type": TEXT, "bool_type": BOOLEAN,
             "bool_parsing": BOOLEAN, "list_type": LIST, "dict_type": TABLE, "model_type": TABLE,
             "model_attributes_type": TABLE, "literal_error": ONE_OF, "enum": ONE_OF,
-            "too_long": TOO_MANY, "too_short": TOO_FEW}
-# pydantic's own sentences for the rest, said in English word for word as ever, made wordings so
-# that the portal says them in the page's language.
-PYDANTIC = [Wording(w) for w in (
-    N_("Input should be greater than %(gt)s"),
-    N_("Input should be greater than or equal to %(ge)s"),
-    N_("Input should be less than %(lt)s"),
-    N_("Input should be less than or equal to %(le)s"),
-    N_("String should have at most %(max_length)s character"),
-    N_("String should have at most %(max_length)s characters"),
-    N_("String should have at least %(min_length)s character"),
-    N_("String should have at least %(min_length)s characters"),
-    N_("String should match pattern %(pattern)s"),
-)]
+            "too_long": TOO_MANY, "too_short": TOO_FEW,
+            # the bounds too: pydantic says "Input should be greater than 0" and not what was given
+            "greater_than": Wording(N_("must be greater than %(gt)s, given %(given)s")),
+            "greater_than_equal": Wording(N_("must be at least %(ge)s, given %(given)s")),
+            "less_than": Wording(N_("must be less than %(lt)s, given %(given)s")),
+            "less_than_equal": Wording(N_("must be at most %(le)s, given %(given)s")),
+            "string_too_long": Wording(N_("too long: %(length)s characters, at most %(max_length)s")),
+            "string_too_short": Wording(N_("too short: %(length)s characters, at least %(min_length)s")),
+            "string_pattern_mismatch": Wording(N_("must match %(pattern)s, given %(given)s"))}
 GIVEN_MAX = 40  # characters of a given value quoted back
 
 
@@ -127,10 +122,12 @@ def message_of(e: dict, model: type | None = None) -> str:
         return REQUIRED
     wording = _BY_TYPE.get(kind)
     if wording is not None:
-        ctx = e.get("ctx") or {}
-        return wording.say(given=given(e.get("input")), expected=ctx.get("expected", ""),
-                           max_length=ctx.get("max_length", ""), min_length=ctx.get("min_length", ""),
-                           actual_length=ctx.get("actual_length", ""))
+        value = e.get("input")
+        # every placeholder any of them has; pydantic's context (bounds, lengths, the pattern) as text
+        said = {name: "" for name in ("expected", "max_length", "min_length", "actual_length", "gt", "ge", "lt",
+                                      "le", "pattern")}
+        said.update({k: str(v) for k, v in (e.get("ctx") or {}).items()})
+        return wording.say(**said, given=given(value), length=len(value) if isinstance(value, str) else "")
     return e["msg"].removeprefix("Value error, ")
 
 

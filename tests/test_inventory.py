@@ -85,7 +85,7 @@ def test_bad_limits_and_two_recipes(tmp_path):
         'limits = { memory = "lots", pids = 0 } }')
     found = problems(tmp_path, text)
     assert "targets[t1].docker.limits.memory: must look like 512m or 2g" in found
-    assert "targets[t1].docker.limits.pids: Input should be greater than 0" in found
+    assert "targets[t1].docker.limits.pids: must be greater than 0, given 0" in found
 
 
 def test_duplicate_names_and_dangling_base(tmp_path):
