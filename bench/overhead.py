@@ -8,10 +8,11 @@
    starts the example's server until its port answers;
 2. ``lab run`` of the same submission on that target, with the report: cold (an empty dependency
    cache of its own), then warm (the first cold run's cache again);
-   with ``--repeat N`` (default 3) the cold, bare and warm runs are each made N times, taken in
+   with ``--repeat N`` (default 5) the cold, bare and warm runs are each made N times, taken in
    turn (cold, bare, warm, cold...) so a slow spell of the machine falls on all three, and their
    medians compared: on this class of machine one install in a container takes anywhere from 3.5
-   to 7 s;
+   to 7 s; beside them, from each run's own events, the dependency phase alone (the target
+   provisioned to its packages in place), the part the cache changes, without that spread;
 3. the three matrix targets once to fill the cache for each (untimed), then each alone (warm), then
    the three with ``-j 3`` (warm).
 
@@ -89,6 +90,22 @@ def download_seconds(out: Path) -> float | None:
     return sum(found) if found else None
 
 
+def dependency_phase(out: Path) -> float | None:
+    """Seconds from the target provisioned to its packages in place (the ``cache`` event that says
+    what was downloaded or taken from the cache): the part of a run the cache changes, read from the
+    worker's own events, so the install's and the watch's spread from run to run is not in it."""
+    for events in (out / "logs").glob("*/events.jsonl"):
+        t = {}
+        for line in events.read_text().splitlines():
+            event = json.loads(line)
+            kind, text = event.get("event"), event.get("text", "")
+            if kind == "provisioned" or (kind == "cache" and re.search(r"downloaded in|nothing downloaded", text)):
+                t.setdefault(kind, float(event["t"]))
+        if "provisioned" in t and "cache" in t:
+            return t["cache"] - t["provisioned"]
+    return None
+
+
 def spread(times: list[float]) -> str:
     return f"median of {len(times)}: {', '.join(f'{x:.1f}' for x in times)}" if len(times) > 1 else ""
 
@@ -99,7 +116,7 @@ def main() -> None:
     ap.add_argument("--target", default="debian12-x86_64")
     ap.add_argument("--matrix", default="debian12-x86_64,debian13-x86_64,debian12-postgresql")
     ap.add_argument("--inventory", default=str(ROOT / "targets.toml"))
-    ap.add_argument("--repeat", type=int, default=3, help="bare and warm runs, each, in turn (medians compared)")
+    ap.add_argument("--repeat", type=int, default=5, help="bare and warm runs, each, in turn (medians compared)")
     args = ap.parse_args()
     example = (ROOT / "examples" / args.example).resolve()
     matrix = [t for t in args.matrix.split(",") if t]
@@ -111,7 +128,7 @@ def main() -> None:
         t = {}
         print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at start; example {args.example}")
         image = inv.model.get(args.target).docker.image
-        colds, downloads, bares, warms = [], [], [], []
+        colds, downloads, bares, warms, phases = [], [], [], [], {"cold": [], "warm": []}
         for i in range(max(1, args.repeat)):
             fresh = work / f"cache-cold-{i}"  # each cold run with an empty cache of its own
             colds.append(lab_run(work, example, [args.target], fresh, f"cold-{i}"))
@@ -119,6 +136,9 @@ def main() -> None:
             cache = work / "cache-cold-0"  # the warm runs reuse the first cold run's cache
             bares.append(bare(image, example, inv))
             warms.append(lab_run(work, example, [args.target], cache, f"warm-{i}"))
+            for kind in phases:
+                if (seconds := dependency_phase(work / "runs" / f"{kind}-{i}")) is not None:
+                    phases[kind].append(seconds)
         t["bare"], t["warm"], t["cold"] = statistics.median(bares), statistics.median(warms), statistics.median(colds)
         said = [d for d in downloads if d is not None]
         download = statistics.median(said) if said else None
@@ -139,6 +159,11 @@ def main() -> None:
         ("  warm faster than cold by (aim: at least the cold run's download)", t["cold"] - t["warm"],
          f"the cold runs downloaded for {download:.1f} s ({spread(said)})" if download is not None
          else "nothing was downloaded"),
+        *([("  the dependency phase (provisioned to packages on the target), cold",
+             statistics.median(phases["cold"]), spread(phases["cold"])),
+           ("  the dependency phase, warm", statistics.median(phases["warm"]),
+            f"saves {statistics.median(phases['cold']) - statistics.median(phases['warm']):.1f} s; "
+            f"{spread(phases['warm'])}")] if phases["cold"] and phases["warm"] else []),
         (f"  of which the stability watch's fixed {watch:g} s ([lab.stability] duration)", float(watch), ""),
         ("  the rest of the certification", beyond, f"{beyond / t['bare']:.1f}x bare (aim 2.5x: the watch is the "
                                                     "certification's content, as long as configured)"),
