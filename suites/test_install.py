@@ -18,12 +18,17 @@ from lab.observe.state import created
 @pytest.mark.check("install.package")
 def test_installs_with_its_dependencies(lab, target, deployment):
     observer = target.observer()
-    lab.state.before_install = observer.state()
-    lab.state.passwd_before = observer.read("/etc/passwd")
+
+    def before_product():
+        """What the install is judged against: the target with the OS packages the product depends
+        on already in (their own scripts' files, an /etc/inputrc, are the OS's), the product not yet."""
+        lab.state.before_install = observer.state()
+        lab.state.passwd_before = observer.read("/etc/passwd")
+
     started = time.monotonic()
     with disk_watch(observer, lab.inventory.model.lab.limits.disk_quota_bytes, target.target.name) as watch:
         try:
-            deployment.install()
+            deployment.install(before_product)
         except ProductFailure as exc:
             deployment.failure = watch.message if watch.breached_at else str(exc)
             raise ProductFailure(deployment.failure) from None

@@ -69,6 +69,13 @@ class Installer(abc.ABC):
     def fetch_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> None:  # noqa: B027
         """Download what the OS repositories must provide (see ``Provisioned.downloader``)."""
 
+    def install_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult | None:
+        """Install what ``fetch_dependencies`` brought, in a transaction of its own before the
+        product's, where the format allows it: what the OS packages' own scripts do (an
+        ``/etc/inputrc`` readline's postinst writes) is then the OS's, not the product's. None: the
+        dependencies go in with the product (rpm, tarballs)."""
+        return None
+
     @abc.abstractmethod
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult: ...
 

@@ -4,6 +4,7 @@ the lab's downloader; the install itself (maintainer scripts included) runs with
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 from lab.arch import deb_name
 from lab.deploy.base import MIRROR_TROUBLE, Batch, Installer, Staged, download, names, paths, q, run_step
@@ -48,6 +49,18 @@ def _offers(dl, result: CommandResult) -> str:
         if len(cols) >= 2 and cols[1] not in have.get(cols[0], []):
             have.setdefault(cols[0], []).append(cols[1])
     return "; ".join(f"{n} {', '.join(have[n])}" if n in have else f"no {n}" for n in names)
+
+
+def archive_names(archive: bytes) -> list[str]:
+    """The .deb files of a downloaded apt cache (a tar of its folder), by name."""
+    import io
+    import tarfile
+
+    if not archive:
+        return []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return sorted(PurePosixPath(m.name).name for m in tar
+                      if m.isfile() and m.name.endswith(".deb") and len(PurePosixPath(m.name).parts) == 2)
 
 
 def _before_dpkg(result: CommandResult) -> bool:
@@ -113,6 +126,18 @@ class DebInstaller(Installer):
             cache.installed = state[-1] if state else ""
             cache.use_lists("fresh" in state)
         return cache
+
+    def install_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult | None:
+        """The downloaded OS packages, by their files (the very versions resolved for the product),
+        marked as installed automatically, so the product's purge with ``--autoremove`` still takes
+        them away. Not the product's own package, should the mirror have brought one of its name."""
+        own = {s.contents.package for s in batch if s.contents.package}
+        files = [f for f in archive_names(self.dependency_archive) if f.split("_", 1)[0] not in own]
+        if not files:
+            return None
+        return run_step(p, f"{apt(p)} --mark-auto install {' '.join(q(f'{ARCHIVES}/{f}') for f in files)}", timeout,
+                        f"installing the OS packages {names(batch)} depends on ({len(files)}, from "
+                        f"{p.target.name}'s repositories)", before_product=_before_dpkg)
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         # Offline: the dependencies are already in apt's cache. (Not --no-download: apt then

@@ -7,6 +7,7 @@ first of them is listed); tarballs go one by one, in the order given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -63,8 +64,11 @@ class Deployment:
     def applicable(self) -> bool:
         return bool(self.steps)
 
-    def install(self) -> list[CommandResult]:
-        """Stage, fetch dependencies online, install offline; raises ProductFailure on the first error."""
+    def install(self, before_product: Callable[[], None] | None = None) -> list[CommandResult]:
+        """Stage, fetch dependencies online, install them offline in their own transaction where
+        the format allows, then the product; raises ProductFailure on the first error.
+        ``before_product`` is called between the two: what the target looks like with the OS
+        packages in and the product not yet (the install suite's "before")."""
         from lab.observe.packages import snapshot
 
         self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
@@ -74,6 +78,11 @@ class Deployment:
                 installer.stage(self.target, staged)
             installer.fetch_dependencies(self.target, batch, self.install_timeout)
             self._index(installer.dependency_archive, installer.dependency_memo)
+            if (result := installer.install_dependencies(self.target, batch, self.install_timeout)) is not None:
+                results.append(result)
+        if before_product is not None:
+            before_product()
+        for installer, batch in self.batches:
             results.append(installer.install(self.target, batch, self.install_timeout))
             done.update(s.artifact.path for s in batch)
             self.deployed = [s.artifact.path for _, s in self.steps if s.artifact.path in done]

@@ -85,6 +85,9 @@ def test_a_deployment_records_the_artifacts_it_installed(monkeypatch):
         def fetch_dependencies(self, target, batch, timeout):
             pass
 
+        def install_dependencies(self, target, batch, timeout):
+            return None
+
         def install(self, target, batch, timeout):
             if self.fails:
                 raise ProductFailure("installing failed")

@@ -110,3 +110,23 @@ def test_declared_facts_that_contradict_the_target_make_it_broken(tmp_path, lab_
     assert run.proc.returncode == 3
     reason = run.target("debian13-x86_64")["reason"]
     assert "declares os_version 12 but the target is debian 13" in reason
+
+
+def test_what_an_os_dependencys_own_scripts_write_is_not_the_products_leftover(tmp_path, lab_run):
+    """Found by a new vendor: any .deb depending on python3 failed install.leftovers on Debian 12 for
+    /etc/inputrc, /etc/python3, /usr/local/lib/python3.11 (the postinst scripts of readline-common and
+    python3.11-minimal write them). The OS packages now go in first, in a transaction of their own,
+    and the install is judged from there; the product's own postinst is still its own."""
+    sub = tmp_path / "sub"
+    deb = build_deb({"/usr/bin/acme-rl": b"#!/bin/sh\necho rl\n"},
+                    {"Package": "acme-rl", "Version": "1.0", "Architecture": "all", "Depends": "readline-common"},
+                    sub, scripts={"postinst": "#!/bin/sh\ntouch /etc/acme-rl.state\n"})
+    (sub / "submission.toml").write_text(MANIFEST.format(name="acme-rl") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    run = lab_run(sub, "--targets", T, "--suites", "install,security")
+    assert run.check(T, "install.package")["outcome"] == "passed"
+    left = run.check(T, "install.leftovers")
+    assert left["outcome"] == "failed" and "/etc/acme-rl.state" in left["message"]
+    assert "/etc/inputrc" not in left["message"], left["message"]
+    assert run.check(T, "security.system_files")["outcome"] == "passed"
+    commands = (run.out / "logs" / T / "commands.log").read_text()
+    assert "--mark-auto install /var/cache/apt/archives/readline-common_" in commands
