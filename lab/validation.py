@@ -126,7 +126,7 @@ def message_of(e: dict, model: type | None = None) -> str:
         # every placeholder any of them has; pydantic's context (bounds, lengths, the pattern) as text
         said = {name: "" for name in ("expected", "max_length", "min_length", "actual_length", "gt", "ge", "lt",
                                       "le", "pattern")}
-        said.update({k: str(v) for k, v in (e.get("ctx") or {}).items()})
+        said.update({k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (e.get("ctx") or {}).items()})
         return wording.say(**said, given=given(value), length=len(value) if isinstance(value, str) else "")
     return e["msg"].removeprefix("Value error, ")
 

@@ -93,7 +93,7 @@ def test_vendor_markup_is_escaped_on_every_page(centre, tmp_path):
         auth.create_org(s, evil)
         auth.create_user(s, "evil@evil.example", "correct horse", org=evil)
         _, token = auth.create_token(s, org=evil)
-    folder = folder_like_acme(tmp_path, "markup-probe", vendor=evil, version=f"1.0{MARKUP}", summary=f"sum {MARKUP}")
+    folder = folder_like_acme(tmp_path, "markup-probe", vendor=evil, version=f"0.9.0{MARKUP}", summary=f"sum {MARKUP}")
     r = centre.upload(tar_gz(folder), token)
     assert r.status_code == 201, r.text
     sub = r.json()["id"]

@@ -15,6 +15,7 @@ import pytest
 
 from lab.errors import InputError
 from lab.submission import load_submission
+from lab.submission.load import same_version
 
 MANIFEST = """schema = 1
 [product]
@@ -263,3 +264,29 @@ def test_a_manifest_nested_thousands_deep_or_not_utf8_is_bad_input_not_a_crash(f
     proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(folder)], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(("claimed", "package", "same"), [
+    ("1.6.18", "1.6.18-1+deb12u1", True), ("1.6.18", "1:1.6.18-1", True), ("2.0", "2.0.1-1", True),
+    ("2.0.1 SP1", "2.0.1", True), ("1.0-lab1", "1.0-lab1", True),
+    ("3.0.0", "1.0.0", False), ("1", "10.0", False), ("1.0", "1.0b2", False), ("1.0", "", False)])
+def test_the_version_a_manifest_claims_is_the_packages(claimed, package, same):
+    assert same_version(claimed, package) is same
+
+
+def test_a_manifest_version_no_package_carries_is_refused_naming_both(tmp_path):
+    """Found by a new vendor: [product] version = "3.0.0" over a package of 1.0.0 got a signed
+    certificate for 3.0.0."""
+    from examples.make import build_deb
+
+    deb = build_deb({"/usr/bin/v": b"#!/bin/sh\n"}, {"Package": "acme-v", "Version": "1.0.0", "Architecture": "all"},
+                    tmp_path)
+    (tmp_path / "submission.toml").write_text(
+        'schema = 1\n[product]\nname = "acme-v"\nversion = "3.0.0"\nvendor = "V"\n'
+        f'[[artifacts]]\npath = "{deb.name}"\n')
+    with pytest.raises(InputError) as said:
+        load_submission(tmp_path)
+    assert f"product.version: 3.0.0, but no package of the submission is that version: {deb.name} is 1.0.0" \
+        in str(said.value.problems)
+    (tmp_path / "submission.toml").write_text((tmp_path / "submission.toml").read_text().replace("3.0.0", "1.0"))
+    load_submission(tmp_path).cleanup()

@@ -211,6 +211,19 @@ def _control(tar: tarfile.TarFile, budget: _Budget) -> dict[str, str]:
     return {}
 
 
+def read_control(artifact: Artifact, file: Path, limits: Limits | None = None) -> dict[str, str]:
+    """A .deb's control fields alone, within ``limits``: what the controller reads of each package
+    before anything runs (the version a manifest claims must be the packages')."""
+    budget = _Budget(artifact, file.stat().st_size, limits or Limits())
+    try:
+        with file.open("rb") as fh, _tar_part(fh, _ar_parts(fh, artifact), "control.tar", budget) as tar:
+            return _control(tar, budget)
+    except StreamTooLong:
+        raise budget.failure(f"decompresses to more than {budget.stream_cap} bytes", "archive_max_bytes") from None
+    except UNREADABLE as exc:
+        raise ProductFailure(f"{artifact.path} is not a readable .deb: {exc}") from None
+
+
 def read_contents(artifact: Artifact, file: Path, limits: Limits | None = None) -> Contents:
     """The artifact's members (and a .deb's control fields), within ``limits`` (default ``Limits()``)."""
     limits = limits or Limits()

@@ -51,6 +51,7 @@ NOT_FOUND = Wording(N_("%(path)s not found in the submission"))
 MISMATCH = Wording(N_("mismatch: %(path)s has %(sha256)s"))
 NOT_A_FILE = Wording(N_("%(path)s is not a regular file"))
 SQL_TOO_BIG = Wording(N_("%(path)s is larger than %(most)s"))
+VERSION_DIFFERS = Wording(N_("%(version)s, but no package of the submission is that version: %(said)s"))
 SQL_MAX_BYTES = 16 * 1024 * 1024  # a schema or its checks: read whole, split and quoted by the lab
 
 
@@ -112,6 +113,7 @@ def _check_files(model: Submission, root: Path, limits: Limits,
         digests[art.path] = known[art.path] if known and art.path in known else sha256_file(p)
         if art.sha256 and art.sha256 != digests[art.path]:
             problems.append(f"{where}.sha256: {MISMATCH.say(path=art.path, sha256=digests[art.path])}")
+    problems += _version_problems(model, root, limits, digests)
     optional = []
     if model.database:
         optional += [("database.schema", model.database.schema_), ("database.checks", model.database.checks)]
@@ -133,6 +135,42 @@ def _check_files(model: Submission, root: Path, limits: Limits,
             inside = _links_below(root, rel, limits.archive_max_members)
             problems += [f"{where}: {LINK_AT.say(path=inner)}" for inner in inside]
     return problems, digests
+
+
+def same_version(claimed: str, package: str) -> bool:
+    """A package's version is the product's: ``1.6.18`` for ``1:1.6.18-1+deb12u1``, a release of it
+    (``2.0`` for ``2.0.1-1``) or the package's with more said (``2.0.1 SP1`` for ``2.0.1``); never
+    another (``3.0.0`` for ``1.0.0``, ``1`` for ``10.0``)."""
+    epoch, colon, rest = package.partition(":")
+    version = rest if colon and epoch.isdigit() else package
+
+    def extends(longer: str, shorter: str) -> bool:
+        return longer.startswith(shorter) and not longer[len(shorter)].isalnum()
+
+    return bool(version) and (version == claimed or extends(version, claimed) or extends(claimed, version))
+
+
+def _version_problems(model: Submission, root: Path, limits: Limits, found: dict[str, str]) -> list[str]:
+    """The version a certificate will name is the one its packages carry (a vendor's found a signed
+    3.0.0 for a package that said 1.0.0): at least one .deb of ``[[artifacts]]`` must be
+    ``[product] version`` or a release of it. (A .deb that cannot be read fails install.package, as
+    ever, with the reason; rpm headers are read on the target, by rpm; a tarball carries no version.)"""
+    from lab.deploy.contents import read_control
+    from lab.errors import ProductFailure
+
+    said = []
+    for art in model.artifacts:
+        if art.format != "deb" or art.path not in found:
+            continue
+        try:
+            version = read_control(art, root / art.path, limits).get("Version", "")
+        except ProductFailure:
+            return []
+        if same_version(model.product.version, version):
+            return []
+        said.append(f"{art.path} is {version or 'of no version'}")
+    return [f"product.version: {VERSION_DIFFERS.say(version=model.product.version, said='; '.join(said))}"] if said \
+        else []
 
 
 def load_submission(source: Path | str, limits: Limits | None = None,
