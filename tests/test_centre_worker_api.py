@@ -64,14 +64,25 @@ def queued(settings):
     engine.dispose()
 
 
-def verdicts(targets=(T,), verdict="passed", **submission) -> str:
+def verdicts(targets=(T,), verdict="passed", checks=None, facts=None, **submission) -> str:
     ref = {"name": "acme-calc", "version": "0.9.0", "vendor": "ACME",
            "artifacts": [ArtifactRef(path="acme-calc_0.9.0_all.deb", sha256=SHA)], **submission}
     return Verdicts(run="worker-local-run.c1", harness="0", started="2026-11-30T12:00:00+00:00",
                     finished="2026-11-30T12:00:30+00:00", submission=SubmissionRef(**ref),
                     targets={t: TargetResult(verdict=verdict, reason="" if verdict == "passed" else "x.y: why",
-                                             checks=[Check(id="install.package", outcome=verdict)])
+                                             facts=facts or {},
+                                             checks=checks or [Check(id="install.package", outcome=verdict)])
                              for t in targets}).dump()
+
+
+# A lab host that forges: "passed" over failed checks, a failure made advisory, another target's facts
+FORGED = [
+    verdicts(checks=[Check(id="install.package", outcome="passed"),
+                     Check(id="security.world_writable", outcome="failed", message="/opt/x mode 0777")]),
+    verdicts(checks=[Check(id="install.package", outcome="passed"),
+                     Check(id="security.world_writable", outcome="failed", required=False)]),
+    verdicts(facts={"arch": "aarch64", "os_id": "debian", "os_version": "12"}),
+]
 
 
 def tar_of(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
@@ -90,6 +101,7 @@ def tar_of(files: dict[str, bytes], links: dict[str, str] | None = None) -> byte
 
 
 def claim(client, cell_id, worker="w1"):
+    assert client.post("/api/v1/worker/hello", json={"name": worker, "targets": [T], "slots": 1}).status_code == 200
     r = client.post(f"/api/v1/worker/cells/{cell_id}/claim", json={"worker": worker})
     assert r.status_code == 200, r.text
     return r.json()
@@ -105,6 +117,7 @@ def test_claim_download_upload_and_the_service_signs(queued, settings):
     got = claim(client, cell_id)
     assert got["target"] == T and got["attempt"] == 1 and got["suites"] == ["install"]
     assert got["submission"]["archive_name"] == "submission.tar.gz"
+    client.post("/api/v1/worker/hello", json={"name": "w2", "targets": [T], "slots": 1})
     again = client.post(f"/api/v1/worker/cells/{cell_id}/claim", json={"worker": "w2"})
     assert again.status_code == 409 and again.json()["state"] == "busy" and "Retry-After" in again.headers
     auth = {"Authorization": f"Bearer {got['credential']}"}
@@ -143,6 +156,9 @@ def test_claim_download_upload_and_the_service_signs(queued, settings):
     (lambda: tar_of({"verdicts.json": verdicts().encode()}, links={"logs/out": "/etc/passwd"}), ""),
     (lambda: tar_of({"verdicts.json": verdicts().encode(), "../escape.txt": b"x"}), ""),
     (lambda: b"this is not an archive at all", ""),
+    (lambda: tar_of({"verdicts.json": FORGED[0].encode()}), f"targets.{T}.verdict"),
+    (lambda: tar_of({"verdicts.json": FORGED[1].encode()}), f"targets.{T}.checks"),
+    (lambda: tar_of({"verdicts.json": FORGED[2].encode()}), f"targets.{T}.facts"),
 ])
 def test_bad_results_are_refused_and_nothing_is_stored(queued, settings, body, field):
     client, sid, cell_id, _ = queued
@@ -188,6 +204,17 @@ def test_a_stopped_worker_gives_its_attempt_back(queued, settings):
                     headers={"Authorization": f"Bearer {got['credential']}"})
     assert r.status_code == 200 and r.json()["next_attempt"] == 2 and sent == [cell_id]
     assert claim(client, cell_id, "w2")["attempt"] == 2
+
+
+def test_a_cell_is_claimed_only_by_a_worker_that_said_it_serves_its_target(queued):
+    """A hostile review held the workers' secret and claimed a cell by its number for a target its
+    worker had never declared (then uploaded a forged result)."""
+    client, _, cell_id, _ = queued
+    r = client.post(f"/api/v1/worker/cells/{cell_id}/claim", json={"worker": "stranger"})
+    assert r.status_code == 403 and "does not serve" in r.json()["detail"]
+    client.post("/api/v1/worker/hello", json={"name": "other", "targets": ["debian13-x86_64"], "slots": 1})
+    assert client.post(f"/api/v1/worker/cells/{cell_id}/claim", json={"worker": "other"}).status_code == 403
+    assert claim(client, cell_id, "mine")["target"] == T
 
 
 def test_unknown_cells_and_bad_names(queued):

@@ -23,7 +23,7 @@ from lab.centre.models import Cell, Submission
 from lab.centre.vulns import judged
 from lab.errors import InputError
 from lab.inventory.load import LoadedInventory
-from lab.results.model import Verdicts
+from lab.results.model import Outcome, TargetResult, Verdicts, reduce
 from lab.results.write import write_atomic
 from lab.validation import problems_of
 
@@ -49,7 +49,30 @@ def split_problems(problems: list[str], file: str) -> list[dict]:
     return out
 
 
-def check_verdicts(folder: Path, cell: Cell, sub: Submission) -> Verdicts:
+def consistency(name: str, r: TargetResult, declared: dict[str, str] | None) -> list[dict]:
+    """A target's result must hang together as the lab makes it: each check counts as the lab's
+    registry says (a worker cannot make a failure advisory), the verdict is what its checks make it
+    (a hostile review sent "passed" over two failed checks and got a signed certificate), and the
+    facts it reports are the target's the inventory declares. A host that holds the workers' secret
+    could still lie about a check's outcome: the lab's hosts are its own (docs/service.md)."""
+    from lab.suite import registry
+
+    out = []
+    recounted = [c.id for c in r.checks if c.required != registry.check(c.id).required]
+    if recounted:
+        out.append(problem(f"targets.{name}.checks", "count otherwise than the lab's registry says: "
+                                                     + ", ".join(recounted[:5])))
+    made = reduce(r.checks)
+    if r.verdict != made and not (made == Outcome.SKIPPED and r.verdict == Outcome.BROKEN):
+        out.append(problem(f"targets.{name}.verdict", f"is {r.verdict.value}, its checks make it {made.value}"))
+    differ = [f"{k} {r.facts[k]!r} (the inventory's: {v!r})" for k, v in (declared or {}).items()
+              if k in r.facts and r.facts[k] != v]
+    if differ:
+        out.append(problem(f"targets.{name}.facts", "are not the target's: " + "; ".join(differ)))
+    return out
+
+
+def check_verdicts(folder: Path, cell: Cell, sub: Submission, declared: dict[str, str] | None = None) -> Verdicts:
     path = folder / "verdicts.json"
     if not path.is_file() or path.is_symlink():
         raise Refused(422, [problem("", "the results hold no verdicts.json at their top")])
@@ -68,6 +91,8 @@ def check_verdicts(folder: Path, cell: Cell, sub: Submission) -> Verdicts:
                               ("vendor", s.vendor, sub.vendor)):
         if have != want:
             problems.append(problem(f"submission.{field}", f"is {have!r}, the submission's is {want!r}"))
+    for name, r in v.targets.items():
+        problems += consistency(name, r, declared)
     want_artifacts = sorted((a["path"], a["sha256"]) for a in (sub.artifacts or []))
     if want_artifacts and sorted((a.path, a.sha256) for a in s.artifacts) != want_artifacts:
         problems.append(problem("submission.artifacts", "are not the submission's artifacts"))
@@ -86,7 +111,11 @@ def prepare(archive: Path, incoming: Path, cell: Cell, sub: Submission, inv: Loa
         unpack(archive, incoming, inv.model.lab.limits)
     except InputError as exc:
         raise Refused(422, split_problems(exc.problems, "results.tar.gz")) from None
-    v = check_verdicts(incoming, cell, sub)
+    try:
+        declared = inv.model.get(cell.target).facts.model_dump(include={"arch", "os_id", "os_version"})
+    except KeyError:
+        declared = None
+    v = check_verdicts(incoming, cell, sub, declared)
     v = v.model_copy(update={"run": sub.run_id})
     for foreign in ("certificates", "report"):  # a worker never signs, nor renders for the service
         shutil.rmtree(incoming / foreign, ignore_errors=True)

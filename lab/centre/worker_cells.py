@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from lab.centre import ledger
-from lab.centre.models import Cell, Submission
+from lab.centre.models import Cell, Submission, Worker
 from lab.centre.sweep import sweep
 from lab.centre.worker_deps import (
     CredentialDep,
@@ -99,6 +99,12 @@ def claim(cell_id: int, body: ClaimBody, session: SessionDep, settings: Settings
         target = ledger.current(session, cell_id).target
     except ledger.UnknownCell as exc:
         return answer(exc)
+    worker = session.get(Worker, body.worker)
+    if worker is None or target not in (worker.targets or []):
+        # a cell goes to a worker that said hello serving its target, never to any holder of the
+        # secret asking for a number (a hostile review claimed cells of targets it had not declared)
+        return JSONResponse({"detail": f"worker {body.worker} does not serve {target} (say hello with it first)"},
+                            status_code=403)
     try:
         exclusive = inv.model.get(target).backend == "ssh"  # a board: one cell at a time, anywhere
     except KeyError:
