@@ -354,3 +354,16 @@ def test_the_suggested_transfer_keeps_the_refused_commands_inventory_and_catalog
     assert command == ("lab catalogue transfer acme-calc --to 'ACME Software Co., Ltd.' --catalogue "
                        f"'postgresql+psycopg://lab:***@127.0.0.1/cat' --inventory {tmp_path / 'w5' / 'targets.toml'}")
     load_inventory(ROOT / "targets.toml")
+
+
+def test_no_two_product_names_share_a_page():
+    """A hostile review: ACME's `acme+calc` and EVIL's `acme_calc` had one slug, so both matrix rows
+    led to the page of the one published last."""
+    from lab.catalogue.publish import slug_of
+
+    names = ["acme+calc", "acme_calc", "acme calc", "办公套件", "办公套件2", "x" * 128, "x" * 127 + "y", ".", "..",
+             "acme-calc"]
+    slugs = [slug_of(n) for n in names]
+    assert len(set(slugs)) == len(names)
+    assert slug_of("acme-calc") == "acme-calc" and slug_of("acme_calc") == "acme_calc"  # plain names as ever
+    assert all(len(s.encode()) < 100 and "/" not in s and s not in (".", "..") for s in slugs)
