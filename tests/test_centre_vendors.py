@@ -134,3 +134,17 @@ def test_an_organisations_vendor_name_cannot_draw_like_anothers_in_any_script(ce
         with pytest.raises(InputError, match="draws like organisation 'ACME Software'"):
             auth.create_org(s, "Mallory", "\u0410\u0421\u041c\u0415 Software Co., Ltd.")
         assert auth.create_org(s, "Yandex", "\u041e\u041e\u041e \u042f\u043d\u0434\u0435\u043a\u0441").vendor
+
+
+def test_a_product_name_is_its_first_uploaders_until_the_catalogue_knows_it(centre, tmp_path):
+    """A hostile review: EVIL uploaded ACME's unpublished acme-calc under its own vendor name; an
+    engineer's waiver for ACME's product then passed EVIL's failure with a signed certificate."""
+    first = centre.upload(tar_gz(folder_like_acme(tmp_path)))
+    assert first.status_code == 201, first.text
+    r = centre.upload(tar_gz(folder_like_acme(tmp_path, vendor="Other Vendor")), centre.other)
+    assert r.status_code == 422
+    said = r.json()["problems"][0]
+    assert said["field"] == "product.name"
+    assert "is submitted to this centre by 'ACME Software Co., Ltd.'" in said["message"]
+    again = centre.upload(tar_gz(folder_like_acme(tmp_path, summary="again")))  # its owner: fine
+    assert again.status_code == 201, again.text

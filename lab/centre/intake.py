@@ -62,6 +62,8 @@ NO_TASKS = Wording(N_("cells cannot be queued: lab.centre.tasks is not available
 NOT_QUEUED = Wording(N_("cells cannot be queued (is the broker up?): %(why)s"))
 NOT_YOUR_VENDOR = Wording(N_("%(vendor)s is not your organisation's vendor name, %(yours)s: a certificate names "
                              "the vendor that uploaded it"))
+ANOTHERS_PRODUCT = Wording(N_("%(product)s is submitted to this centre by %(other)s: a product's name is its "
+                              "vendor's from its first upload (ask the lab to transfer it if it is yours)"))
 ALREADY_QUEUED = Wording(N_("this archive is already submission %(id)s (%(state)s): it is not queued twice"))
 TOO_MANY_QUEUED = Wording(N_("your organisation has %(count)s submissions queued or running, this centre's most "
                              "(%(most)s): upload again when one has finished"))
@@ -136,11 +138,30 @@ def validate_upload(engine: Engine, inv: LoadedInventory, upload: Upload, vendor
             check_owner(engine, product.name, product.vendor, source=manifest)
         except InputError as exc:
             raise Rejected(problems_of(exc, upload)) from None
+        other = _submitted_by_another(engine, product.name, product.vendor)
+        if other is not None:
+            raise Rejected([Problem(manifest, "product.name", ANOTHERS_PRODUCT.say(product=repr(product.name),
+                                                                                 other=repr(other)))])
         return Planned(product.name, product.version, product.vendor,
                        [{"path": a.path, "sha256": sub.sha256[a.path], "arch": a.arch} for a in sub.model.artifacts],
                        targets, choose_suites(None))
     finally:
         sub.cleanup()
+
+
+def _submitted_by_another(engine: Engine, product: str, vendor: str) -> str | None:
+    """The vendor of an earlier upload of ``product``, when it is not ``vendor``. The catalogue knows
+    a product's owner once it is published; until then its first upload holds the name (a hostile
+    review uploaded ACME's unpublished product name under its own, and an engineer's waiver for
+    ACME's product then passed its failure with a signed certificate). Once the catalogue knows the
+    product, its owner there decides (``check_owner``; a transfer moves it)."""
+    from lab.catalogue.models import Product
+
+    with Session(engine) as s:
+        if s.scalar(select(Product.name).where(Product.name == product)) is not None:
+            return None
+        return s.scalar(select(Submission.vendor).where(Submission.product == product, Submission.vendor != vendor)
+                        .order_by(Submission.created).limit(1))
 
 
 # --- storing, planning, enqueueing ----------------------------------------------------------------
