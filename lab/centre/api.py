@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select, text
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, selectinload
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -319,6 +320,15 @@ async def _on_infrastructure_error(request: Request, exc: InfrastructureError):
     return pages.error_page(request, 503, str(exc))
 
 
+async def _on_bad_value(request: Request, exc: DataError):
+    """A value the database cannot hold (a NUL in an id, a number past 64 bits): the request's
+    fault, 422, not a 500 with a traceback in the log per request (a hostile review filled it so)."""
+    said = "a value in the request cannot be stored or looked up (a NUL character, or a number out of range)"
+    if _is_api(request):
+        return JSONResponse({"detail": said}, status_code=422)
+    return pages.error_page(request, 422, said)
+
+
 async def _on_client_gone(request: Request, exc: ClientDisconnect):
     """A client that went away mid-upload: nothing was kept, and nobody reads the answer."""
     return Response(status_code=400)
@@ -372,6 +382,7 @@ def create_app(settings: Settings | None = None, *, enqueue: Enqueue | None = No
     app.add_exception_handler(InputError, _on_input_error)
     app.add_exception_handler(InfrastructureError, _on_infrastructure_error)
     app.add_exception_handler(ClientDisconnect, _on_client_gone)
+    app.add_exception_handler(DataError, _on_bad_value)
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -102,7 +102,7 @@ def notice_of(centre, requeued: str, published: str) -> dict | None:
     """What the console says after a requeue (the new attempt's cell) or a publish (a submission
     that is published): the facts, which the page words in its language; None for anything else."""
     with Session(centre.engine) as s:
-        if requeued.isdigit():
+        if requeued.isdigit() and len(requeued) < 19:  # a cell id fits 64 bits
             cell = s.get(Cell, int(requeued), options=[selectinload(Cell.submission)])
             if cell is not None:
                 return {"did": "requeued", "product": cell.submission.product, "version": cell.submission.version,

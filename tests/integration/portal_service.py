@@ -223,7 +223,7 @@ def markup_probe(tmp_path: Path) -> bytes:
     folder = tmp_path / "markup-probe"
     shutil.copytree(EXAMPLE, folder)
     manifest = (folder / "submission.toml").read_text()
-    for key, value in (("name", "markup-probe"), ("version", f"1.0{MARKUP}"), ("vendor", f"Evil {MARKUP} Ltd"),
+    for key, value in (("name", "markup-probe"), ("version", f"0.9.0{MARKUP}"), ("vendor", f"Evil {MARKUP} Ltd"),
                        ("summary", f"adds {MARKUP}")):
         manifest = re.sub(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value)}", manifest, count=1)
     (folder / "submission.toml").write_text(manifest)

@@ -216,3 +216,19 @@ def test_vendor_markup_is_escaped_on_every_page(service, browser, tmp_path):
     browser.open(f"{service.url}/submissions/{sub_id}")
     assert MARKUP in text_of(browser.dom())
     assert browser.dialogs() == []
+
+
+def test_a_nul_or_a_number_past_64_bits_is_refused_not_a_server_error(service):
+    """A hostile review: four requests with %00 or a 20-digit cell id answered 500 and wrote 38 KB
+    of tracebacks to the API's log (PostgreSQL refuses a NUL in text and a number past bigint)."""
+    for path in ("/api/v1/submissions/%00", "/reports/%00.html", "/certificates/%00/x.html"):
+        r = service.get(path, service.acme)
+        assert r.status_code in (404, 422), (path, r.status_code, r.text[:200])
+    with httpx.Client(base_url=service.url, timeout=60) as vendor:
+        sign_in(vendor, "engineer@lab.example", "engineer passphrase")
+        r = vendor.get("/submissions/%00")
+        assert r.status_code in (404, 422), r.text[:200]
+        assert vendor.get("/console?requeued=" + "9" * 23).status_code == 200  # no such notice: the console
+    r = httpx.post(f"{service.url}/api/v1/worker/cells/9223372036854775808/heartbeat",
+                   headers={"Authorization": "Bearer junk"})
+    assert r.status_code in (403, 404, 422), r.text[:200]
