@@ -298,3 +298,12 @@ def test_the_service_matches_an_uploaded_sbom_against_its_own_vulnerability_feed
     assert check["outcome"] == "failed" and "OSV-TEST-CENTRE-1 (high)" in check["message"]
     assert "matched by the service" in check["message"]
     assert "fixed in 1.07.1-4" in check["message"] and stored["targets"][T]["reason"].startswith("supply.vulnerab")
+
+
+def test_a_stranger_cannot_tell_a_cell_that_exists_from_one_that_does_not(queued):
+    client, _, cell_id, _ = queued
+    junk = {"Authorization": "Bearer junk"}
+    there = client.post(f"/api/v1/worker/cells/{cell_id}/heartbeat", headers=junk)
+    absent = client.post("/api/v1/worker/cells/424242/heartbeat", headers=junk)
+    assert there.status_code == absent.status_code == 403
+    assert absent.json() == {"detail": "not a credential of cell 424242"}

@@ -36,8 +36,12 @@ ARCHIVE_NAMES = ("submission.tar.gz", "submission.tgz", "submission.zip")
 router = APIRouter()
 
 
-def answer(exc: ledger.LedgerError) -> JSONResponse:
-    """A ledger refusal as HTTP: 404, 409 (done, busy, superseded), 410, 403."""
+def answer(exc: ledger.LedgerError, credential_for: int | None = None) -> JSONResponse:
+    """A ledger refusal as HTTP: 404, 409 (done, busy, superseded), 410, 403. ``credential_for``: the
+    call showed a credential for that cell id; a cell that does not exist answers as one the
+    credential is not for, so a stranger cannot count the centre's cells (a hostile review did)."""
+    if credential_for is not None and isinstance(exc, ledger.UnknownCell):
+        exc = ledger.BadCredential(f"not a credential of cell {credential_for}")
     body: dict = {"detail": str(exc)}
     headers = {}
     if isinstance(exc, ledger.UnknownCell):
@@ -139,7 +143,7 @@ def heartbeat(cell_id: int, credential: CredentialDep, session: SessionDep):
         cell = ledger.heartbeat(session, cell_id, credential)
     except ledger.LedgerError as exc:
         session.rollback()
-        return answer(exc)
+        return answer(exc, cell_id)
     session.commit()
     return {"cell": cell.id, "state": cell.state}
 
@@ -160,7 +164,7 @@ def download(cell_id: int, credential: CredentialDep, session: SessionDep, setti
     try:
         cell = current_mine(session, cell_id, credential)
     except ledger.LedgerError as exc:
-        return answer(exc)
+        return answer(exc, cell_id)
     archive = archive_of(settings, cell.submission_id)
     if archive is None:
         raise HTTPException(404, "the submission's archive is not in the service's storage")
@@ -180,7 +184,7 @@ def release(cell_id: int, body: ReleaseBody, credential: CredentialDep, session:
             enqueue(session.get(Cell, cell_id), settings)
     except ledger.LedgerError as exc:
         session.rollback()
-        return answer(exc)
+        return answer(exc, cell_id)
     except InfrastructureError as exc:
         session.rollback()
         raise HTTPException(503, str(exc)) from None

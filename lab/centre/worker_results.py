@@ -71,7 +71,7 @@ async def results(cell_id: int, request: Request, credential: CredentialDep, ses
                 return again
             current_mine(session, cell_id, credential)
         except ledger.LedgerError as exc:
-            return answer(exc)
+            return answer(exc, cell_id)
         finally:
             session.rollback()  # no transaction held open while the body arrives
         return None
@@ -101,6 +101,6 @@ async def results(cell_id: int, request: Request, credential: CredentialDep, ses
         except Refused as exc:
             return JSONResponse({"problems": exc.problems}, status_code=exc.code)
         except ledger.LedgerError as exc:
-            return answer(exc)
+            return answer(exc, cell_id)
     finally:
         archive.unlink(missing_ok=True)
