@@ -135,3 +135,39 @@ def test_another_organisations_submission_is_404_on_every_path(centre, acme):
     page = centre.client.get(f"/submissions/{sub}")
     assert page.status_code == 404 and "acme-calc" not in page.text
     assert "acme-calc" not in centre.client.get("/submissions").text
+
+
+def test_five_wrong_passwords_make_an_account_wait_and_say_nothing_of_it(centre):
+    """A hostile review guessed 4.5 passwords a second with one CSRF token, the right one taken at
+    once after 30 wrong ones."""
+    from datetime import timedelta
+
+    from lab.centre.auth import LOGIN_WAIT, authenticate_password, now
+
+    with centre.session() as s:
+        auth.create_user(s, "guessed@acme.example", "the right one", org="ACME Software")
+        s.commit()
+    at = now()
+    with centre.session() as s:
+        for _ in range(5):
+            assert authenticate_password(s, "guessed@acme.example", "wrong", at) is None
+        assert authenticate_password(s, "guessed@acme.example", "the right one", at) is None  # waits
+        later = at + LOGIN_WAIT + timedelta(seconds=1)
+        assert authenticate_password(s, "guessed@acme.example", "the right one", later) is not None
+        for _ in range(4):  # a success starts the count again
+            assert authenticate_password(s, "guessed@acme.example", "wrong", later) is None
+        assert authenticate_password(s, "guessed@acme.example", "the right one", later) is not None
+
+
+def test_signing_out_ends_the_session_a_copied_cookie_included(centre):
+    """A hostile review: after /logout the saved cookie still opened /submissions for 12 hours."""
+    csrf = centre.sign_in("vendor@acme.example", "correct horse")
+    copied = dict(centre.client.cookies)
+    assert centre.client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    centre.client.cookies.clear()
+    for name, value in copied.items():
+        centre.client.cookies.set(name, value)
+    again = centre.client.get("/submissions", follow_redirects=False)
+    assert again.status_code == 303 and "/login" in again.headers["location"]
+    centre.sign_in("vendor@acme.example", "correct horse")  # a new session works
+    assert centre.client.get("/submissions").status_code == 200

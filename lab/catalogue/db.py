@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD = "0008"  # the newest migration's revision (tests/test_catalogue_schema.py checks it is Alembic's head)
+HEAD = "0009"  # the newest migration's revision (tests/test_catalogue_schema.py checks it is Alembic's head)
 DEFAULT = Path("reports") / "catalogue.db"
 
 

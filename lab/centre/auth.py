@@ -41,6 +41,8 @@ PREFIX = "lab"
 TOKEN = re.compile(r"lab_([0-9a-f]{16})_([A-Za-z0-9_-]{20,100})")
 TOKEN_DAYS = 365          # a token's default lifetime: printed when it is made
 PASSWORD_MIN = 8
+LOGIN_FAILURES = 5                  # wrong passwords in a row, then the account waits
+LOGIN_WAIT = timedelta(minutes=15)
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 ORG_MAX = 400
 
@@ -247,19 +249,50 @@ def authenticate_token(session: Session, token: str) -> Principal | None:
         return None
 
 
-def authenticate_password(session: Session, email: str, password: str) -> User | None:
-    """The user whose password this is, else None (the same time spent for an unknown e-mail)."""
+def authenticate_password(session: Session, email: str, password: str, at: datetime | None = None) -> User | None:
+    """The user whose password this is, else None (the same time spent for an unknown e-mail).
+
+    After ``LOGIN_FAILURES`` wrong passwords in a row an account takes none, right or wrong, for
+    ``LOGIN_WAIT``: a hostile review guessed 4.5 passwords a second, limited only by argon2. The
+    answer is the same None as for a wrong password, so a waiting account does not tell that it
+    exists; the sign-in page says the rule."""
+    at = at or now()
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    waiting = user is not None and user.locked_until is not None and _aware(user.locked_until) > at
     try:
-        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        _hasher.verify(user.password_hash if user and not waiting else _dummy_hash(), password)
+        if waiting:
+            return None
     except (VerificationError, InvalidHashError):
+        if user is not None and not waiting:
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= LOGIN_FAILURES:
+                user.failed_logins, user.locked_until = 0, at + LOGIN_WAIT
+            session.flush()
         return None
     if user is None:
         return None
+    user.failed_logins, user.locked_until = 0, None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.flush()
     return user
+
+
+def sign_out(session: Session, user_id: int, at: datetime | None = None) -> None:
+    """Every session cookie of the user issued until now is refused from now on (``session_valid``):
+    a copied cookie no longer works once its owner signs out (a hostile review's still did)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.signed_out = at or now()
+        session.flush()
+
+
+def session_valid(user: User, data: dict) -> bool:
+    """The session ``data`` (read_session's) was issued after the user last signed out (to the
+    millisecond: signing in again at once after signing out must work)."""
+    issued = data.get("ms") if isinstance(data.get("ms"), int) else data["iat"] * 1000
+    return user.signed_out is None or issued > int(_aware(user.signed_out).timestamp() * 1000)
 
 
 def principal_of_user(user: User) -> Principal:
@@ -313,8 +346,9 @@ def _mac(secret: bytes, payload: str) -> str:
 
 def session_cookie(secret: bytes, user_id: int, at: datetime | None = None) -> str:
     """A new session for ``user_id``, with a fresh CSRF token."""
-    issued = int((at or now()).timestamp())
-    payload = _b64(json.dumps({"uid": user_id, "csrf": secrets.token_urlsafe(24), "iat": issued}).encode())
+    moment = (at or now()).timestamp()
+    payload = _b64(json.dumps({"uid": user_id, "csrf": secrets.token_urlsafe(24), "iat": int(moment),
+                               "ms": int(moment * 1000)}).encode())
     return f"{payload}.{_mac(secret, payload)}"
 
 

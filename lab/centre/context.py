@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from lab.catalogue.db import open_catalogue
 from lab.centre import review
-from lab.centre.auth import SESSION_COOKIE, Principal, Unauthenticated, check_token, principal_of_user, read_session
+from lab.centre.auth import (
+    SESSION_COOKIE,
+    Principal,
+    Unauthenticated,
+    check_token,
+    principal_of_user,
+    read_session,
+    session_valid,
+)
 from lab.centre.intake import Enqueue
 from lab.centre.models import Submission, User
 from lab.inventory.load import LoadedInventory
@@ -57,7 +65,7 @@ def current(request: Request) -> tuple[Principal | None, dict | None]:
         return None, None
     with Session(centre.engine) as s:
         user = s.get(User, data["uid"], options=[selectinload(User.org)])
-        return (principal_of_user(user), data) if user is not None else (None, None)
+        return (principal_of_user(user), data) if user is not None and session_valid(user, data) else (None, None)
 
 
 def open_database(url: str) -> Engine:

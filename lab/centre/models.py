@@ -40,6 +40,9 @@ class User(Base):
     engineer: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     org: Mapped[Organisation | None] = relationship()
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    signed_out: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ApiToken(Base):

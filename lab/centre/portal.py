@@ -35,6 +35,7 @@ from lab.centre.auth import (
     login_csrf,
     login_nonce,
     session_cookie,
+    sign_out,
 )
 from lab.centre.context import centre_of, current
 from lab.centre.intake import accept_submission
@@ -105,10 +106,19 @@ async def login(request: Request):
 
 @router.api_route("/logout", methods=["GET", "POST"])
 async def logout(request: Request):
+    """POST with the session's CSRF token ends the session for good (every cookie of the user issued
+    until now, a copied one too); GET (a link typed or bookmarked) only drops this browser's cookie."""
     if request.method == "POST":
         _, session = current(request)
         if session is not None:
             check_csrf(session, await small_form(request))
+            centre = centre_of(request)
+
+            def forget() -> None:
+                with Session(centre.engine) as s, s.begin():
+                    sign_out(s, session["uid"])
+
+            await run_in_threadpool(forget)
     response = redirect(request, "/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
