@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
+import re
 import unicodedata
 
 from markupsafe import Markup
@@ -57,3 +59,14 @@ def finalize(value: object) -> object:
     if isinstance(value, str):
         return visible(value)
     return value
+
+
+def slug_of(text: str) -> str:
+    """A name safe in a file name or a URL path (a product's page, a certificate's folder), and one
+    name's alone: ``acme+calc`` and ``acme_calc`` once shared ``acme_calc``, and the product
+    published later took the other's page (a hostile review). A name of safe characters is its own
+    slug; any other is made safe and given ``~`` and a digest of the whole name (``~`` is never in
+    the first kind), short enough for a file name whatever its script."""
+    if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", text) and text not in (".", ".."):
+        return text
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:60] + "~" + hashlib.sha256(text.encode()).hexdigest()[:16]

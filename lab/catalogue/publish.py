@@ -20,7 +20,6 @@ template filters below); a vendor's words are shown as they are.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -42,6 +41,7 @@ from lab.i18n import N_, gettext
 from lab.images.host import host_arch
 from lab.results.write import write_atomic
 from lab.suite import registry
+from lab.text import slug_of
 
 FAULT = {"failed": N_("the product's fault"), "broken": N_("the lab's fault, not the product's"),
          "skipped": N_("does not apply here")}
@@ -63,17 +63,6 @@ def every_version(s: Session) -> list[ProductVersion]:
         selectinload(ProductVersion.runs).selectinload(Run.artifacts),
         selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.checks),
         selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all())
-
-
-def slug_of(text: str) -> str:
-    """A name safe in a file name or a URL path (a product's page, a certificate's folder), and one
-    name's alone: ``acme+calc`` and ``acme_calc`` once shared ``acme_calc``, and the product
-    published later took the other's page (a hostile review). A name of safe characters is its own
-    slug; any other is made safe and given ``~`` and a digest of the whole name (``~`` is never in
-    the first kind), short enough for a file name whatever its script."""
-    if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", text) and text not in (".", ".."):
-        return text
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:60] + "~" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def plain_reason(reason: str) -> str:

@@ -52,4 +52,4 @@ def verify_cmd(
     else:
         say("  [yellow]your own file was not checked[/]: to check that the file you received is byte for byte the "
             f"certified one, run again with --artifact PATH (lab certificate verify {shown(file)} "
-            "--artifact PATH)")
+            + (f"--key {shown(key)} " if key is not None else "") + "--artifact PATH)")

@@ -183,7 +183,7 @@ FACT_LABELS = {
     "db_profiles": N_("database profiles"), "snapshot": N_("packages up to date on"),
     "memory_limit": N_("memory limit"), "pids_limit": N_("process limit"), "cpu_limit": N_("CPU limit"),
     "desktop": N_("desktop environment"), "desktop_version": N_("desktop environment version"),
-    "display": N_("display server"), "locales": N_("locales"),
+    "display": N_("display server"), "locales": N_("locales"), "image_recipe": N_("image recipe (sha256)"),
 }
 
 

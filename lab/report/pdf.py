@@ -36,7 +36,7 @@ from lab.i18n import N_
 from lab.inventory.model import LabSettings
 from lab.results.model import Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.suite import registry
-from lab.text import finalize
+from lab.text import finalize, slug_of
 
 # finalize: every value shown has its hidden characters written out (a bidi override in a vendor's
 # file name or message would otherwise reorder what the reader sees: lab.text.visible)
@@ -157,7 +157,7 @@ def certificate_of(run_dir: Path, target: str, site_url: str | None) -> dict | N
         return None
     url = None
     if site_url:
-        url = f"{site_url.rstrip('/')}/certificates/{content.get('run', '')}/{target}.html"
+        url = f"{site_url.rstrip('/')}/certificates/{slug_of(str(content.get('run', '')))}/{slug_of(target)}.html"
     return {"id": content.get("id", ""), "file": f"certificates/{path.name}",
             "fingerprint": hashlib.sha256(canonical(content)).hexdigest(),
             "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -221,16 +221,28 @@ def lab_settings(inventory: Path | None = None) -> LabSettings:
     return LabSettings()
 
 
-def site_address(lab: LabSettings | None = None) -> str:
-    """Where buyers find the published site: ``[lab] site_url``, ``LAB_SITE_URL``, else the service's address."""
+def site_address(lab: LabSettings | None = None) -> str | None:
+    """Where buyers find the published site: ``[lab] site_url``, ``LAB_SITE_URL``, else the service's
+    address unless that is this machine's own (127.0.0.1, localhost): a buyer's phone cannot reach
+    it, so the PDF then prints no link or QR code, only the fingerprint to verify offline (a buyer
+    found a QR code leading to 127.0.0.1)."""
     if lab is not None and lab.site_url:
         return lab.site_url
     explicit = os.environ.get("LAB_SITE_URL", "").strip()
     if explicit:
         return explicit
+    import ipaddress
+    from urllib.parse import urlsplit
+
     from lab.settings import Settings
 
-    return Settings().service_url
+    url = Settings().service_url
+    host = urlsplit(url).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    return None if local or not host else url
 
 
 def _target_page(run_dir: Path, name: str, result: TargetResult, site_url: str | None) -> TargetPage:

@@ -252,6 +252,8 @@ def test_cli_says_your_file_was_not_checked_and_names_another_key(cert, key, ver
     ok = verify_cli(str(path), "--key", str(pub))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "your own file was not checked" in ok.stdout and "--artifact PATH" in ok.stdout
+    # the command it suggests keeps the key given (a buyer has no lab key of their own: found by one)
+    assert f"--key {pub} --artifact PATH" in " ".join(ok.stdout.split())
     other = Ed25519PrivateKey.generate()
     theirs = tmp_path / "theirs.json"
     theirs.write_text(json.dumps(issue(verdicts, "debian12-x86_64", verdicts.targets["debian12-x86_64"], other, "X")))
