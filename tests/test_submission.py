@@ -290,3 +290,16 @@ def test_a_manifest_version_no_package_carries_is_refused_naming_both(tmp_path):
         in str(said.value.problems)
     (tmp_path / "submission.toml").write_text((tmp_path / "submission.toml").read_text().replace("3.0.0", "1.0"))
     load_submission(tmp_path).cleanup()
+
+
+def test_validate_says_a_manifests_errors_and_its_missing_files_in_one_round(tmp_path):
+    """Found by a new vendor: four rounds of `lab validate` for problems two could have said."""
+    (tmp_path / "submission.toml").write_text(
+        'schema = 1\n[product]\nname = "r"\nverison = "1.0"\nvendor = "V"\n'
+        '[[artifacts]]\npath = "missing_1.0_all.deb"\n[[artifacts]]\npath = "../outside.deb"\n')
+    with pytest.raises(InputError) as said:
+        load_submission(tmp_path)
+    problems = said.value.problems
+    assert "product.verison: unknown key (did you mean 'version'?)" in problems
+    assert "artifacts[0].path: missing_1.0_all.deb not found in the submission" in problems
+    assert not any("outside" in p and "not found" in p for p in problems)  # never looked for outside it

@@ -44,12 +44,14 @@ def test_validate_checks_the_claims_and_prints_patterns_literally(tmp_path):
     assert "product.name: must match [a-z0-9][a-z0-9.+_-]*" in proc.stderr
     assert 'service.ports[0]: must be a whole number, given "80"' in proc.stderr  # quoted: the fix is plain
     (sub / "submission.toml").write_text(MANIFEST.format(name="fine") + '[[artifacts]]\npath = "a.tar.gz"\n'
-                                         'prefix = "/opt/a"\n[claims]\ntargets = ["debian12-amd64"]\n')
+                                         'prefix = "/opt/a"\n[[artifacts]]\npath = "b.tar.gz"\nprefix = "/opt/b"\n'
+                                         '[claims]\ntargets = ["debian12-amd64"]\n')
     proc = subprocess.run([sys.executable, "-m", "lab", "validate", str(sub)], capture_output=True, text=True,
                           cwd=ROOT)
     assert proc.returncode == 2
     assert "claims.targets[0]: no target named 'debian12-amd64' in targets.toml; did you mean debian12-x86_64?" \
         in proc.stderr
+    assert "artifacts[1].path: b.tar.gz not found" in proc.stderr  # in the same round (a new vendor needed four)
 
 
 def test_lab_run_refuses_another_vendors_product_before_touching_a_target(tmp_path):

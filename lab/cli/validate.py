@@ -26,25 +26,21 @@ def validate(submission: Path = typer.Argument(..., help="submission folder, .ta
              inventory: Path = Inventory) -> None:
     """Check a submission (manifest, files, checksums, archive safety) against the lab's limits; exit 0 or 2."""
     from lab.inventory.model import LabSettings
-    from lab.run.plan import choose_targets
+    from lab.run.plan import claimed
     from lab.submission import load_for_lab
     from lab.waivers import load_waivers
 
     try:
         inv = _inventory(inventory)
         waivers = load_waivers(inv) if inv is not None else None  # malformed: refused like the rest
-        sub = load_for_lab(submission, inv.model.lab if inv else LabSettings())
+        # the claims name targets of this lab, or the vendor learns it now, with the other problems
+        sub = load_for_lab(submission, inv.model.lab if inv else LabSettings(),
+                           also=(lambda model: claimed(inv, model)[1]) if inv is not None else None)
     except InputError as exc:
         err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     try:
-        targets = []
-        if inv is not None:  # the claims name targets of this lab, or the vendor learns it now
-            try:
-                targets = choose_targets(inv, sub, None)
-            except InputError as exc:
-                err.print(f"[red]error:[/] {safe(exc.render())}", highlight=False)
-                raise typer.Exit(EXIT_BAD_INPUT) from None
+        targets = claimed(inv, sub.model)[0] if inv is not None else []
         p = sub.model.product
         out.print(f"[green]valid[/]: {safe(p.name)} {safe(p.version)} by {safe(p.vendor)}", highlight=False)
         for art in sub.model.artifacts:

@@ -9,6 +9,7 @@ from lab.errors import InputError
 from lab.inventory.load import LoadedInventory
 from lab.inventory.model import Target
 from lab.submission.load import LoadedSubmission
+from lab.submission.model import Submission
 from lab.suite.registry import suite_names
 
 
@@ -25,23 +26,30 @@ class Plan:
                 "suites": self.suites, "out": str(self.out)}
 
 
+def claimed(inv: LoadedInventory, model: Submission) -> tuple[list[Target], list[str]]:
+    """The targets a manifest's claims name in this inventory, and the problems of those claims
+    (a target it does not have, tags no enabled target carries): checked with the rest of a
+    submission, so ``lab validate`` says them in the same round as the files' problems."""
+    claims = model.claims
+    if not claims.targets and not claims.tags:
+        return inv.model.enabled, []
+    known = {t.name: t for t in inv.model.targets}
+    unknown = [f"claims.targets[{i}]: {inv.unknown(n)}" for i, n in enumerate(claims.targets) if n not in known]
+    if unknown:
+        return [], unknown
+    chosen = [known[n] for n in claims.targets]
+    if claims.tags:
+        chosen += [t for t in inv.model.enabled if set(claims.tags) <= t.all_tags and t not in chosen]
+    return chosen, [] if chosen else [f"claims.tags: no enabled target carries all of {claims.tags}"]
+
+
 def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str] | None) -> list[Target]:
     """Named targets (disabled ones too); else the claims; else every enabled target."""
     if names:
         return inv.select(names)
-    claims = sub.model.claims
-    if not claims.targets and not claims.tags:
-        return inv.model.enabled
-    known = {t.name: t for t in inv.model.targets}
-    manifest = str(sub.root / "submission.toml")
-    unknown = [f"claims.targets[{i}]: {inv.unknown(n)}" for i, n in enumerate(claims.targets) if n not in known]
-    if unknown:
-        raise InputError(manifest, unknown)
-    chosen = [known[n] for n in claims.targets]
-    if claims.tags:
-        chosen += [t for t in inv.model.enabled if set(claims.tags) <= t.all_tags and t not in chosen]
-    if not chosen:
-        raise InputError(manifest, [f"claims.tags: no enabled target carries all of {claims.tags}"])
+    chosen, problems = claimed(inv, sub.model)
+    if problems:
+        raise InputError(str(sub.root / "submission.toml"), problems)
     return chosen
 
 

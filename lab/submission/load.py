@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -137,6 +138,18 @@ def _check_files(model: Submission, root: Path, limits: Limits,
     return problems, digests
 
 
+def _missing_raw(data: dict, root: Path) -> list[str]:
+    """The artifacts a manifest that does not parse names but the submission lacks."""
+    found = []
+    arts = data.get("artifacts") if isinstance(data, dict) else None
+    for i, art in enumerate(arts if isinstance(arts, list) else []):
+        path = art.get("path") if isinstance(art, dict) else None
+        if isinstance(path, str) and path and not path.startswith("/") and ".." not in path.split("/") \
+                and "\0" not in path and _link_along(root, path) is None and not (root / path).is_file():
+            found.append(f"artifacts[{i}].path: {NOT_FOUND.say(path=path)}")
+    return found
+
+
 def same_version(claimed: str, package: str) -> bool:
     """A package's version is the product's: ``1.6.18`` for ``1:1.6.18-1+deb12u1``, a release of it
     (``2.0`` for ``2.0.1-1``) or the package's with more said (``2.0.1 SP1`` for ``2.0.1``); never
@@ -175,7 +188,8 @@ def _version_problems(model: Submission, root: Path, limits: Limits, found: dict
 
 def load_submission(source: Path | str, limits: Limits | None = None,
                     digests: dict[str, str] | None = None,
-                    stability: StabilitySettings | None = None) -> LoadedSubmission:
+                    stability: StabilitySettings | None = None,
+                    also: Callable[[Submission], list[str]] | None = None) -> LoadedSubmission:
     """Parse and check a submission folder or ``.tar.gz``/``.zip``; raises ``InputError``.
 
     ``limits`` are the lab's (``[lab.limits]`` of the inventory; default ``Limits()``): they cap
@@ -183,7 +197,8 @@ def load_submission(source: Path | str, limits: Limits | None = None,
     ``digests``: the artifacts' sha256 as the controller already computed them, for a worker that
     receives the controller's unpacked folder (a run hashes each artifact once, not once per target).
     ``stability``: the lab's ``[lab.stability]`` (default ``StabilitySettings()``), whose
-    ``max_duration`` caps the manifest's ``[stability] duration``.
+    ``max_duration`` caps the manifest's ``[stability] duration``. ``also``: more problems of the
+    parsed manifest, said with the rest (``lab validate``: its claims against the lab's targets).
     """
     source = Path(source)
     limits = limits or Limits()
@@ -206,8 +221,14 @@ def load_submission(source: Path | str, limits: Limits | None = None,
     try:
         if manifest.is_symlink():
             raise InputError(str(manifest), [LINK])
-        model = parse_model(Submission, read_toml(manifest), str(manifest))
+        data = read_toml(manifest)
+        try:
+            model = parse_model(Submission, data, str(manifest))
+        except InputError as exc:  # the artifacts it names are looked for all the same: one round
+            raise InputError(exc.source, exc.problems + _missing_raw(data, root)) from None
         problems, digests = _check_files(model, root, limits, digests)
+        if also is not None:
+            problems += also(model)
         problems += model.limits.problems(limits)
         if model.stability:
             problems += model.stability.problems(stability or StabilitySettings())
@@ -222,7 +243,8 @@ def load_submission(source: Path | str, limits: Limits | None = None,
     return LoadedSubmission(model, root.resolve(), source, digests, tmp)
 
 
-def load_for_lab(source: Path | str, lab: LabSettings, digests: dict[str, str] | None = None) -> LoadedSubmission:
+def load_for_lab(source: Path | str, lab: LabSettings, digests: dict[str, str] | None = None,
+                 also: Callable[[Submission], list[str]] | None = None) -> LoadedSubmission:
     """``load_submission`` under one lab's settings (``[lab]`` of its inventory): every caller that has
     an inventory checks a submission against the same limits, the command line, workers and the service alike."""
-    return load_submission(source, lab.limits, digests, stability=lab.stability)
+    return load_submission(source, lab.limits, digests, stability=lab.stability, also=also)
