@@ -367,3 +367,18 @@ def test_no_two_product_names_share_a_page():
     assert len(set(slugs)) == len(names)
     assert slug_of("acme-calc") == "acme-calc" and slug_of("acme_calc") == "acme_calc"  # plain names as ever
     assert all(len(s.encode()) < 100 and "/" not in s and s not in (".", "..") for s in slugs)
+
+
+def test_the_pdf_report_is_published_and_linked_beside_the_detailed_one(engine, tmp_path):
+    """A buyer reading Chinese found only Allure's report (English) behind every "report" link; the
+    PDF report, in the lab's first language, was not published."""
+    run = write_run(tmp_path, "r1", {"t1": "passed"})
+    (run / "report").mkdir(exist_ok=True)
+    (run / "report" / "index.html").write_text("<html>allure</html>")
+    (run / "report" / "report.pdf").write_bytes(b"%PDF-1.7 the report")
+    record_run(engine, run)
+    site = tmp_path / "site"
+    index = publish(engine, site, "Lab", tmp_path / "key.pem").read_text()
+    assert (site / "reports" / "r1.pdf").read_bytes() == b"%PDF-1.7 the report"
+    assert 'href="reports/r1.pdf"' in index and "测试报告" in index and "详细结果" in index
+    assert 'href="../reports/r1.pdf"' in (site / "products/acme.html").read_text()

@@ -180,7 +180,7 @@ def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, 
 
 def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
     run = result.run
-    links = {"certificate": None, "certificate_page": None, "report": None}
+    links = {"certificate": None, "certificate_page": None, "report": None, "report_pdf": None}
     if result.certificate is not None:
         base = f"certificates/{slug_of(run.id)}/{slug_of(result.target)}"
         doc = result.certificate.document
@@ -196,6 +196,13 @@ def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAUL
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report, dest)
         links["report"] = f"reports/{slug_of(run.id)}.html"
+    pdf = Path(run.folder) / "report" / "report.pdf"  # the report people file, in the lab's first language
+    if pdf.is_file() and not pdf.is_symlink():
+        dest = site / "reports" / f"{slug_of(run.id)}.pdf"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(pdf, dest)
+        links["report_pdf"] = f"reports/{slug_of(run.id)}.pdf"
     from lab.desktop.evidence import publish_screenshots  # a desktop application's windows
 
     links["screenshots"] = publish_screenshots(Path(run.folder), result.target, site,

@@ -44,10 +44,12 @@ def _cell(target: str, result: Result, spec=None) -> dict:
     base = f"certificates/{quoted(run.id)}/{quoted(target)}"
     has_cert = result.certificate is not None
     has_report = (Path(run.folder) / "report" / "index.html").is_file()
+    has_pdf = (Path(run.folder) / "report" / "report.pdf").is_file()
     return {**cell_data(target, result, spec),
             "certificate": f"{base}.json" if has_cert else None,
             "certificate_page": f"{base}.html" if has_cert else None,
-            "report": f"reports/{quoted(run.id)}.html" if has_report else None}
+            "report": f"reports/{quoted(run.id)}.html" if has_report else None,
+            "report_pdf": f"reports/{quoted(run.id)}.pdf" if has_pdf else None}
 
 
 def published_matrix(centre) -> tuple[list[dict], list[dict], dict]:
@@ -115,14 +117,25 @@ def certificate_page(request: Request, run: str, target: str):
                   json_name=f"{quoted(target)}.json", root="../../")
 
 
-@router.get("/reports/{run}.html")
-def report_page(request: Request, run: str):
+def _published_report(request: Request, run: str, name: str) -> Path:
     with Session(centre_of(request).engine) as s:
         row = s.get(Run, run)
-        page = Path(row.folder) / "report" / "index.html" if row is not None else None
-    if page is None or not page.is_file():
+        page = Path(row.folder) / "report" / name if row is not None else None
+    if page is None or not page.is_file() or page.is_symlink():
         raise HTTPException(404, NO_SUCH_REPORT)
-    return FileResponse(page, media_type="text/html", headers=REPORT_HEADERS)
+    return page
+
+
+@router.get("/reports/{run}.html")
+def report_page(request: Request, run: str):
+    return FileResponse(_published_report(request, run, "index.html"), media_type="text/html", headers=REPORT_HEADERS)
+
+
+@router.get("/reports/{run}.pdf")
+def report_pdf(request: Request, run: str):
+    """The PDF report people file (in the lab's first language), beside Allure's detailed one."""
+    return FileResponse(_published_report(request, run, "report.pdf"), media_type="application/pdf",
+                        headers=REPORT_HEADERS)
 
 
 def _signing_key(request: Request):

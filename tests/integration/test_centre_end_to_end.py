@@ -144,6 +144,10 @@ def test_a_vendor_uploads_acme_calc_with_curl_and_an_engineer_publishes_it(engin
         assert "acme-calc" in body and "0.9.0" in body
         status, page = curl(f"{url}/")
         assert status == 200 and "acme-calc" in page  # the buyers' page
+        pdf = re.search(r'href="(reports/[^"]+\.pdf)"', page)  # the PDF report, beside Allure's
+        assert pdf is not None, page[-2000:]
+        status, _ = curl("-o", "/dev/null", f"{url}/{pdf.group(1)}")
+        assert status == 200
     finally:
         worker.stop()
         api.stop()
