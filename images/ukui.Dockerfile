@@ -20,4 +20,4 @@ RUN apt-get update \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends x11-apps \
       python3 python3-gi gir1.2-gtk-3.0 \
- && apt-get clean
+ && apt-get clean && apt-cache gencaches >/dev/null  # apt's cache of the lists, kept as a system keeps it

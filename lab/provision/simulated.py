@@ -44,7 +44,7 @@ ARG BASE
 FROM ${BASE}
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server sudo \\
- && apt-get clean && mkdir -p /run/sshd && rm -f /etc/ssh/ssh_host_* \\
+ && apt-get clean && apt-cache gencaches >/dev/null && mkdir -p /run/sshd && rm -f /etc/ssh/ssh_host_* \\
  && useradd -m -s /bin/sh lab && echo 'lab ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/lab \\
  && chmod 440 /etc/sudoers.d/lab
 """
