@@ -171,6 +171,20 @@ def create_user(session: Session, email: str, password: str, org: str | Organisa
     return row
 
 
+def reset_password(session: Session, email: str, password: str) -> User:
+    """A new password for a user (a forgotten one, or one that may have been guessed): the account's
+    wait after wrong passwords is lifted and every session it had is ended."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise InputError("user", [f"EMAIL: no user {email.strip().lower()!r}"])
+    if len(password) < PASSWORD_MIN:
+        raise InputError("user", [f"password: at least {PASSWORD_MIN} characters"])
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until, user.signed_out = 0, None, now()
+    session.flush()
+    return user
+
+
 def create_token(session: Session, org: str | Organisation | None = None, engineer: str | None = None, *,
                  engineer_email: str | None = None,
                  expires: datetime | timedelta | None = timedelta(days=TOKEN_DAYS)) -> tuple[ApiToken, str]:

@@ -80,8 +80,20 @@ def _password() -> str:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise InputError("lab admin user create", ["password: empty (type it, or give it on stdin's first line)"])
+        raise InputError("lab admin user", ["password: empty (type it, or give it on stdin's first line)"])
     return password
+
+
+@user_app.command("password")
+def user_password(email: str = typer.Argument(..., help="the user's e-mail address")) -> None:
+    """Set a user's password anew (asked for, hidden, or read from stdin); ends the user's sessions
+    and lifts the wait after wrong passwords."""
+    from lab.centre.auth import reset_password
+
+    password = _password()
+    with _session() as s:
+        user = reset_password(s, email, password)
+        say(f"{shown(user.email)}: a new password is set; the user's sessions are ended")
 
 
 @user_app.command("create")

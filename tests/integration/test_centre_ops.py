@@ -109,6 +109,12 @@ def test_admin_creates_an_org_users_and_a_token_stored_only_as_a_hash(centre):
     unknown = lab("admin", "user", "create", "y@acme.example", "--org", "Nobody Ltd", cwd=folder, env=env,
                   stdin="long enough password\n")
     assert unknown.returncode == 2 and "no organisation named 'Nobody Ltd'" in unknown.stderr
+    # a forgotten password: set anew (the user's sessions end); a user that does not exist is said
+    reset = ok(lab("admin", "user", "password", "vendor@acme.example", cwd=folder, env=env,
+                   stdin="correct horse battery\n"))
+    assert "a new password is set" in reset.stdout
+    nobody = lab("admin", "user", "password", "nobody@acme.example", cwd=folder, env=env, stdin="long enough one\n")
+    assert nobody.returncode == 2 and "no user 'nobody@acme.example'" in nobody.stderr
 
     made = ok(lab("admin", "token", "create", "--org", "ACME Software", cwd=folder, env=env))
     lines = made.stdout.rstrip("\n").splitlines()
