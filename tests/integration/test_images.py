@@ -83,6 +83,6 @@ def test_the_postgresql_images_cluster_listens_on_5432_whatever_the_build_host_r
     """pg_createcluster takes the first port free on the build host (the build shares its network):
     a PostgreSQL of the host's own on 5432 once gave the image 5433, and every database check broke."""
     target = built("debian12-postgresql")
-    out = client().containers.run(target.docker.image, ["sh", "-c", "grep '^port' /etc/postgresql/*/main/postgresql.conf"],
-                                  remove=True, network_mode="none").decode()
+    grep = "grep '^port' /etc/postgresql/*/main/postgresql.conf"
+    out = client().containers.run(target.docker.image, ["sh", "-c", grep], remove=True, network_mode="none").decode()
     assert out.split()[:3] == ["port", "=", "5432"], out
