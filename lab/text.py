@@ -67,6 +67,8 @@ def slug_of(text: str) -> str:
     published later took the other's page (a hostile review). A name of safe characters is its own
     slug; any other is made safe and given ``~`` and a digest of the whole name (``~`` is never in
     the first kind), short enough for a file name whatever its script."""
-    if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", text) and text not in (".", ".."):
+    # ...nor ends like a page's language (``acme.en``: products/acme.en.html is acme's English page)
+    if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", text) and text not in (".", "..") \
+            and not re.search(r"\.[A-Za-z]{2,3}(-[A-Za-z]{2,4})?$", text):
         return text
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:60] + "~" + hashlib.sha256(text.encode()).hexdigest()[:16]

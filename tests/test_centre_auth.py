@@ -6,13 +6,15 @@ another organisation's submission on every path, API and portal alike."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lab.centre import auth
-from lab.centre.models import ApiToken
+from lab.centre.models import ApiToken, User
 from lab.errors import InputError
 from lab.hashing import sha256_text
 from tests.centre_app import bearer
@@ -171,3 +173,36 @@ def test_signing_out_ends_the_session_a_copied_cookie_included(centre):
     assert again.status_code == 303 and "/login" in again.headers["location"]
     centre.sign_in("vendor@acme.example", "correct horse")  # a new session works
     assert centre.client.get("/submissions").status_code == 200
+
+
+def test_wrong_passwords_tried_at_once_all_count(centre):
+    """A hostile review: 20 wrong guesses sent at once counted as two (read, argon2, write back)."""
+    with centre.session() as s:
+        auth.create_user(s, "victim@lab.example", "right password", engineer=True)
+    real = auth._hasher
+
+    class Slow:  # argon2 as slow as in production, without its memory: guesses overlap as they do
+        def verify(self, h, p):
+            import time
+            time.sleep(0.2)
+            return real.verify(h, p)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    auth._hasher = Slow()
+    try:
+        def guess(i):
+            with Session(centre.engine, expire_on_commit=False) as s, s.begin():
+                auth.authenticate_password(s, "victim@lab.example", f"guess {i}")
+
+        threads = [threading.Thread(target=guess, args=(i,)) for i in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        auth._hasher = real
+    with Session(centre.engine) as s:
+        user = s.scalar(select(User).where(User.email == "victim@lab.example"))
+        assert user.locked_until is not None, f"20 wrong guesses, failed_logins={user.failed_logins}, no wait"

@@ -148,3 +148,20 @@ def test_a_product_name_is_its_first_uploaders_until_the_catalogue_knows_it(cent
     assert "is submitted to this centre by 'ACME Software Co., Ltd.'" in said["message"]
     again = centre.upload(tar_gz(folder_like_acme(tmp_path, summary="again")))  # its owner: fine
     assert again.status_code == 201, again.text
+
+
+def test_a_squatted_name_is_given_to_its_vendor_by_a_transfer(centre, tmp_path):
+    """A hostile review: a squatter's unpublished upload held the name for good; the transfer the
+    refusal tells the vendor to ask for said "no such product in the catalogue"."""
+    from lab.catalogue.record import transfer_product
+
+    squat = centre.upload(tar_gz(folder_like_acme(tmp_path, vendor="Other Vendor")), centre.other)
+    assert squat.status_code == 201, squat.text
+    mine = centre.upload(tar_gz(folder_like_acme(tmp_path)))
+    assert mine.status_code == 422 and "ask the lab to transfer it" in mine.json()["problems"][0]["message"]
+    with pytest.raises(InputError, match="add --new"):  # a misspelt name is never given away silently
+        transfer_product(centre.engine, "acme-calc", "ACME Software Co., Ltd.", by="eng")
+    transfer_product(centre.engine, "acme-calc", "ACME Software Co., Ltd.", by="eng", new=True)
+    assert centre.upload(tar_gz(folder_like_acme(tmp_path, summary="after the transfer"))).status_code == 201
+    again = centre.upload(tar_gz(folder_like_acme(tmp_path, vendor="Other Vendor", summary="x")), centre.other)
+    assert (again.status_code == 422 and "product.name" in again.text) or "belongs to" in again.text

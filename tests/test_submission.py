@@ -269,7 +269,10 @@ def test_a_manifest_nested_thousands_deep_or_not_utf8_is_bad_input_not_a_crash(f
 @pytest.mark.parametrize(("claimed", "package", "same"), [
     ("1.6.18", "1.6.18-1+deb12u1", True), ("1.6.18", "1:1.6.18-1", True), ("2.0", "2.0.1-1", True),
     ("2.0.1 SP1", "2.0.1", True), ("1.0-lab1", "1.0-lab1", True),
-    ("3.0.0", "1.0.0", False), ("1", "10.0", False), ("1.0", "1.0b2", False), ("1.0", "", False)])
+    ("3.0.0", "1.0.0", False), ("1", "10.0", False), ("1.0", "1.0b2", False), ("1.0", "", False),
+    # a hostile review: a pre-release is not the release, and a package's version not a later one
+    ("3.0.0", "3.0.0~rc1", False), ("1.0.9", "1.0", False), ("1.5", "1", False), ("2.0-1", "2.0", False),
+    ("2.0.1 (LTS)", "2.0.1", True)])
 def test_the_version_a_manifest_claims_is_the_packages(claimed, package, same):
     assert same_version(claimed, package) is same
 
@@ -303,3 +306,22 @@ def test_validate_says_a_manifests_errors_and_its_missing_files_in_one_round(tmp
     assert "product.verison: unknown key (did you mean 'version'?)" in problems
     assert "artifacts[0].path: missing_1.0_all.deb not found in the submission" in problems
     assert not any("outside" in p and "not found" in p for p in problems)  # never looked for outside it
+
+
+def test_the_package_named_as_the_product_carries_its_version_and_an_unreadable_one_hides_nothing(tmp_path):
+    """A hostile review: a product of 1.0.0 beside a tiny .deb of 3.0.0 was valid as 3.0.0, and any
+    unreadable .deb switched the check off."""
+    from examples.make import build_deb
+
+    real = build_deb({"/usr/bin/v": b"#!/bin/sh\n"}, {"Package": "acme-v", "Version": "1.0.0", "Architecture": "all"},
+                     tmp_path)
+    decoy = build_deb({"/usr/share/decoy": b"x"}, {"Package": "acme-decoy", "Version": "3.0.0",
+                                                   "Architecture": "all"}, tmp_path)
+    (tmp_path / "broken_1.0_all.deb").write_bytes(b"!<arch>\nnot really")
+    manifest = ('schema = 1\n[product]\nname = "acme-v"\nversion = "3.0.0"\nvendor = "V"\n'
+                f'[[artifacts]]\npath = "broken_1.0_all.deb"\n[[artifacts]]\npath = "{decoy.name}"\n'
+                f'[[artifacts]]\npath = "{real.name}"\n')
+    (tmp_path / "submission.toml").write_text(manifest)
+    with pytest.raises(InputError) as said:
+        load_submission(tmp_path)
+    assert f"{real.name} is 1.0.0" in str(said.value.problems) and decoy.name not in str(said.value.problems)

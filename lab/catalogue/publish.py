@@ -276,7 +276,7 @@ def matrix(versions: Sequence[ProductVersion], inventory: dict | None,
         page = pages.setdefault(product.name, {
             "product": product, "slug": row["slug"], "versions": [],
             "transfers": [{"from": t.from_vendor, "to": t.to_vendor, "at": t.at, "by": t.by}
-                          for t in product.transfers]})
+                          for t in product.transfers if t.from_vendor]})  # a name given before any run: none
         page["versions"].append({"version": version.version, "cells": list(cells.values())})
     names = [n for n in inventory if n in by_target] if inventory is not None else sorted(by_target)
     columns = [_column(n, (inventory or {}).get(n), sorted(by_target[n], key=lambda r: r.made))

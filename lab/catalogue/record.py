@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from lab.catalogue.models import (
     HARNESS_MAX,
+    NAME_MAX,
     RUN_ID_MAX,
     TARGET_MAX,
     VENDOR_MAX,
@@ -302,10 +303,21 @@ def _vendor_problems(vendor: str) -> list[str]:
     return []
 
 
+def _name_problems(product: str) -> list[str]:
+    """A product name as a manifest must give it (``[product] name``)."""
+    if len(product) > NAME_MAX or not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*", product):
+        return [f"PRODUCT: a product name is [a-z0-9][a-z0-9.+_-]*, at most {NAME_MAX} characters"]
+    return []
+
+
 def transfer_product(engine: Engine, product: str, to_vendor: str, by: str | None = None,
-                     now: datetime | None = None) -> ProductTransfer:
+                     now: datetime | None = None, new: bool = False) -> ProductTransfer:
     """Give ``product`` to ``to_vendor`` (a lab engineer's decision) and record who from, who to, when,
-    and by whom. Its later runs must come from ``to_vendor``; the earlier ones stay as they were."""
+    and by whom. Its later runs must come from ``to_vendor``; the earlier ones stay as they were.
+    With ``new``, a name the catalogue does not know yet is given all the same (recorded "from"
+    nobody): the centre holds a name for its first uploader until then, and a squatter's upload
+    must not keep it from its vendor (found by a hostile review); without, such a name is refused
+    (a misspelt one would otherwise be given away)."""
     problems = _vendor_problems(to_vendor)
     if problems:
         raise InputError(product, problems)
@@ -317,8 +329,16 @@ def transfer_product(engine: Engine, product: str, to_vendor: str, by: str | Non
     at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     with Session(engine, expire_on_commit=False) as s, s.begin():
         row = s.scalar(select(Product).where(Product.name == product))
+        if row is None and not new:
+            raise InputError(product, ["no such product in the catalogue (a product is recorded by its first run; "
+                                       "to give a name not recorded yet, such as one another organisation's upload "
+                                       "holds in the centre, add --new)"])
         if row is None:
-            raise InputError(product, ["no such product in the catalogue (a product is recorded by its first run)"])
+            problems = _name_problems(product)
+            if problems:
+                raise InputError(product, problems)
+            row = Product(name=product, vendor="")
+            s.add(row)
         if row.vendor == to_vendor:
             raise InputError(product, [f"--to: it already belongs to {_quoted(to_vendor)}"])
         transfer = ProductTransfer(product=row, from_vendor=row.vendor, to_vendor=to_vendor, at=at, by=by[:200])

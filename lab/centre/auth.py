@@ -29,7 +29,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lab.centre.models import ApiToken, Organisation, User
@@ -278,11 +278,13 @@ def authenticate_password(session: Session, email: str, password: str, at: datet
         if waiting:
             return None
     except (VerificationError, InvalidHashError):
-        if user is not None and not waiting:
-            user.failed_logins = (user.failed_logins or 0) + 1
-            if user.failed_logins >= LOGIN_FAILURES:
-                user.failed_logins, user.locked_until = 0, at + LOGIN_WAIT
-            session.flush()
+        if user is not None and not waiting:  # counted in the database: guesses sent at once all count
+            count = session.execute(update(User).where(User.id == user.id)
+                                    .values(failed_logins=User.failed_logins + 1)
+                                    .returning(User.failed_logins)).scalar()
+            if count is not None and count >= LOGIN_FAILURES:
+                session.execute(update(User).where(User.id == user.id, User.failed_logins >= LOGIN_FAILURES)
+                                .values(failed_logins=0, locked_until=at + LOGIN_WAIT))
         return None
     if user is None:
         return None

@@ -47,6 +47,7 @@ def record_cmd(runs: list[Path] = typer.Argument(..., help="run folders (with ve
 @app.command("transfer")
 def transfer_cmd(product: str = typer.Argument(..., help="the product's name, as in the catalogue"),
                  to: str = typer.Option(..., "--to", help="the vendor that owns it from now on"),
+                 new: bool = typer.Option(False, "--new", help="also a name the catalogue has not recorded yet"),
                  catalogue: str = Catalogue, inventory: Path = Inventory) -> None:
     """Give a product to another vendor: from now on only its runs are recorded (the transfer is kept)."""
     from lab.catalogue.db import open_for
@@ -55,6 +56,7 @@ def transfer_cmd(product: str = typer.Argument(..., help="the product's name, as
 
     with visible_errors():
         inv = load_inventory(inventory)
-        t = transfer_product(open_for(inv, catalogue), product, to)
-    say(f"{shown(product)}: transferred from {shown(t.from_vendor)} to {shown(t.to_vendor)} at {shown(t.at)}"
+        t = transfer_product(open_for(inv, catalogue), product, to, new=new)
+    was = f"from {shown(t.from_vendor)}" if t.from_vendor else "(not in the catalogue before: its name is now theirs)"
+    say(f"{shown(product)}: transferred {was} to {shown(t.to_vendor)} at {shown(t.at)}"
         + (f" by {shown(t.by)}" if t.by else ""))

@@ -58,6 +58,7 @@ class Installer(abc.ABC):
     def __init__(self) -> None:
         self.dependency_archive: bytes = b""  # what the downloader fetched, as a tar (for attribution)
         self.dependency_memo = None  # where its packages' file lists are kept between runs (the cache)
+        self.downloaded_on_target = False  # a real board downloads for itself: no archive was brought over
 
     @abc.abstractmethod
     def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]: ...
@@ -87,18 +88,23 @@ class Installer(abc.ABC):
 
 
 def run_step(p: Provisioned, command: str, timeout: float, what: str,
-             before_product: Callable[[CommandResult], bool] | None = None) -> CommandResult:
+             before_product: Callable[[CommandResult], bool] | None = None,
+             refused: Callable[[CommandResult], bool] | None = None) -> CommandResult:
     """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure, except a
     step the kernel killed for lack of memory under the target's limits (its cgroup's OOM count
     rose) while ``before_product`` says only the lab's tools had run (apt still reading its lists):
     the target's limits leave the lab no room, the lab's fault. A kill the product's own code sent
-    (an apt hook of an earlier release, say) raises no OOM count: still the product's."""
+    (an apt hook of an earlier release, say) raises no OOM count: still the product's. ``refused``:
+    a failure it recognises (apt declining before anything ran) is returned, not raised: the caller
+    has another way."""
     oom_before = _oom_kills(p) if before_product is not None else None
     try:
         result = p.transport.run(command, timeout=timeout)
     except CommandTimeout:
         raise ProductFailure(f"{what} timed out after {timeout:g} s (killed): {command}") from None
     if not result.ok:
+        if refused is not None and result.exit_status <= 128 and refused(result):
+            return result
         text = result.stdout + result.stderr
         if any(marker in text for marker in MIRROR_TROUBLE):
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
@@ -139,6 +145,7 @@ class Downloaded:
     offers: str = ""       # on failure: what the target's repositories offer of each unmet package
     folders: dict[str, bytes] = field(default_factory=dict)  # the ``also`` folders brought over, as tars
     seconds: float = 0.0   # the download and the copy to the target: what a warm dependency cache saves
+    on_target: bool = False  # the target downloaded for itself (a real board): nothing was brought over
 
 
 def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: float,
@@ -171,7 +178,7 @@ def download(p: Provisioned, batch: Batch, command: str, cache: str, timeout: fl
             for folder, data in folders.items():
                 p.transport.put_tar(Path(folder).parent.as_posix(), data)
             return Downloaded(result, archive, folders=folders, seconds=time.monotonic() - started)
-    return Downloaded(result, archive)
+    return Downloaded(result, archive, on_target=True)
 
 
 def q(value: str) -> str:

@@ -51,6 +51,14 @@ def _offers(dl, result: CommandResult) -> str:
     return "; ".join(f"{n} {', '.join(have[n])}" if n in have else f"no {n}" for n in names)
 
 
+INST = re.compile(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) ", re.M)
+
+
+def _planned(simulated: str) -> list[tuple[str, str]]:
+    """(name, version) of each package ``apt-get -s install`` would install or upgrade."""
+    return INST.findall(simulated)
+
+
 def archive_names(archive: bytes) -> list[str]:
     """The .deb files of a downloaded apt cache (a tar of its folder), by name."""
     import io
@@ -97,7 +105,7 @@ class DebInstaller(Installer):
         seed = (lambda dl: (cache.copy_lists(dl, LISTS), cache.copy_lists(p.transport, LISTS))) if cache else None
         got = download(p, batch, command, ARCHIVES, timeout, explain=_offers, seed=seed,
                        also=lambda r: (LISTS,) if REFRESHED in r.stdout else ())  # copied only when new
-        self.dependency_archive = got.archive
+        self.dependency_archive, self.downloaded_on_target = got.archive, got.on_target
         result = got.result
         if result.ok:
             if cache is not None and got.archive:
@@ -130,14 +138,30 @@ class DebInstaller(Installer):
     def install_dependencies(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult | None:
         """The downloaded OS packages, by their files (the very versions resolved for the product),
         marked as installed automatically, so the product's purge with ``--autoremove`` still takes
-        them away. Not the product's own package, should the mirror have brought one of its name."""
-        own = {s.contents.package for s in batch if s.contents.package}
-        files = [f for f in archive_names(self.dependency_archive) if f.split("_", 1)[0] not in own]
-        if not files:
+        them away. Not the product's own package, should the mirror have brought one of its name.
+
+        Only what installs apart exactly as resolved: nothing downloaded (``--no-download``: an
+        alternative the product itself provides, a mail-transport-agent, would have apt reach for
+        exim4) and nothing removed (``--no-remove``: an earlier release in conflict). When apt
+        declines, before dpkg ran, they go in with the product as one transaction, as before (a
+        hostile review: an upgrade became "remove the old release, install the new one", and a
+        product providing an MTA was called broken). Never over an earlier release (the upgrade
+        suite's install): its scripts must meet the upgrade as one transaction."""
+        if self.upgrading:
             return None
-        return run_step(p, f"{apt(p)} --mark-auto install {' '.join(q(f'{ARCHIVES}/{f}') for f in files)}", timeout,
-                        f"installing the OS packages {names(batch)} depends on ({len(files)}, from "
-                        f"{p.target.name}'s repositories)", before_product=_before_dpkg)
+        own = {s.contents.package for s in batch if s.contents.package}
+        if self.downloaded_on_target:  # a real board: what apt would install, by name and version
+            planned = _planned(p.transport.run(f"{apt(p)} -s install {paths(batch)}").stdout)
+            wanted = [f"{q(name)}={q(version)}" for name, version in planned if name.split(":")[0] not in own]
+        else:
+            wanted = [q(f"{ARCHIVES}/{f}") for f in archive_names(self.dependency_archive)
+                      if f.split("_", 1)[0] not in own]
+        if not wanted:
+            return None
+        result = run_step(p, f"{apt(p)} --no-download --no-remove --mark-auto install {' '.join(wanted)}", timeout,
+                          f"installing the OS packages {names(batch)} depends on ({len(wanted)}, from "
+                          f"{p.target.name}'s repositories)", before_product=_before_dpkg, refused=_before_dpkg)
+        return result if result.ok else None
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
         # Offline: the dependencies are already in apt's cache. (Not --no-download: apt then

@@ -152,15 +152,20 @@ def _missing_raw(data: dict, root: Path) -> list[str]:
 
 def same_version(claimed: str, package: str) -> bool:
     """A package's version is the product's: ``1.6.18`` for ``1:1.6.18-1+deb12u1``, a release of it
-    (``2.0`` for ``2.0.1-1``) or the package's with more said (``2.0.1 SP1`` for ``2.0.1``); never
-    another (``3.0.0`` for ``1.0.0``, ``1`` for ``10.0``)."""
+    (``2.0`` for ``2.0.1-1``) or the package's with words added (``2.0.1 SP1`` for ``2.0.1``); never
+    another (``3.0.0`` for ``1.0.0``, ``1`` for ``10.0``), nor a pre-release (``3.0.0`` for
+    ``3.0.0~rc1``, which Debian orders before 3.0.0), nor a later version than the package's
+    (``1.0.9`` for ``1.0``: found by a hostile review)."""
     epoch, colon, rest = package.partition(":")
     version = rest if colon and epoch.isdigit() else package
 
-    def extends(longer: str, shorter: str) -> bool:
-        return longer.startswith(shorter) and not longer[len(shorter)].isalnum()
+    def extends(longer: str, shorter: str, by: str) -> bool:
+        return longer.startswith(shorter) and len(longer) > len(shorter) and by(longer[len(shorter)])
 
-    return bool(version) and (version == claimed or extends(version, claimed) or extends(claimed, version))
+    release = lambda c: c in ".-+"  # noqa: E731  (a further release part, the packaging revision, a build)
+    words = lambda c: not c.isalnum() and c not in ".-+~:_"  # noqa: E731  (" SP1", " (LTS)"; no version part)
+    return bool(version) and (version == claimed or extends(version, claimed, release)
+                              or extends(claimed, version, words))
 
 
 def _version_problems(model: Submission, root: Path, limits: Limits, found: dict[str, str]) -> list[str]:
@@ -171,19 +176,21 @@ def _version_problems(model: Submission, root: Path, limits: Limits, found: dict
     from lab.deploy.contents import read_control
     from lab.errors import ProductFailure
 
-    said = []
+    versions: list[tuple[str, str, str]] = []  # (path, package, version) of each readable .deb
     for art in model.artifacts:
         if art.format != "deb" or art.path not in found:
             continue
         try:
-            version = read_control(art, root / art.path, limits).get("Version", "")
+            control = read_control(art, root / art.path, limits)
         except ProductFailure:
-            return []
-        if same_version(model.product.version, version):
-            return []
-        said.append(f"{art.path} is {version or 'of no version'}")
-    return [f"product.version: {VERSION_DIFFERS.say(version=model.product.version, said='; '.join(said))}"] if said \
-        else []
+            continue  # unreadable: its install fails; the others are still checked
+        versions.append((art.path, control.get("Package", ""), control.get("Version", "")))
+    # the package named as the product is the product's version; else any one of them
+    named = [v for v in versions if v[1] == model.product.name] or versions
+    if not named or any(same_version(model.product.version, version) for _, _, version in named):
+        return []
+    said = "; ".join(f"{path} is {version or 'of no version'}" for path, _, version in named)
+    return [f"product.version: {VERSION_DIFFERS.say(version=model.product.version, said=said)}"]
 
 
 def load_submission(source: Path | str, limits: Limits | None = None,
