@@ -366,6 +366,9 @@ def test_no_two_product_names_share_a_page():
     slugs = [slug_of(n) for n in names]
     assert len(set(slugs)) == len(names)
     assert slug_of("acme-calc") == "acme-calc" and slug_of("acme_calc") == "acme_calc"  # plain names as ever
+    # a second review: `acme.en`'s page was products/acme.en.html, which is acme's English page
+    assert slug_of("acme.en") != "acme.en" and slug_of("acme.zh-cn") != "acme.zh-cn"
+    assert slug_of("python3.11-tools") == "python3.11-tools"
     assert all(len(s.encode()) < 100 and "/" not in s and s not in (".", "..") for s in slugs)
 
 
