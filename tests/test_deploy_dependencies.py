@@ -62,3 +62,39 @@ def test_never_apart_over_an_earlier_release():
     installer = DebInstaller()
     installer.downloaded_on_target, installer.upgrading = True, True
     assert installer.install_dependencies(p, batch, 60) is None and board.ran == []
+
+
+class Purging:
+    """A target whose first purge (with --autoremove) fails on an OS package's prerm."""
+
+    def __init__(self, refusing: str):
+        self.ran, self.refusing = [], refusing
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        self.ran.append(command)
+        if "--autoremove" in command:
+            out = (f"Removing acme-kv (1.0.0) ...\nRefusing to remove {self.refusing}.\n"
+                   f"dpkg: error processing package {self.refusing} (--remove):\n"
+                   f" installed {self.refusing} package pre-removal script subprocess returned error exit status 1\n")
+            return CommandResult(command, 100, out.encode(), b"", 0.1)
+        return CommandResult(command, 0, b"Purging configuration files for acme-kv ...\n", b"", 0.1)
+
+
+def test_an_os_package_refusing_its_own_removal_is_not_the_products_failure():
+    """A hostile review: a product depending on sudo failed install.uninstall for sudo's prerm."""
+    target = Purging("sudo")
+    p, batch = board_and_batch(target)
+    assert DebInstaller().uninstall(p, batch, 60).ok
+    assert target.ran[-1].endswith("purge acme-kv") and "--autoremove" not in target.ran[-1]
+
+
+def test_the_products_own_refusal_stays_its_failure():
+    import pytest
+
+    from lab.errors import ProductFailure
+
+    target = Purging("acme-kv")
+    p, batch = board_and_batch(target)
+    with pytest.raises(ProductFailure, match="purging acme-kv failed"):
+        DebInstaller().uninstall(p, batch, 60)
+    assert len(target.ran) == 1

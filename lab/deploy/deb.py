@@ -59,6 +59,14 @@ def _planned(simulated: str) -> list[tuple[str, str]]:
     return INST.findall(simulated)
 
 
+DPKG_ERROR = re.compile(r"^dpkg: error processing package (\S+) \(--(?:remove|purge)\):", re.M)
+
+
+def _refused_by(result: CommandResult) -> list[str]:
+    """The packages whose removal dpkg said failed (``dpkg: error processing package sudo (--remove)``)."""
+    return sorted(set(DPKG_ERROR.findall(result.stdout + result.stderr)))
+
+
 def archive_names(archive: bytes) -> list[str]:
     """The .deb files of a downloaded apt cache (a tar of its folder), by name."""
     import io
@@ -172,8 +180,15 @@ class DebInstaller(Installer):
                         before_product=_before_dpkg)
 
     def uninstall(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:
-        pkgs = " ".join(q(s.contents.package or "") for s in batch)
-        # One transaction: the product and the dependencies it alone pulled in, purged together
-        # (``--autoremove`` with ``purge`` purges those too), as a second ``autoremove`` run would.
-        return run_step(p, f"{apt(p)} --autoremove purge {pkgs}", timeout,
-                        f"purging {', '.join(s.contents.package or s.name for s in batch)}")
+        """One transaction: the product and the dependencies it alone pulled in, purged together
+        (``--autoremove`` with ``purge`` purges those too), as a second ``autoremove`` run would.
+        When only OS packages' own scripts refused (sudo's prerm refuses without a root password:
+        a hostile review's product was blamed for it), the product is purged alone; the OS
+        packages then stay, shown as such by install.leftovers."""
+        own = [s.contents.package or "" for s in batch]
+        what = f"purging {', '.join(s.contents.package or s.name for s in batch)}"
+        result = run_step(p, f"{apt(p)} --autoremove purge {' '.join(q(n) for n in own)}", timeout, what,
+                          refused=lambda r: bool(_refused_by(r)) and not set(_refused_by(r)) & set(own))
+        if result.ok:
+            return result
+        return run_step(p, f"{apt(p)} purge {' '.join(q(n) for n in own)}", timeout, what)
