@@ -191,4 +191,6 @@ class DebInstaller(Installer):
                           refused=lambda r: bool(_refused_by(r)) and not set(_refused_by(r)) & set(own))
         if result.ok:
             return result
-        return run_step(p, f"{apt(p)} purge {' '.join(q(n) for n in own)}", timeout, what)
+        # what dpkg still knows of them (removed already, a package without conffiles is gone)
+        known = f"$(dpkg-query -W -f='${{Package}} ' {' '.join(q(n) for n in own)} 2>/dev/null)"
+        return run_step(p, f"{apt(p)} purge {known}", timeout, what)
