@@ -19,6 +19,7 @@ from tests.integration.packages import MANIFEST, tarball
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 PG, MARIA = "debian12-postgresql", "debian12-mariadb"
+LEDGER = MANIFEST.replace('version = "1.0"', 'version = "2.0.0"')  # the version its .deb carries
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_not_applicable_is_skipped_with_the_reason(stacks, lab_run, tmp_path):
     sub.mkdir()
     shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
     shutil.copytree(ROOT / "examples/acme-ledger/sql", sub / "sql")
-    (sub / "submission.toml").write_text(MANIFEST.format(name="mysql-only") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="mysql-only") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["mysql"]\n'
                                          'schema = "sql/schema.sql"\n')
     run = lab_run(sub, "--targets", f"{PG},debian12-x86_64", "--suites", "database")
@@ -91,7 +92,7 @@ def test_a_server_killed_mid_suite_is_broken(stacks, tmp_path):
     shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
     (sub / "sql/schema.sql").write_text("CREATE TABLE t (id INT);\n")
     (sub / "sql/checks.sql").write_text("SELECT pg_sleep(8);\nSELECT 1;\n")
-    (sub / "submission.toml").write_text(MANIFEST.format(name="slow-db") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="slow-db") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
                                          'schema = "sql/schema.sql"\nchecks = "sql/checks.sql"\n')
     out = tmp_path / "out"
@@ -147,7 +148,7 @@ def test_a_statement_longer_than_a_command_line_argument_is_run_whole(stacks, la
     (sub / "sql/checks.sql").write_text("DO $$ BEGIN IF (SELECT count(*) FROM seed) <> 4000 THEN "
                                         "RAISE EXCEPTION 'seed rows lost'; END IF; END $$;\n")
     assert (sub / "sql/schema.sql").stat().st_size > 200 << 10
-    (sub / "submission.toml").write_text(MANIFEST.format(name="big-seed") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="big-seed") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
                                          'schema = "sql/schema.sql"\nchecks = "sql/checks.sql"\n')
     run = lab_run(sub, "--targets", PG, "--suites", "database")
@@ -164,7 +165,7 @@ def test_a_mysql_client_command_in_the_sql_runs_nothing(stacks, lab_run, tmp_pat
     padding = "/* " + "x" * (100 << 10) + " */"  # over the argument limit: the file path too
     (sub / "sql/schema.sql").write_text("system touch /tmp/lab-pwned-short;\n"
                                         f"system touch /tmp/lab-pwned-long {padding};\n")
-    (sub / "submission.toml").write_text(MANIFEST.format(name="mysql-system") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="mysql-system") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["mysql"]\n'
                                          'schema = "sql/schema.sql"\n')
     run = lab_run(sub, "--targets", MARIA, "--suites", "install,database")
@@ -181,7 +182,7 @@ def test_a_refused_statement_quoting_a_server_gone_phrase_is_the_products_failur
     (sub / "sql").mkdir(parents=True)
     shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
     (sub / "sql/schema.sql").write_text("CREATE TABLE t (id INT);\nSELECT * FROM \"Connection refused\";\n")
-    (sub / "submission.toml").write_text(MANIFEST.format(name="gone-words") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="gone-words") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql", '
                                          '"mysql"]\nschema = "sql/schema.sql"\n')
     run = lab_run(sub, "--targets", f"{PG},{MARIA}", "--suites", "database")
@@ -202,7 +203,7 @@ def test_a_statement_that_crashes_the_server_is_the_products_and_leaves_no_false
     shutil.copy(next((ROOT / "examples/acme-ledger").glob("*.deb")), sub)
     (sub / "sql/schema.sql").write_text(
         "CREATE TABLE t (id INT);\nSELECT length(array_agg(g)::text) FROM generate_series(1, 60000000) g;\n")
-    (sub / "submission.toml").write_text(MANIFEST.format(name="crash-db") + '[[artifacts]]\npath = '
+    (sub / "submission.toml").write_text(LEDGER.format(name="crash-db") + '[[artifacts]]\npath = '
                                          '"acme-ledger_2.0.0_all.deb"\n[database]\nengines = ["postgresql"]\n'
                                          'schema = "sql/schema.sql"\n')
     run = lab_run(sub, "--targets", PG, "--suites", "install,database")
