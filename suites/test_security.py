@@ -4,8 +4,8 @@ No setuid/setgid or world-writable file of the product's or created by its scrip
 service, sudoers entry, SSH key or preload planted by a script; no OS binary replaced; no new
 account with root's uid or a password. The OS packages a .deb depends on are installed before the
 "before" state is taken (lab/deploy/deb.py): what they bring is the OS's, in the SBOM; files OS
-packages brought otherwise are shown, not held against the product. ELF hardening, daemons left running and files a tarball puts outside its prefix are
-advisories.
+packages brought otherwise are shown, not held against the product. ELF hardening, daemons left
+running and files a tarball puts outside its prefix are advisories.
 """
 
 from __future__ import annotations
