@@ -8,6 +8,7 @@ commands it ran.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -209,30 +210,34 @@ def _watched_meanwhile(request):
         request.getfixturevalue("stability_watch")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
+@contextlib.contextmanager
+def _not_applicable_is_skipped():
     """A ``NotApplicable`` raised in a fixture or a check makes the check *skipped*, with its reason."""
     try:
-        return (yield)
+        yield
     except NotApplicable as exc:
         pytest.skip(str(exc))
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with _not_applicable_is_skipped():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item):
-    """Likewise; and a check the submission never asked for on this target is skipped before its
-    fixtures run (lab/suite/applicable.py): a target the lab could not provision lists only the
-    checks that apply as broken."""
+    """A check the submission never asked for on this target is skipped before its fixtures run
+    (lab/suite/applicable.py): a target the lab could not provision lists only the checks that
+    apply as broken."""
     lab = item.config.stash.get(SESSION, None)
     if lab is not None:
         from lab.suite.applicable import not_applicable
 
         if why := not_applicable(check_id(item)[0], lab.submission.model, lab.target_spec):
             pytest.skip(why)
-    try:
+    with _not_applicable_is_skipped():
         return (yield)
-    except NotApplicable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -123,11 +123,11 @@ def message_of(e: dict, model: type | None = None) -> str:
     wording = _BY_TYPE.get(kind)
     if wording is not None:
         value = e.get("input")
-        # every placeholder any of them has; pydantic's context (bounds, lengths, the pattern) as text
-        said = {name: "" for name in ("expected", "max_length", "min_length", "actual_length", "gt", "ge", "lt",
-                                      "le", "pattern")}
-        said.update({k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (e.get("ctx") or {}).items()})
-        return wording.say(**said, given=given(value), length=len(value) if isinstance(value, str) else "")
+        # its own placeholders: what was given, and pydantic's context (bounds, lengths, the pattern) as text
+        said = {**dict.fromkeys(wording.names, ""),
+                **{k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (e.get("ctx") or {}).items()},
+                "given": given(value), "length": len(value) if isinstance(value, str) else ""}
+        return wording.say(**said)
     return e["msg"].removeprefix("Value error, ")
 
 

@@ -178,6 +178,18 @@ def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, 
     return cells
 
 
+def _copied(source: Path, site: Path, relative: str) -> str | None:
+    """``relative`` on the site, a copy of ``source`` (once: a run's file never changes); None when
+    there is no such file."""
+    if not source.is_file() or source.is_symlink():
+        return None
+    dest = site / relative
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+    return relative
+
+
 def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict:
     run = result.run
     links = {"certificate": None, "certificate_page": None, "report": None, "report_pdf": None}
@@ -189,20 +201,9 @@ def _copy_evidence(result: Result, site: Path, languages: Sequence[str] = DEFAUL
             write_atomic(site / localised(f"{base}.html", lang, languages[0]), page)
         links["certificate"] = f"{base}.json"
         links["certificate_page"] = f"{base}.html"
-    report = Path(run.folder) / "report" / "index.html"
-    if report.exists():
-        dest = site / "reports" / f"{slug_of(run.id)}.html"
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, dest)
-        links["report"] = f"reports/{slug_of(run.id)}.html"
-    pdf = Path(run.folder) / "report" / "report.pdf"  # the report people file, in the lab's first language
-    if pdf.is_file() and not pdf.is_symlink():
-        dest = site / "reports" / f"{slug_of(run.id)}.pdf"
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(pdf, dest)
-        links["report_pdf"] = f"reports/{slug_of(run.id)}.pdf"
+    links["report"] = _copied(Path(run.folder) / "report" / "index.html", site, f"reports/{slug_of(run.id)}.html")
+    # the report people file, in the lab's first language, beside Allure's
+    links["report_pdf"] = _copied(Path(run.folder) / "report" / "report.pdf", site, f"reports/{slug_of(run.id)}.pdf")
     from lab.desktop.evidence import publish_screenshots  # a desktop application's windows
 
     links["screenshots"] = publish_screenshots(Path(run.folder), result.target, site,

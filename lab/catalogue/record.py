@@ -41,6 +41,7 @@ from lab.errors import InfrastructureError, InputError
 from lab.inventory.model import NAME as TARGET_NAME
 from lab.lookalike import drawn_like
 from lab.results.model import TargetResult, Verdicts
+from lab.submission.model import PRODUCT_NAME
 from lab.submission.model import Product as ProductManifest
 from lab.supply.stored import components_of
 from lab.validation import problems_of
@@ -305,8 +306,8 @@ def _vendor_problems(vendor: str) -> list[str]:
 
 def _name_problems(product: str) -> list[str]:
     """A product name as a manifest must give it (``[product] name``)."""
-    if len(product) > NAME_MAX or not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*", product):
-        return [f"PRODUCT: a product name is [a-z0-9][a-z0-9.+_-]*, at most {NAME_MAX} characters"]
+    if len(product) > NAME_MAX or not PRODUCT_NAME.fullmatch(product):
+        return [f"PRODUCT: a product name is {PRODUCT_NAME.pattern}, at most {NAME_MAX} characters"]
     return []
 
 

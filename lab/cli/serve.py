@@ -12,7 +12,6 @@ stops what it started, and nothing else.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import typer
@@ -20,15 +19,7 @@ from rich.markup import escape
 
 from lab.cli.console import err, out
 from lab.errors import InputError
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from lab.settings import is_loopback
 
 
 def serve(
@@ -45,14 +36,14 @@ def serve(
     if stop:
         _stop()
         return
-    if not _loopback(host) and not public:
+    if not is_loopback(host) and not public:
         raise InputError("lab serve", [
             f"--host {host}: not a loopback address. The service speaks plain HTTP: vendors' tokens, "
             "portal passwords and uploads would cross the network in clear, and its workers' endpoints "
             "would be open to that network. Keep it on 127.0.0.1 behind a TLS reverse proxy "
             "(docs/service.md), or give --public to listen there anyway"])
     if background:
-        if not _loopback(host):
+        if not is_loopback(host):
             raise InputError("lab serve", ["--background runs the one-machine service on 127.0.0.1 only; "
                                            "drop --host"])
         _background(port)

@@ -62,9 +62,9 @@ def _planned(simulated: str) -> list[tuple[str, str]]:
 DPKG_ERROR = re.compile(r"^dpkg: error processing package (\S+) \(--(?:remove|purge)\):", re.M)
 
 
-def _refused_by(result: CommandResult) -> list[str]:
+def _refused_by(result: CommandResult) -> set[str]:
     """The packages whose removal dpkg said failed (``dpkg: error processing package sudo (--remove)``)."""
-    return sorted(set(DPKG_ERROR.findall(result.stdout + result.stderr)))
+    return set(DPKG_ERROR.findall(result.stdout + result.stderr))
 
 
 def archive_names(archive: bytes) -> list[str]:
@@ -188,7 +188,7 @@ class DebInstaller(Installer):
         own = [s.contents.package or "" for s in batch]
         what = f"purging {', '.join(s.contents.package or s.name for s in batch)}"
         result = run_step(p, f"{apt(p)} --autoremove purge {' '.join(q(n) for n in own)}", timeout, what,
-                          refused=lambda r: bool(_refused_by(r)) and not set(_refused_by(r)) & set(own))
+                          refused=lambda r: bool(others := _refused_by(r)) and not others & set(own))
         if result.ok:
             return result
         # what dpkg still knows of them (removed already, a package without conffiles is gone)

@@ -231,18 +231,13 @@ def site_address(lab: LabSettings | None = None) -> str | None:
     explicit = os.environ.get("LAB_SITE_URL", "").strip()
     if explicit:
         return explicit
-    import ipaddress
     from urllib.parse import urlsplit
 
-    from lab.settings import Settings
+    from lab.settings import Settings, is_loopback
 
     url = Settings().service_url
     host = urlsplit(url).hostname or ""
-    try:
-        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    return None if local or not host else url
+    return None if not host or is_loopback(host) else url
 
 
 def _target_page(run_dir: Path, name: str, result: TargetResult, site_url: str | None) -> TargetPage:

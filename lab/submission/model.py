@@ -39,6 +39,7 @@ FORMATS = {".deb": "deb", ".rpm": "rpm", ".tar": "tar", ".tar.gz": "tar", ".tgz"
 RELATIVE = Wording(N_("must be a relative path inside the submission"))
 NO_NUL = Wording(N_("must not contain NUL"))
 PRINTABLE = Wording(N_("must be printable text without control characters"))
+PRODUCT_NAME = re.compile(r"[a-z0-9][a-z0-9.+_-]*")  # [product] name: a file name, a URL, a package's
 NAME_SHAPE = Wording(N_("must match [a-z0-9][a-z0-9.+_-]*"))
 ONE_LINE = Wording(N_("must be one line of printable text"))
 SHA256 = Wording(N_("must be 64 hexadecimal digits"))
@@ -84,7 +85,7 @@ class Product(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.+_-]*", v):
+        if not PRODUCT_NAME.fullmatch(v):
             raise ValueError(NAME_SHAPE)
         return v
 
