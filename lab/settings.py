@@ -11,7 +11,6 @@ Example (``.env``)::
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -48,12 +47,3 @@ class Settings(BaseSettings):
 def settings() -> Settings:
     return Settings()
 
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or an address of 127.0.0.0/8 or ::1: only this machine reaches it."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

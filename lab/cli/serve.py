@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from lab.cli.console import err, out
 from lab.errors import InputError
-from lab.settings import is_loopback
+from lab.loopback import is_loopback
 
 
 def serve(

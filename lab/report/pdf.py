@@ -233,7 +233,8 @@ def site_address(lab: LabSettings | None = None) -> str | None:
         return explicit
     from urllib.parse import urlsplit
 
-    from lab.settings import Settings, is_loopback
+    from lab.loopback import is_loopback
+    from lab.settings import Settings
 
     url = Settings().service_url
     host = urlsplit(url).hostname or ""
