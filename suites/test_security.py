@@ -3,8 +3,9 @@
 No setuid/setgid or world-writable file of the product's or created by its scripts; no cron job,
 service, sudoers entry, SSH key or preload planted by a script; no OS binary replaced; no new
 account with root's uid or a password. The OS packages a .deb depends on are installed before the
-"before" state is taken (lab/deploy/deb.py): what they bring is the OS's, in the SBOM; files OS
-packages brought otherwise are shown, not held against the product. ELF hardening, daemons left
+"before" state is taken (lab/deploy/deb.py): what they bring is the OS's, in the SBOM, and their
+setuid and world-writable files are shown beside the findings; files OS packages brought otherwise
+are shown too, never held against the product. ELF hardening, daemons left
 running and files a tarball puts outside its prefix are advisories.
 """
 
@@ -44,17 +45,20 @@ def packaged(installed, test) -> list[str]:
 @pytest.mark.check("security.world_writable")
 def test_no_world_writable_files(lab, installed):
     before, after = states(lab)
-    bad, info = findings.world_writable(before, after, lab.owners())
+    owners = lab.owners()
+    bad, info = findings.world_writable(before, after, owners)
     listed = packaged(installed, lambda m: m & 0o002 and not (stat.S_ISDIR(m) and m & stat.S_ISVTX))
-    judged(findings.merge(bad, listed), info, WORLD_WRITABLE, lab)
+    judged(findings.merge(bad, listed), info + findings.from_dependencies(before, owners, "world_writable"),
+           WORLD_WRITABLE, lab)
 
 
 @pytest.mark.check("security.setuid")
 def test_no_setuid_or_setgid_files(lab, installed):
     before, after = states(lab)
-    bad, info = findings.setuid(before, after, lab.owners())
+    owners = lab.owners()
+    bad, info = findings.setuid(before, after, owners)
     listed = packaged(installed, lambda m: m & (stat.S_ISUID | stat.S_ISGID) and not stat.S_ISDIR(m))
-    judged(findings.merge(bad, listed), info, SETUID, lab)
+    judged(findings.merge(bad, listed), info + findings.from_dependencies(before, owners, "setuid"), SETUID, lab)
 
 
 @pytest.mark.check("security.system_files")

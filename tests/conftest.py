@@ -4,6 +4,7 @@ that fails the session if any container outlives the tests."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def pytest_sessionstart(session):
     session.config._lab_before = _lab_containers()
     session.config._reports_before = _reports_tree()
     # Tests sign with a key of their own, never the lab's (subprocesses inherit it).
-    key_dir = Path(tempfile.mkdtemp(prefix="lab-test-key-"))
+    key_dir = session.config._lab_key_dir = Path(tempfile.mkdtemp(prefix="lab-test-key-"))
     os.environ["LAB_SIGNING_KEY"] = str(key_dir / "signing-key.pem")
     # ... and record into a catalogue of their own, whatever command a test runs.
     os.environ["LAB_CATALOGUE"] = f"sqlite:///{key_dir / 'catalogue.db'}"
@@ -110,6 +111,9 @@ def pytest_sessionfinish(session, exitstatus):
         for name in left:
             client().containers.get(name).remove(force=True)
         session.exitstatus = 1
+    # the session's own key, catalogue and dependency cache go with it (158 were found left in /tmp)
+    if (key_dir := getattr(session.config, "_lab_key_dir", None)) is not None:
+        shutil.rmtree(key_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,25 @@ def test_a_planted_setuid_shell_counts_a_dependencys_does_not():
     assert info == ["/usr/bin/sudo (from OS package sudo) mode 4755"]
 
 
+def test_what_dependencies_brought_before_the_product_is_shown_not_held():
+    """OS dependencies go in before the "before" state: their setuid files are in no diff of the
+    install, so they are named from that state, with the packages the lab fetched for the product."""
+    before = fs({"/usr/bin/sudo": Entry("file", stat.S_IFREG | 0o4755),
+                 "/usr/bin/passwd": Entry("file", stat.S_IFREG | 0o4755, existed=True),  # changed, not ours
+                 "/usr/sbin/unix_chkpwd": Entry("file", stat.S_IFREG | 0o2755),
+                 "/var/lib/sudo/lectured": Entry("dir", stat.S_IFDIR | 0o777),
+                 "/usr/lib/sudo/gone": Entry("deleted", 0)})
+    deps = owners(os_packages={"/usr/bin/sudo": "sudo", "/usr/lib/sudo/gone": "sudo", "/var/lib/sudo/lectured": "sudo",
+                               "/sbin/unix_chkpwd": "libpam-modules-bin"})
+    assert findings.from_dependencies(before, deps, "setuid") == [
+        "/usr/bin/sudo (from OS package sudo, a dependency installed before the product) mode 4755",
+        "/usr/sbin/unix_chkpwd (from OS package libpam-modules-bin, a dependency installed before the product) "
+        "mode 2755"]
+    assert findings.from_dependencies(before, deps, "world_writable") == [
+        "/var/lib/sudo/lectured (from OS package sudo, a dependency installed before the product)"]
+    assert findings.from_dependencies(before, owners(), "setuid") == []  # a board that downloads for itself
+
+
 def test_world_writable_ignores_sticky_folders_and_links():
     after = fs({"/etc/acme-open": Entry("file", stat.S_IFREG | 0o666),
                 "/var/acme-tmp": Entry("dir", stat.S_IFDIR | 0o1777),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import posixpath
 
-from lab.observe.owners import Owners
-from lab.observe.state import FsState, changed, collapse, created, is_package_manager_own, written
+from lab.observe.owners import Owners, canonical
+from lab.observe.state import FsState, changed, collapse, created, is_lab_own, is_package_manager_own, written
 
 # Where a planted file changes how the whole system behaves, whoever later logs in or boots.
 PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cron.weekly/",
@@ -51,6 +51,23 @@ def setuid(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], 
     mode = {p: after.entries[p].mode for p in found}
     return ([f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in bad],
             [f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in info])
+
+
+def from_dependencies(before: FsState, owners: Owners, kind: str) -> list[str]:
+    """What the OS packages the product depends on brought before the product's install (they go
+    in first, lab/deploy/deb.py, so the install's own changes do not hold them): the ``kind``
+    (``setuid``, ``world_writable``) among their files, shown beside the product's findings, never
+    against it. Only packages the lab fetched for this product (their file lists are the
+    controller's); a board that downloads for itself names none."""
+    lines = []
+    for path, entry in sorted(before.entries.items()):
+        if entry.kind == "deleted" or not getattr(entry, kind) or is_lab_own(path, before.own, before.spools):
+            continue
+        pkg = owners.os_packages.get(canonical(path))
+        if pkg:
+            mode = f" mode {entry.mode & 0o7777:04o}" if kind == "setuid" else ""
+            lines.append(f"{path} (from OS package {pkg}, a dependency installed before the product){mode}")
+    return lines
 
 
 def world_writable(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
