@@ -130,3 +130,20 @@ def test_what_an_os_dependencys_own_scripts_write_is_not_the_products_leftover(t
     assert run.check(T, "security.system_files")["outcome"] == "passed"
     commands = (run.out / "logs" / T / "commands.log").read_text()
     assert "--mark-auto install /var/cache/apt/archives/readline-common_" in commands
+
+
+def test_a_product_depending_on_sudo_is_uninstalled_and_sudo_shown_not_held(tmp_path, lab_run):
+    """sudo's prerm refuses its removal without a root password: the product is purged alone and
+    the uninstall passes (a hostile review's product was blamed for sudo). sudo's setuid binary went
+    in before the product's install, so no diff holds it: security.setuid names it as the OS's."""
+    sub = tmp_path / "sub"
+    deb = build_deb({"/usr/bin/acme-su": b"#!/bin/sh\necho su\n"},
+                    {"Package": "acme-su", "Version": "1.0", "Architecture": "all", "Depends": "sudo"}, sub)
+    (sub / "submission.toml").write_text(MANIFEST.format(name="acme-su") + f'[[artifacts]]\npath = "{deb.name}"\n')
+    run = lab_run(sub, "--targets", T, "--suites", "install,security")
+    setuid = run.check(T, "security.setuid")
+    assert setuid["outcome"] == "passed", setuid["message"]
+    assert "/usr/bin/sudo (from OS package sudo, a dependency installed before the product) mode 4755" in \
+        setuid["message"], setuid["message"]
+    for check in ("install.package", "install.uninstall", "install.leftovers"):
+        assert run.check(T, check)["outcome"] == "passed", run.check(T, check)["message"]
