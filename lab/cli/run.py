@@ -8,6 +8,7 @@ printing, so a line that cannot be shown never costs the vendor a record.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ def run(
     output: Path = typer.Option(None, "--output", "-o", help="results folder (default reports/runs/<run-id>)"),
     jobs: int = typer.Option(4, "-j", "--jobs", min=1, max=64, help="targets in parallel"),
     inventory: Path = Inventory,
-    no_report: bool = typer.Option(False, "--no-report", help="do not render the HTML report"),
+    no_report: bool = typer.Option(False, "--no-report", help="do not render the report (HTML, Allure, PDF)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and stop"),
     catalogue: str = typer.Option(None, "--catalogue", help="SQLAlchemy URL (default: reports/catalogue.db)"),
     rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
@@ -76,6 +77,7 @@ def run(
             from lab.catalogue.record import check_owner
 
             check_owner(open_for(inv, catalogue), p.name, p.vendor, source=str(submission), catalogue=catalogue)
+        signal.signal(signal.SIGHUP, _hung_up)
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
         warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs")
@@ -95,6 +97,15 @@ def run(
         err.print(f"[magenta]the summary could not be printed[/] ({escape(type(exc).__name__)}); "
                   f"results: {plan.out / 'verdicts.json'}", highlight=False)
     raise typer.Exit(exit_code(done.verdicts))  # after the waivers
+
+
+def _hung_up(_signum, _frame) -> None:
+    """The terminal is gone (a closed SSH session): the run goes on to its end and records all of
+    it, printing nowhere (a review lost a whole matrix's verdicts, report and catalogue to it)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _plan(inv, sub, submission: Path, targets, suites, output: Path | None) -> Plan:

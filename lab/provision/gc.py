@@ -23,7 +23,9 @@ def collect(run_id: str | None = None, *, everything: bool = False) -> list[str]
     """Names of the containers removed. A named run is removed even if its controller lives."""
     flt = {"label": f"{LABEL_RUN}={run_id}"} if run_id else {"label": LABEL_RUN}
     removed = []
-    for c in client().containers.list(all=True, filters=flt):
+    # ignore_removed: a container another run removes between Docker's list and its inspection
+    # (a review saw NotFound 3 times in 550 lists during one run) is simply gone
+    for c in client().containers.list(all=True, filters=flt, ignore_removed=True):
         if run_id or everything or not alive(c.labels.get(LABEL_PID, "")):
             remove_container(c)
             removed.append(c.name)

@@ -3,11 +3,11 @@ into ``verdicts.json``, and make sure no container outlives the run, also on Ctr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
-import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,14 +32,36 @@ def _result_path(plan: Plan, name: str) -> Path:
     return plan.out / "targets" / f"{name}.json"  # written whole (temp + rename) by the worker
 
 
-def close_workers(plan: Plan, closing: list[Worker]) -> None:
+def close_workers(plan: Plan, closing: list[Worker], insist: list[bool] | None = None) -> None:
     """Wait for the workers still tearing their targets down (``execute(closing=...)``), insist
-    after the grace period, then remove whatever a killed one could not."""
+    after the grace period or at a Ctrl-C, then remove whatever a killed one could not."""
     from lab.provision.gc import collect  # Docker's client: not loaded before the workers start
 
-    _stop_workers({w.target: w for w in closing}, ask=False)
-    closing.clear()
-    collect(plan.run_id)
+    with _insisting(insist) as asked:
+        _stop_workers({w.target: w for w in closing}, ask=False, insist=asked)
+        closing.clear()
+        collect(plan.run_id)
+
+
+@contextlib.contextmanager
+def _insisting(asked: list[bool] | None = None) -> Iterator[list[bool]]:
+    """While the run winds up, a Ctrl-C or SIGTERM is no KeyboardInterrupt in the middle of it (a
+    review's second Ctrl-C lost a run's verdicts.json and left a traceback): it is noted in the list
+    yielded, and the workers still running are killed at once instead of waited for."""
+    if asked is not None:  # an outer winding-up has the signals already
+        yield asked
+        return
+    asked = []
+    try:
+        old = {s: signal.signal(s, lambda *_: asked.append(True)) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield asked
+        return
+    try:
+        yield asked
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:
@@ -101,35 +123,50 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
             time.sleep(0.05)
     except KeyboardInterrupt:
         interrupted = True
-        _stop_workers(running)
+    except BaseException:  # the controller's own failure: the workers and their targets go first
+        signal.signal(signal.SIGTERM, old_sigterm)
+        with _insisting() as insist:
+            _wind_up(plan, running, finished, closing, insist)
+        raise
+    signal.signal(signal.SIGTERM, old_sigterm)
+    # From here to verdicts.json, another Ctrl-C or SIGTERM only hurries the workers' end.
+    with _insisting() as insist:
+        _wind_up(plan, running, finished, closing, insist, interrupted)
+        for r in rows:
+            r.poll()
+        with contextlib.suppress(OSError):  # a terminal gone: the run's files matter, not its last frame
+            on_tick(rows)
+        results = {t.name: _read_result(plan, finished.get(t.name), t.name) for t in plan.targets}
+        for name in overdue:
+            results[name] = _past_wall_clock(results[name], wall)
+        if previous is not None:
+            results = {**previous.targets, **results}
+            started = previous.started
+        verdicts = Verdicts(
+            run=plan.run_id, harness=__version__, started=started, finished=_now(), interrupted=interrupted,
+            submission=SubmissionRef(
+                name=sub.model.product.name, version=sub.model.product.version, vendor=sub.model.product.vendor,
+                artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path], arch=a.arch)
+                           for a in sub.model.artifacts]),
+            targets=results,
+        )
+        write_atomic(plan.out / "verdicts.json", verdicts.dump())
+    return verdicts
+
+
+def _wind_up(plan: Plan, running: dict[str, Worker], finished: dict[str, Worker], closing: list[Worker] | None,
+             insist: list[bool], interrupted: bool = True) -> None:
+    """Stop the workers still running, then remove whatever a killed one could not."""
+    if running:
+        _stop_workers(running, insist=insist)
         finished.update(running)
         running.clear()
-    finally:
-        signal.signal(signal.SIGTERM, old_sigterm)
-        if closing is None:
-            from lab.provision.gc import collect
+    if closing is None:
+        from lab.provision.gc import collect
 
-            collect(plan.run_id)  # whatever a killed worker could not remove
-        elif interrupted:
-            close_workers(plan, closing)
-    for r in rows:
-        r.poll()
-    on_tick(rows)
-    results = {t.name: _read_result(plan, finished.get(t.name), t.name) for t in plan.targets}
-    for name in overdue:
-        results[name] = _past_wall_clock(results[name], wall)
-    if previous is not None:
-        results = {**previous.targets, **results}
-        started = previous.started
-    verdicts = Verdicts(
-        run=plan.run_id, harness=__version__, started=started, finished=_now(), interrupted=interrupted,
-        submission=SubmissionRef(
-            name=sub.model.product.name, version=sub.model.product.version, vendor=sub.model.product.vendor,
-            artifacts=[ArtifactRef(path=a.path, sha256=sub.sha256[a.path], arch=a.arch) for a in sub.model.artifacts]),
-        targets=results,
-    )
-    write_atomic(plan.out / "verdicts.json", verdicts.dump())
-    return verdicts
+        collect(plan.run_id)  # whatever a killed worker could not remove
+    elif interrupted:
+        close_workers(plan, closing, insist)
 
 
 def _past_wall_clock(result: TargetResult, wall: float) -> TargetResult:
@@ -149,19 +186,23 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _stop_workers(running: dict[str, Worker], ask: bool = True) -> None:
-    """Ask each worker to stop (pytest tears its fixtures down on SIGINT), then insist; with
-    ``ask=False``, only wait for them to end (they are tearing down already), then insist."""
+def _stop_workers(running: dict[str, Worker], ask: bool = True, insist: list[bool] | None = None) -> None:
+    """Ask each worker to stop (pytest tears its fixtures down on SIGINT), then insist after the
+    grace period, or at once when ``insist`` says so (a second Ctrl-C); with ``ask=False``, only
+    wait for them to end (they are tearing down already), then insist."""
     for w in running.values():
         if ask and w.proc.poll() is None:
             w.proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + GRACE_S
-    for w in running.values():
-        try:
-            w.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            w.proc.kill()
-            w.proc.wait()
+    while any(w.proc.poll() is None for w in running.values()):
+        if (insist and any(insist)) or time.monotonic() > deadline:
+            for w in running.values():
+                if w.proc.poll() is None:
+                    w.proc.kill()
+            for w in running.values():
+                w.proc.wait()
+            return
+        time.sleep(0.05)
 
 
 def exit_code(verdicts: Verdicts) -> int:

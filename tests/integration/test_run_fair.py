@@ -101,6 +101,57 @@ def test_a_background_run_stops_on_sigterm_with_its_workers(tmp_path):
     assert verdicts["targets"][T]["verdict"] == "broken"
 
 
+def background_run(tmp_path, sub, *extra):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "lab", "run", str(sub), "--targets", T, "--output", str(out), "--no-report",
+           "--catalogue", f"sqlite:///{tmp_path / 'c.db'}", *extra]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    return proc, out
+
+
+def wait_installing(out, command: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not installing(out, command):
+        time.sleep(0.5)
+
+
+def run_containers(out) -> list[str]:
+    run_id = json.loads((out / "plan.json").read_text())["run"]
+    return [c.name for c in client().containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})]
+
+
+def test_a_second_interrupt_hurries_the_end_and_still_writes_the_verdicts(tmp_path):
+    """A review's second Ctrl-C, during the workers' teardown, ended in a traceback, exit 1 and no
+    verdicts.json: it now kills the workers at once, and the run ends as an interrupted one."""
+    proc, out = background_run(tmp_path, tarball(tmp_path / "sub", "sleepy", "#!/bin/sh\nsleep 600\n"))
+    wait_installing(out, "sleep 600")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    said = proc.communicate(timeout=150)[0].decode()
+    assert proc.returncode == 3, said
+    assert "Traceback" not in said, said
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert verdicts["interrupted"] is True and verdicts["targets"][T]["verdict"] == "broken"
+    assert run_containers(out) == []
+
+
+def test_a_hang_up_does_not_stop_the_run(tmp_path):
+    """A closed terminal (SIGHUP) killed the controller: the workers went on, and nothing was
+    written or recorded. The run now goes on to its end, printing nowhere."""
+    proc, out = background_run(tmp_path, tarball(tmp_path / "sub", "slow", "#!/bin/sh\nsleep 4\n"),
+                               "--suites", "install")
+    wait_installing(out, "sleep 4")
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=150)
+    assert proc.returncode == 0
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert verdicts["interrupted"] is False and verdicts["targets"][T]["verdict"] == "passed"
+    assert list((out / "certificates").glob("*.json")), "the run's end (certificates) was done"
+    assert run_containers(out) == []
+
+
 def test_declared_facts_that_contradict_the_target_make_it_broken(tmp_path, lab_run):
     inventory = tmp_path / "targets.toml"
     text = (ROOT / "targets.toml").read_text()
