@@ -10,6 +10,7 @@ import pytest
 
 from lab.errors import InputError
 from lab.inventory import load_inventory
+from tests.conftest import ROOT
 
 GOOD = """
 [[targets]]
@@ -88,6 +89,24 @@ def test_bad_limits_and_two_recipes(tmp_path):
     assert "targets[t1].docker.limits.pids: must be greater than 0, given 0" in found
 
 
+def test_a_memory_limit_of_zero_is_no_limit_and_refused(tmp_path):
+    text = GOOD.replace('debootstrap = { suite = "bookworm" } }',
+                        'debootstrap = { suite = "bookworm" }, limits = { memory = "0" } }')
+    assert problems(tmp_path, text) == [
+        "targets[t1].docker.limits.memory: must be at least 6m (Docker's smallest; 0 would mean no limit), given 0"]
+    assert load_inventory(write(tmp_path, text.replace('"0"', '"6m"'))).model.targets[0].docker.limits.memory == "6m"
+
+
+@pytest.mark.parametrize("tag", ["aarch64", "arm64", "loongarch64"])
+def test_a_tag_naming_another_architecture_is_refused(tmp_path, tag):
+    """Planned on it, an aarch64 product failed there as if it were the vendor's fault (a review)."""
+    text = GOOD.replace('backend = "docker"', f'backend = "docker"\ntags = ["deb", "{tag}"]')
+    assert problems(tmp_path, text) == [f"targets[t1]: tags: {tag} is another architecture than facts.arch "
+                                        "(x86_64): products built for it would be planned here"]
+    for fine in ("x86_64", "amd64", "desktop"):
+        load_inventory(write(tmp_path, text.replace(f'"{tag}"', f'"{fine}"')))
+
+
 def test_duplicate_names_and_dangling_base(tmp_path):
     text = GOOD + GOOD.replace('debootstrap = { suite = "bookworm" }',
                                'dockerfile = { path = "D", base = "nope" }')
@@ -105,6 +124,17 @@ def test_select_unknown_name_is_input_error(inventory):
         inventory.select(["debian12-x86_64", "nope"])
     assert refused.value.source == "--targets"  # the user's option is wrong, not the inventory file
     assert [t.name for t in inventory.select(["uos20-x86_64"])] == ["uos20-x86_64"]
+
+
+def test_a_target_named_twice_and_a_missing_inventory_for_gc_are_refused(tmp_path):
+    for cmd in (["run", "examples/acme-calc", "--targets", "debian12-x86_64,debian12-x86_64", "--dry-run"],
+                ["gc", "--inventory", str(tmp_path / "absent.toml")]):
+        proc = subprocess.run([sys.executable, "-m", "lab", *cmd], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert "debian12-x86_64: named twice" in subprocess.run(
+        [sys.executable, "-m", "lab", "run", "examples/acme-calc", "--targets", "debian12-x86_64", "--targets",
+         "debian12-x86_64", "--dry-run"], capture_output=True, text=True, cwd=ROOT).stderr
 
 
 def test_cli_invalid_inventory_exits_2_with_every_error_and_no_traceback(tmp_path):

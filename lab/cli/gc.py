@@ -38,6 +38,8 @@ def _configured(inventory: Path, cache_max: str | None):
     from lab.inventory import load_inventory
     from lab.inventory.model import size_bytes, size_text
 
+    if not inventory.exists() and inventory != Path("targets.toml"):  # named, not the default: it must be there
+        raise InputError(str(inventory), ["file not found"])
     settings = load_inventory(inventory).model.lab.cache if inventory.exists() else None
     limit = settings.max_bytes if settings else 4 << 30
     if cache_max is not None:

@@ -179,6 +179,9 @@ class DockerfileLayer(Strict):
     base: str = Field(description="name of the target whose image is the FROM")
 
 
+MIN_MEMORY = 6 << 20  # Docker refuses less
+
+
 class ResourceLimits(Strict):
     memory: str = "1g"
     pids: int = Field(512, gt=0)
@@ -187,7 +190,10 @@ class ResourceLimits(Strict):
     @field_validator("memory")
     @classmethod
     def _memory(cls, v: str) -> str:
-        return size_text(v)
+        v = size_text(v)
+        if size_bytes(v) < MIN_MEMORY:  # Docker reads 0 as no limit at all (a review's "0" passed)
+            raise ValueError(f"must be at least 6m (Docker's smallest; 0 would mean no limit), given {v}")
+        return v
 
 
 class DockerSpec(Strict):
@@ -281,6 +287,19 @@ class Target(Strict):
     def _backend_table(self) -> Target:
         if getattr(self, self.backend) is None:
             raise ValueError(f"backend = {self.backend!r} needs a [targets.{self.backend}] table")
+        return self
+
+    @model_validator(mode="after")
+    def _arch_tags(self) -> Target:
+        """A tag naming another architecture than the target's facts would plan an aarch64 claim on
+        an x86_64 target, and the product would fail for the lab's typo (a review)."""
+        from lab.arch import ARCHES, deb_name
+
+        arches = set(ARCHES) | {a.deb for a in ARCHES.values()}
+        wrong = sorted(t for t in self.tags if t in arches and t not in (self.facts.arch, deb_name(self.facts.arch)))
+        if wrong:
+            raise ValueError(f"tags: {', '.join(wrong)} is another architecture than facts.arch "
+                             f"({self.facts.arch}): products built for it would be planned here")
         return self
 
     @property

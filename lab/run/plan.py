@@ -46,6 +46,9 @@ def claimed(inv: LoadedInventory, model: Submission) -> tuple[list[Target], list
 def choose_targets(inv: LoadedInventory, sub: LoadedSubmission, names: list[str] | None) -> list[Target]:
     """Named targets (disabled ones too); else the claims; else every enabled target."""
     if names:
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # two workers on one target would write the same results and logs
+            raise InputError("--targets", [f"{n}: named twice" for n in twice])
         return inv.select(names)
     chosen, problems = claimed(inv, sub.model)
     if problems:
