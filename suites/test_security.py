@@ -30,6 +30,8 @@ def states(lab):
 
 
 def judged(bad: list[str], info: list[str], found: Wording, lab) -> None:
+    held = {line.split(" ", 1)[0] for line in bad}
+    info = [line for line in info if line.split(" ", 1)[0] not in held]  # a path is told once
     shown = f"\nnot the product's (from OS packages):\n{findings.listing(info)}" if info else ""
     assert not bad, found.say(count=len(bad), said=findings.head(bad)) + f"\n{findings.listing(bad)}{shown}"
     if info:

@@ -79,6 +79,69 @@ def test_what_dependencies_brought_before_the_product_is_shown_not_held():
     assert findings.from_dependencies(before, owners(), "setuid") == []  # a board that downloads for itself
 
 
+SUDO = stat.S_IFREG | 0o4755
+
+
+def test_an_os_dependencys_file_changed_during_the_install_is_the_installs():
+    """A review's postinst wrote a setuid shell over sudo's binary (same size, same mode) and
+    edited /etc/sudoers in place: the dependency went in first, so only the inode's change time
+    tells, and the OS package is no excuse for what changed after it was installed."""
+    deps = owners({"/usr/bin/acme": "acme"}, {"/usr/bin/sudo": "sudo", "/etc/sudoers": "sudo",
+                                              "/usr/bin/sudoedit": "sudo"})
+    before = fs({"/usr/bin/sudo": Entry("file", SUDO, size=100, changed_ns=1),
+                 "/etc/sudoers": Entry("file", FILE, size=50, changed_ns=1),
+                 "/usr/bin/sudoedit": Entry("link", stat.S_IFLNK | 0o777, link="sudo", changed_ns=1)})
+    after = fs({"/usr/bin/sudo": Entry("file", SUDO, size=100, changed_ns=2),
+                "/etc/sudoers": Entry("file", FILE, size=50, changed_ns=2),
+                "/usr/bin/sudoedit": Entry("link", stat.S_IFLNK | 0o777, link="sudo", changed_ns=1)})
+    bad, info = findings.setuid(before, after, deps)
+    assert bad == ["/usr/bin/sudo (of OS package sudo, there before the install; changed during it) mode 4755"]
+    assert info == []
+    bad, _ = findings.persistence(before, after, deps)
+    assert "/etc/sudoers (of OS package sudo, there before the install; changed during it)" in bad
+    assert "/usr/bin/sudo: a file of OS package sudo, replaced or changed by a script during the install" in bad
+    assert not any("sudoedit" in line for line in bad)  # untouched
+    # unchanged, or a trigger's cache of no package rewritten: nothing
+    assert findings.setuid(before, before, deps) == ([], [])
+    cache = {"/usr/lib/x86_64-linux-gnu/gio/modules/giomodule.cache": Entry("file", FILE, size=9, changed_ns=1)}
+    rewritten = {k: Entry("file", FILE, size=9, changed_ns=5) for k in cache}
+    assert findings.persistence(fs(cache), fs(rewritten), deps) == ([], [])
+    # installed with the product in one transaction (apt declined the separate one): the OS's
+    assert findings.setuid(fs({}), after, deps)[1] == ["/usr/bin/sudo (from OS package sudo) mode 4755"]
+
+
+def test_a_system_binary_replaced_by_a_link_counts():
+    after = fs({"/usr/bin/ss": Entry("link", stat.S_IFLNK | 0o777, existed=True, link="/opt/acme/ss")})
+    bad, _ = findings.persistence(fs({}), after, owners())
+    assert bad == ["/usr/bin/ss: a file of the OS image, replaced or changed by a script during the install"]
+
+
+def test_what_a_login_reads_is_put_back_by_the_purge_or_counts():
+    """LD_PRELOAD appended to /etc/environment outlived the purge: the persistent files are compared
+    by content with the state before the install (or the image), so a tool that regenerates one
+    to the same bytes changed nothing."""
+    before = fs({"/etc/pam.d/common-auth": Entry("file", FILE, size=9, existed=True, digest="a", image_digest="a")})
+    after = fs({"/etc/environment": Entry("file", FILE, size=40, existed=True, digest="x", image_digest="y"),
+                "/etc/pam.d/common-auth": Entry("file", FILE, size=9, existed=True, digest="a", image_digest="a"),
+                "/etc/bash.bashrc": Entry("deleted", 0, existed=True),
+                "/etc/profile.d/acme.sh": Entry("deleted", 0),  # the product's own, removed: fine
+                "/etc/ld.so.cache": Entry("file", FILE, size=9, existed=True, digest="n", image_digest="o")})
+    bad, _ = findings.leftovers(before, after, owners())
+    assert bad == ["/etc/bash.bashrc: removed during the product's life, not put back by the purge",
+                   "/etc/environment: changed during the product's life and left so by the purge"]
+
+
+def test_the_package_managers_folders_hide_only_what_the_tools_write():
+    for path in ("/var/lib/dpkg/status-old", "/var/cache/apt/archives/bc_1.07_amd64.deb", "/var/cache/apt/pkgcache.bin",
+                 "/var/cache/debconf/templates.dat", "/var/log/apt/term.log", "/etc/passwd-",
+                 "/var/lib/dpkg/info/libc6:amd64.list", "/var/lib/apt/lists/x_Packages", "/var/log/dnf.rpm.log"):
+        assert is_package_manager_own(path), path
+    for path in ("/root/.cache/acme", "/var/lib/apt/acme", "/var/cache/apt/acme", "/var/cache/apt/archives/acme.sh",
+                 "/var/lib/dpkg/info/zz-acme-agent.sh", "/var/cache/debconf/acme", "/var/lib/ucf/acme",
+                 "/var/log/apt/acme", "/usr/share/info/dir.acme", "/etc/passwd-acme", "/var/log/acme.log"):
+        assert not is_package_manager_own(path), path
+
+
 def test_world_writable_ignores_sticky_folders_and_links():
     after = fs({"/etc/acme-open": Entry("file", stat.S_IFREG | 0o666),
                 "/var/acme-tmp": Entry("dir", stat.S_IFDIR | 0o1777),

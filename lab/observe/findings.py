@@ -9,32 +9,48 @@ from __future__ import annotations
 import posixpath
 
 from lab.observe.owners import Owners, canonical
-from lab.observe.state import FsState, changed, collapse, created, is_lab_own, is_package_manager_own, written
+from lab.observe.state import (
+    FsState,
+    changed,
+    collapse,
+    created,
+    is_lab_own,
+    is_package_manager_own,
+    is_persistent,
+    rewritten,
+    written,
+)
 
-# Where a planted file changes how the whole system behaves, whoever later logs in or boots.
-PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cron.weekly/",
-               "/etc/cron.monthly/", "/etc/crontab", "/var/spool/cron/", "/etc/systemd/system/",
-               "/usr/lib/systemd/system/", "/lib/systemd/system/", "/etc/init.d/", "/etc/rc", "/etc/sudoers",
-               "/etc/sudoers.d/", "/etc/profile.d/", "/etc/ld.so.preload", "/etc/ld.so.conf.d/",
-               "/root/.ssh/", "/etc/ssh/", "/etc/pam.d/", "/etc/security/", "/etc/xdg/autostart/")
 SYSTEM_DIRS = ("/usr/bin/", "/usr/sbin/", "/usr/lib/", "/usr/lib64/", "/usr/libexec/", "/etc/pam.d/",
                "/etc/sudoers", "/etc/ssh/")
 
 
-def _who(owners: Owners, path: str) -> tuple[str, str]:
+def _there(before: FsState | None, path: str) -> bool:
+    """The path was on the target, written beyond its image, before the install began: an OS
+    dependency's file (they go in first), or one the dependencies' scripts wrote."""
+    entry = before.entries.get(path) if before is not None else None
+    return entry is not None and entry.kind != "deleted"
+
+
+def _who(owners: Owners, path: str, before: FsState | None = None, existed: bool = False) -> tuple[str, str]:
+    """Who put the path there. A file of an OS package that was there before the install and was
+    changed during it is not the OS's doing (a review trojaned sudo's binary and conffiles from a
+    postinst, and the lab named sudo): the install's scripts changed it."""
     kind, pkg = owners.owner(path)
     if kind == "product":
         return kind, f"{path} (in the product's package {pkg})"
+    if kind == "os" and _there(before, path):
+        return "scripts", f"{path} (of OS package {pkg}, there before the install; changed during it)"
     if kind == "os":
         return kind, f"{path} (from OS package {pkg})"
-    return kind, f"{path} (created by a script during the install)"
+    return kind, f"{path} ({'changed' if existed else 'created'} by a script during the install)"
 
 
-def split(paths: list[str], owners: Owners) -> tuple[list[str], list[str]]:
+def split(paths: list[str], owners: Owners, before: FsState | None = None) -> tuple[list[str], list[str]]:
     owners.prefetch(paths)
     bad, info = [], []
     for p in paths:
-        kind, line = _who(owners, p)
+        kind, line = _who(owners, p, before)
         (info if kind == "os" else bad).append(line)
     return bad, info
 
@@ -47,7 +63,7 @@ def setuid(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], 
     """setuid/setgid files the install created or changed, anywhere on the target: the lab's own
     folders included (it never makes such a file; a vendor's may hide there)."""
     found = sorted(p for p, e in written(before, after).items() if e.setuid)
-    bad, info = split(found, owners)
+    bad, info = split(found, owners, before)
     mode = {p: after.entries[p].mode for p in found}
     return ([f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in bad],
             [f"{line} mode {mode[line.split(' ', 1)[0]] & 0o7777:04o}" for line in info])
@@ -74,28 +90,31 @@ def world_writable(before: FsState, after: FsState, owners: Owners) -> tuple[lis
     """World-writable files and folders (sticky folders aside) the install created or changed,
     anywhere, the lab's own folders included, as for ``setuid``."""
     found = sorted(p for p, e in written(before, after).items() if e.world_writable)
-    return split(found, owners)
+    return split(found, owners, before)
 
 
 def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[str], list[str]]:
     """Cron jobs, services, sudoers, SSH keys, preloads... written by a script, not shipped in a
     package (a package's own are declared: information); system binaries of the image replaced."""
-    touched = _touched(before, after)
+    touched = {**_touched(before, after), **rewritten(before, after)}
     owners.prefetch(list(touched))
     bad, info = [], []
     for path in sorted(touched):
         entry = touched[path]
         if entry.kind == "dir" or is_package_manager_own(path):
             continue
-        kind, line = _who(owners, path)
-        if any(path.startswith(p) or path == p.rstrip("/") for p in PERSISTENCE):
+        kind, line = _who(owners, path, before, entry.existed)
+        if is_persistent(path):
             enabled = _enables(path, entry, owners) if kind == "scripts" else ""
             if enabled:  # update-rc.d / deb-systemd-helper enabling a unit some package ships
                 info.append(f"{path}: enables {enabled}")
             else:
                 (bad if kind == "scripts" else info).append(line)
-        elif entry.existed and entry.kind == "file" and path.startswith(SYSTEM_DIRS) and kind != "os":
-            bad.append(f"{path}: a file of the OS image, replaced or changed"
+        elif (entry.kind in ("file", "link") and path.startswith(SYSTEM_DIRS) and kind != "os"
+              and (entry.existed or (_there(before, path) and owners.owner(path)[0] == "os"))):
+            # links too: a review's postinst made /usr/bin/ss a link to a filtering script
+            of = "the OS image" if entry.existed else f"OS package {owners.owner(path)[1]}"
+            bad.append(f"{path}: a file of {of}, replaced or changed"
                        + (f" by the product's package {owners.owner(path)[1]}" if kind == "product" else
                           " by a script during the install"))
     bad += shadows(before, after, owners)
@@ -206,7 +225,32 @@ def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str
             os_kept.setdefault(pkg, []).append(path)
     for pkg, paths in sorted(os_kept.items()):
         info.append(f"{len(paths)} path(s) of OS package {pkg}, still installed (e.g. {paths[0]})")
-    return bad, info
+    return bad + left_changed(before, after), info
+
+
+def left_changed(before: FsState, after: FsState) -> list[str]:
+    """What every boot, login or privilege check reads (``PERSISTENCE``) that was there before the
+    install and is not as it was after the purge: another content (read from outside, against the
+    state before the install or the image), another link, removed. A review's LD_PRELOAD in
+    /etc/environment and lines in /etc/bash.bashrc outlived the purge unseen."""
+    out = []
+    for path, entry in sorted(after.entries.items()):
+        if not is_persistent(path) or is_package_manager_own(path):
+            continue
+        was = before.entries.get(path)
+        had = (was is not None and was.kind != "deleted") or (was is None and entry.existed)
+        if not had:
+            continue
+        if entry.kind == "deleted":
+            out.append(f"{path}: removed during the product's life, not put back by the purge")
+            continue
+        reference = was.digest if was is not None else entry.image_digest
+        if entry.kind == "file" and entry.digest and reference:
+            if entry.digest != reference:
+                out.append(f"{path}: changed during the product's life and left so by the purge")
+        elif was is not None and was != entry:  # a link retargeted, a big file resized
+            out.append(f"{path}: changed during the product's life and left so by the purge")
+    return out
 
 
 def processes_line(processes: dict[int, str]) -> list[str]:

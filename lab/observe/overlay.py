@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 from pathlib import Path
 
 from lab.errors import InfrastructureError
-from lab.observe.state import Entry, FsState, Observer
+from lab.observe.state import Entry, FsState, Observer, is_persistent
 
 MAX_ENTRIES = 500_000  # a target that writes more is truncated, and says so
 
@@ -64,6 +65,14 @@ def read_in_root(root: str, path: str, limit: int) -> bytes | None:
             return fh.read(limit)
     finally:
         os.close(fd)
+
+
+DIGEST_MAX = 1 << 20  # a persistent file bigger than this is compared by size and mode only
+
+
+def _sha256_of(root: str, path: str) -> str:
+    data = read_in_root(root, path, DIGEST_MAX + 1)
+    return hashlib.sha256(data).hexdigest() if data is not None and len(data) <= DIGEST_MAX else ""
 
 
 def _ppid(pid: int) -> int | None:
@@ -131,12 +140,22 @@ class OverlayObserver(Observer):
                     if kind == "link":
                         with contextlib.suppress(OSError):
                             link = os.readlink(d.path)[:4096]
+                    existed = self._existed(path)
+                    persistent = kind == "file" and is_persistent(path)
+                    digests = self._digests(path, existed) if persistent else ("", "")
                     entries[path] = Entry(kind, st.st_mode, st.st_uid, st.st_size if kind == "file" else 0,
-                                          self._existed(path), link)
+                                          existed, link, st.st_ctime_ns, *digests)
                     if kind == "dir":
                         stack.append((path, d.path))
         return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed,
                        own=self.own)
+
+    def _digests(self, path: str, existed: bool) -> tuple[str, str]:
+        """A persistent file's sha256 in the writable layer and in the image (its topmost lower
+        layer that has it), each read without following links, up to ``DIGEST_MAX`` bytes."""
+        here = _sha256_of(self.upper, path)
+        image = next((d for lower in self.lowers if (d := _sha256_of(lower, path))), "") if existed else ""
+        return here, image
 
     def written_bytes(self) -> int:
         """What the target wrote beyond its image, walked without building the state."""

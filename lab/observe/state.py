@@ -10,6 +10,8 @@ Example::
 from __future__ import annotations
 
 import abc
+import fnmatch
+import posixpath
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,33 +25,66 @@ LAB_OWN = ("/var/tmp/lab-staging/", "/var/tmp/lab-service/", "/var/tmp/lab-rpm-d
 # (``database_own``); anywhere else a package writing there is the package's.
 DATABASE_OWN = {"postgresql": ("/var/lib/postgresql/", "/var/log/postgresql/"),
                 "mysql": ("/var/lib/mysql/", "/var/log/mysql/")}
-# Bookkeeping the package manager keeps for every package: not a leftover of the product. Other
-# files under /var/lib/dpkg (a planted "backdoor", say) are.
+# Bookkeeping the package manager keeps for every package: not a leftover of the product. Exact
+# files (with their ``-old``/``-frontend``/``.old`` siblings), folders (``dir/``) and a folder's
+# files by name (``dir/*.bin``: that folder only, not below). Only what the tools write: a
+# review hid an agent in /var/cache/apt, /var/lib/apt, /var/cache/debconf, /var/lib/ucf,
+# /root/.cache, /etc/passwd-acme and /usr/share/info/dir.acme while the whole folders (and any
+# ``name-``/``name.`` sibling) were exempt. Other files under /var/lib/dpkg (a planted
+# "backdoor", say) are the product's.
 PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/lib/dpkg/lock",
                        "/var/lib/dpkg/triggers/", "/var/lib/dpkg/updates/", "/var/lib/dpkg/diversions",
                        "/var/lib/dpkg/statoverride", "/var/lib/dpkg/cmethopt", "/var/lib/dpkg/alternatives/",
-                       "/var/lib/dpkg/arch", "/var/lib/apt/", "/var/cache/apt/", "/var/cache/debconf/",
-                       "/var/cache/ldconfig/", "/etc/ld.so.cache", "/var/log/apt/", "/var/log/dpkg.log",
-                       "/var/log/alternatives.log", "/var/lib/dnf/", "/var/lib/rpm/", "/var/cache/dnf/",
-                       "/var/log/dnf", "/var/lib/ucf/", "/var/lib/systemd/deb-systemd-helper-enabled/",
-                       "/var/lib/systemd/deb-systemd-helper-masked/", "/var/lib/polkit-1/", "/root/.cache/",
-                       "/etc/passwd-", "/etc/group-", "/etc/shadow-", "/etc/gshadow-", "/etc/subuid-",
-                       "/etc/subgid-", "/usr/share/info/dir", "/var/cache/man/", "/etc/.pwd.lock")
+                       "/var/lib/dpkg/arch", "/var/lib/apt/lists/", "/var/lib/apt/extended_states",
+                       "/var/lib/apt/periodic/", "/var/lib/apt/mirrors/", "/var/lib/apt/daily_lock",
+                       "/var/cache/apt/*.bin", "/var/cache/apt/archives/*.deb", "/var/cache/apt/archives/lock",
+                       "/var/cache/apt/archives/partial/", "/var/cache/apt/archives=",
+                       "/var/cache/debconf/*.dat", "/var/cache/debconf/*.dat-old",
+                       "/var/cache/ldconfig/", "/etc/ld.so.cache", "/var/log/apt/*.log", "/var/log/apt/*.log.*",
+                       "/var/log/dpkg.log", "/var/log/alternatives.log", "/var/log/fontconfig.log",
+                       "/var/lib/dnf/", "/var/lib/rpm/", "/var/cache/dnf/", "/var/log/dnf*.log", "/var/log/hawkey.log",
+                       "/var/lib/ucf/hashfile", "/var/lib/ucf/hashfile.*", "/var/lib/ucf/registry",
+                       "/var/lib/ucf/registry.*",
+                       "/var/lib/ucf/cache/", "/var/lib/systemd/deb-systemd-helper-enabled/",
+                       "/var/lib/systemd/deb-systemd-helper-masked/", "/var/lib/polkit-1/",
+                       "/etc/passwd-=", "/etc/group-=", "/etc/shadow-=", "/etc/gshadow-=", "/etc/subuid-=",
+                       "/etc/subgid-=", "/usr/share/info/dir", "/var/cache/man/", "/etc/.pwd.lock")
+# What dpkg keeps in /var/lib/dpkg/info for each package, by extension (``acme.postinst``): any
+# other file there is a file like any other.
+DPKG_INFO = ("list", "md5sums", "conffiles", "preinst", "postinst", "prerm", "postrm", "config", "templates",
+             "shlibs", "symbols", "triggers", "triggers-noawait")
+# Where a planted file changes how the whole system behaves, whoever later logs in or boots.
+PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cron.weekly/",
+               "/etc/cron.monthly/", "/etc/crontab", "/var/spool/cron/", "/etc/systemd/system/",
+               "/usr/lib/systemd/system/", "/lib/systemd/system/", "/etc/init.d/", "/etc/rc", "/etc/sudoers",
+               "/etc/sudoers.d/", "/etc/profile.d/", "/etc/ld.so.preload", "/etc/ld.so.conf.d/",
+               "/root/.ssh/", "/etc/ssh/", "/etc/pam.d/", "/etc/security/", "/etc/xdg/autostart/",
+               # what every login shell reads (a review's LD_PRELOAD in /etc/environment)
+               "/etc/environment", "/etc/bash.bashrc", "/etc/profile", "/root/.profile", "/root/.bashrc",
+               "/root/.bash_profile", "/etc/skel/")
 # Virtual and per-boot file systems: nothing there is installed.
 VIRTUAL = ("/proc/", "/sys/", "/dev/", "/run/")
 
 
+SIBLINGS = ("-old", "-frontend", ".old")
+
+
 def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
-    """``dir/`` matches the folder and below; ``name-`` any path starting so; ``name`` the path,
-    below it, and its ``-old``/``-frontend`` siblings."""
+    """``dir/`` matches the folder and below; ``dir/*.bin`` the folder's files so named (not
+    below); ``name=`` that path alone; ``name`` the path, below it, and its ``-old``/``-frontend``/
+    ``.old`` siblings."""
     for p in prefixes:
         if p.endswith("/"):
             if path == p[:-1] or path.startswith(p):
                 return True
-        elif p.endswith("-"):
-            if path.startswith(p):
+        elif "*" in p:
+            folder, _, pattern = p.rpartition("/")
+            if posixpath.dirname(path) == folder and fnmatch.fnmatchcase(posixpath.basename(path), pattern):
                 return True
-        elif path == p or path.startswith((p + "/", p + "-", p + ".")):
+        elif p.endswith("="):
+            if path == p[:-1]:
+                return True
+        elif path == p or path.startswith(p + "/") or path in (p + s for s in SIBLINGS):
             return True
     return False
 
@@ -69,9 +104,15 @@ def is_lab_own(path: str, own: tuple[str, ...] = (), spools: frozenset[str] = fr
     return path in spools or _matches(path, LAB_OWN + own) or _matches(path, VIRTUAL)
 
 
+def is_persistent(path: str) -> bool:
+    """A path every boot, login or privilege check reads (``PERSISTENCE``)."""
+    return any(path.startswith(p) or path == p.rstrip("/") for p in PERSISTENCE)
+
+
 def is_package_manager_own(path: str) -> bool:
-    if path.startswith("/var/lib/dpkg/info/"):  # dpkg's own records of each package
-        return True
+    folder, _, name = path.rpartition("/")
+    if folder == "/var/lib/dpkg/info":  # dpkg's own records of each package, by their extension
+        return name.rpartition(".")[2] in DPKG_INFO and not name.startswith(".")
     return _matches(path, PACKAGE_MANAGER_OWN)
 
 
@@ -85,6 +126,15 @@ class Entry:
     size: int = 0
     existed: bool = False  # the image already had this path: a change, not a creation
     link: str = ""         # a symbolic link's target, as written
+    # When the host's kernel last saw the inode change (ctime, read from outside; 0 where unknown).
+    # Not part of equality: a trigger that rewrites a cache to the same bytes is no change. It tells
+    # a same-size, same-mode rewrite of a file that was there before (``rewritten``).
+    changed_ns: int = field(default=0, compare=False)
+    # A persistent file's content (``PERSISTENCE``: few, small) and the same path's in the image,
+    # sha256, read from outside; "" where not read. What a purge must have put back is compared by
+    # content: a tool that regenerates a file to the same bytes (pam-auth-update) changed nothing.
+    digest: str = field(default="", compare=False)
+    image_digest: str = field(default="", compare=False)
 
     @property
     def setuid(self) -> bool:
@@ -149,10 +199,21 @@ def changed(before: FsState, after: FsState) -> dict[str, Entry]:
             if before.entries.get(p) != e and not is_lab_own(p, after.own, after.spools)}
 
 
+def rewritten(before: FsState, after: FsState) -> dict[str, Entry]:
+    """Files and links the first state had that were written again by the second, their size,
+    mode and owner unchanged (a review's trojaned /usr/bin/sudo and same-size /etc/sudoers): the
+    inode's change time, read from outside the target, says so. Empty where it is not known."""
+    return {p: e for p, e in after.entries.items()
+            if e.kind in ("file", "link") and (b := before.entries.get(p)) is not None and b == e
+            and b.changed_ns and e.changed_ns and b.changed_ns != e.changed_ns}
+
+
 def written(before: FsState, after: FsState) -> dict[str, Entry]:
-    """Every path created or changed, nothing excluded: where a dangerous mode is judged. The lab
-    never makes a setuid or world-writable file, so in its own folders such a mode is a vendor's."""
-    return {p: e for p, e in after.entries.items() if e.kind != "deleted" and before.entries.get(p) != e}
+    """Every path created, changed or rewritten, nothing excluded: where a dangerous mode is judged.
+    The lab never makes a setuid or world-writable file, so in its own folders such a mode is a
+    vendor's."""
+    return {**{p: e for p, e in after.entries.items() if e.kind != "deleted" and before.entries.get(p) != e},
+            **rewritten(before, after)}
 
 
 def new_processes(before: FsState, after: FsState) -> dict[int, str]:
