@@ -67,6 +67,22 @@ def read_in_root(root: str, path: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
+# The files Docker bind-mounts into every container from its own folder on the lab's disk
+# (/etc/hosts, /etc/hostname, /etc/resolv.conf): writable inside, and outside the writable layer,
+# so a review's postinst appended 256 MiB to /etc/hosts past a 64 MiB disk quota.
+DOCKER_FILES = ("HostsPath", "HostnamePath", "ResolvConfPath")
+
+
+def docker_files_bytes(attrs: dict) -> int:
+    """What those files hold on the lab's disk, for the disk quota beside the writable layer."""
+    total = 0
+    for key in DOCKER_FILES:
+        if path := attrs.get(key):
+            with contextlib.suppress(OSError):
+                total += os.lstat(path).st_blocks * 512
+    return total
+
+
 DIGEST_MAX = 1 << 20  # a persistent file bigger than this is compared by size and mode only
 
 
@@ -106,6 +122,7 @@ class OverlayObserver(Observer):
         self.merged = data["MergedDir"]
         self.lowers = [d for d in data.get("LowerDir", "").split(":") if d]
         self.init_pid = int(attrs["State"]["Pid"])
+        self.attrs = attrs
         if not os.path.isdir(self.upper):
             raise InfrastructureError(f"the container's writable layer {self.upper} is not readable here")
         self._baseline = set(self._container_pids())
@@ -158,8 +175,9 @@ class OverlayObserver(Observer):
         return here, image
 
     def written_bytes(self) -> int:
-        """What the target wrote beyond its image, walked without building the state."""
-        total = 0
+        """What the target wrote beyond its image, walked without building the state, and into the
+        files Docker mounts from the lab's disk."""
+        total = docker_files_bytes(self.attrs)
         for dirpath, _dirs, files in os.walk(self.upper):
             for name in files:
                 with contextlib.suppress(OSError):

@@ -19,6 +19,7 @@ from lab.images.build import current_recipe
 from lab.images.host import require_binfmt
 from lab.inventory.load import suggest
 from lab.inventory.model import LabSettings, ResourceLimits, Target
+from lab.observe.overlay import docker_files_bytes
 
 LABEL_PID = "lab.pid"
 
@@ -100,13 +101,14 @@ def written_bytes(container) -> int:
     tmpfs on /tmp or /var/tmp instead: it would be charged to the container's memory limit (the
     staged packages in /var/tmp/lab-staging can be gigabytes, the service's home is there too),
     while the product could still write anywhere else; and writes there would be invisible here.
-    Docker walks the layer to answer, so this costs about as much as ``du`` on it.
+    Docker walks the layer to answer, so this costs about as much as ``du`` on it. The files Docker
+    mounts from the lab's disk (/etc/hosts...) count too.
     """
     cid = getattr(container, "id", container)
     found = client().api.containers(all=True, filters={"id": cid}, size=True)  # GET /containers/json?size=1
     if not found:
         raise InfrastructureError(f"container {cid[:12]} is gone: cannot measure what it wrote")
-    return int(found[0].get("SizeRw") or 0)
+    return int(found[0].get("SizeRw") or 0) + docker_files_bytes(getattr(container, "attrs", None) or {})
 
 
 def remove_container(container) -> None:

@@ -89,12 +89,15 @@ def test_a_package_shadowing_a_system_tool_fails_and_does_not_fool_the_lab(tmp_p
     assert ready["outcome"] == "failed" and "port 7071 never opened within 3 s" in ready["message"], ready["message"]
 
 
-def test_an_install_that_fills_the_disk_quota_is_stopped_and_failed(tmp_path, lab_run):
+@pytest.mark.parametrize("fill", ["> /var/tmp/fill", ">> /etc/hosts"])
+def test_an_install_that_fills_the_disk_quota_is_stopped_and_failed(tmp_path, lab_run, fill):
+    """/etc/hosts is Docker's file on the lab's disk, outside the writable layer: a review filled it
+    past the quota unseen."""
     inventory = tmp_path / "targets.toml"
     inventory.write_text((ROOT / "targets.toml").read_text().replace(
         "limits = { install_timeout = 300, command_timeout = 120 }",
         'limits = { install_timeout = 300, command_timeout = 120, disk_quota = "64m" }'))
-    sub = tarball(tmp_path / "sub", "filler", "#!/bin/sh\nhead -c 2000000000 /dev/zero > /var/tmp/fill\n")
+    sub = tarball(tmp_path / "sub", "filler", f"#!/bin/sh\nhead -c 2000000000 /dev/zero {fill}\n")
     run = lab_run(sub, "--targets", T, "--suites", "install", inventory=inventory)
     assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr
     install = run.check(T, "install.package")
