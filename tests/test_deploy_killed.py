@@ -47,3 +47,26 @@ def test_any_other_kill_is_the_products(before, after, out):
     with pytest.raises(ProductFailure) as said:
         step(Target(before, after, out))
     assert "killed by signal 9; the target's limits: memory 24m, pids 16" in str(said.value)
+
+
+class Says:
+    """A container target whose step exits 1 saying ``out``; its OOM count never moves."""
+
+    def __init__(self, out: bytes):
+        self.out = out
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        if command == OOM_KILLS:
+            return CommandResult(command, 0, b"0", b"", 0.0)
+        return CommandResult(command, 100, self.out, b"", 0.1)
+
+
+def test_the_mirror_failing_is_the_labs_only_while_apt_alone_ran():
+    """A review's postinst printed curl's "Could not resolve host" and exited 1: the lab blamed its
+    mirror. Once dpkg began, what the step prints is the product's."""
+    with pytest.raises(InfrastructureError, match="the lab's package mirror failed"):
+        step(Says(b"Err:1 http://deb.debian.org/debian bookworm/main bc\n  Could not resolve 'deb.debian.org'\n"
+                  b"E: Failed to fetch http://deb.debian.org/debian/pool/main/b/bc/bc_1.07.1-3_amd64.deb\n"))
+    with pytest.raises(ProductFailure, match=r"installing x\.deb failed"):
+        step(Says(b"Preparing to unpack .../x.deb ...\nUnpacking x (1.0) ...\nSetting up x (1.0) ...\n"
+                  b"curl: (6) Could not resolve host: activate.acme.example\n"))

@@ -90,13 +90,13 @@ class Installer(abc.ABC):
 def run_step(p: Provisioned, command: str, timeout: float, what: str,
              before_product: Callable[[CommandResult], bool] | None = None,
              refused: Callable[[CommandResult], bool] | None = None) -> CommandResult:
-    """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure, except a
-    step the kernel killed for lack of memory under the target's limits (its cgroup's OOM count
-    rose) while ``before_product`` says only the lab's tools had run (apt still reading its lists):
-    the target's limits leave the lab no room, the lab's fault. A kill the product's own code sent
-    (an apt hook of an earlier release, say) raises no OOM count: still the product's. ``refused``:
-    a failure it recognises (apt declining before anything ran) is returned, not raised: the caller
-    has another way."""
+    """Run a vendor-facing step: a time-out or a non-zero exit is the product's failure, except
+    while ``before_product`` says only the lab's tools had run (apt still reading its lists or
+    fetching): the mirror failing, or the kernel killing the step for lack of memory under the
+    target's limits (its cgroup's OOM count rose): the lab's fault. A kill the product's own code
+    sent (an apt hook of an earlier release, say) raises no OOM count: still the product's.
+    ``refused``: a failure it recognises (apt declining before anything ran) is returned, not
+    raised: the caller has another way."""
     oom_before = _oom_kills(p) if before_product is not None else None
     try:
         result = p.transport.run(command, timeout=timeout)
@@ -106,7 +106,9 @@ def run_step(p: Provisioned, command: str, timeout: float, what: str,
         if refused is not None and result.exit_status <= 128 and refused(result):
             return result
         text = result.stdout + result.stderr
-        if any(marker in text for marker in MIRROR_TROUBLE):
+        if before_product is not None and before_product(result) and any(m in text for m in MIRROR_TROUBLE):
+            # only while apt alone had run: a review's postinst printed "curl: (6) Could not resolve
+            # host" and exited 1, and the lab blamed its mirror
             raise InfrastructureError(f"{what}: the lab's package mirror failed:\n{result.evidence()}")
         if (result.exit_status > 128 and before_product is not None and before_product(result)
                 and oom_before is not None and (_oom_kills(p) or 0) > oom_before):
