@@ -66,6 +66,12 @@ def fetch_network():
             return client().networks.get(FETCH_NETWORK)
 
 
+# The container's process 1: it reaps orphans and ignores every signal sent from inside, which the
+# kernel then never delivers to a namespace's init (SIGKILL included). With Docker's init (tini),
+# a review's vendor test ran `kill -TERM 1`: the target stopped, and the run was called broken.
+KEEPER = ["bash", "-c", 'trap "" TERM INT HUP QUIT USR1 USR2 PIPE ALRM; while :; do sleep 2147483647 & wait; done']
+
+
 def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target", online: bool = False):
     """Start the container; the caller owns it and must remove it (``remove_container``).
 
@@ -79,12 +85,12 @@ def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "
     name = container_name(run_id, f"{target.name}-{role}" if role != "target" else target.name)
     try:
         container = client().containers.run(
-            image, command=["sleep", "infinity"], detach=True, name=name, hostname=target.name[:63],
+            image, command=KEEPER, detach=True, name=name, hostname=target.name[:63],
             labels={LABEL_RUN: run_id, LABEL_TARGET: target.name, LABEL_ROLE: role,
                     LABEL_PID: str(os.getpid()), "lab.recipe": current_recipe(image) or ""},
             **({"network": fetch_network().name} if online else {"network_mode": "none"}),
             mem_limit=limits.memory, memswap_limit=limits.memory,
-            pids_limit=limits.pids, nano_cpus=int(limits.cpus * 1e9), init=True, privileged=False,
+            pids_limit=limits.pids, nano_cpus=int(limits.cpus * 1e9), init=False, privileged=False,
             cap_drop=["ALL"], cap_add=CAPABILITIES, security_opt=["no-new-privileges"],
         )
     except APIError as exc:

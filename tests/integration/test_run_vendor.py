@@ -192,6 +192,23 @@ def test_a_vendor_test_that_kills_the_runner_is_failed(lab_run, tmp_path):
     assert "last words before SIGKILL" in (run.out / f"logs/{T}/vendor-tests.log").read_text()
 
 
+KILLS_INIT = '''
+def test_kills_the_targets_init(host):
+    host.run("kill -TERM 1; kill -KILL 1; kill -INT 1; kill -HUP 1")
+    assert host.run("echo still here").stdout == "still here\\n"
+'''
+
+
+def test_a_vendor_test_that_signals_the_targets_init_leaves_it_up(lab_run, tmp_path):
+    """With Docker's init as process 1, a review's `kill -TERM 1` stopped the target and the whole
+    run was broken. The lab's process 1 ignores what is sent from inside; the run goes on."""
+    sub = offline_product(tmp_path / "sub", {"tests/test_init.py": KILLS_INIT})
+    run = lab_run(sub, "--targets", T, "--suites", "install,vendor")
+    assert run.proc.returncode == 0, run.proc.stdout + run.proc.stderr
+    assert run.check(T, "vendor.tests/test_init.py::test_kills_the_targets_init")["outcome"] == "passed"
+    assert run.check(T, "install.uninstall")["outcome"] == "passed"
+
+
 FILLS = '''
 def test_fills_the_disk():
     with open("/dev/zero", "rb") as zero, open("/var/tmp/fill", "wb") as fill:
