@@ -105,3 +105,33 @@ def test_the_chart_is_a_picture_with_the_trend():
     assert root.tag.endswith("svg")
     assert len(root.findall(".//{http://www.w3.org/2000/svg}polyline")) == 4  # RSS, trend, fds, threads
     assert "&lt;leak&gt;" in text
+
+
+class Killed:
+    """A target where the first ``kills`` samples are killed by SIGKILL before they print."""
+
+    name = "t"
+
+    def __init__(self, kills: int):
+        self.kills = kills
+
+    def run(self, command, timeout=None):
+        from lab.transport.base import CommandResult
+
+        if self.kills:
+            self.kills -= 1
+            return CommandResult(command, 137, b"", b"", 0.0)
+        return CommandResult(command, 0, b"LAB_PROC_READABLE\nP 10 S 100 50 3 2048 7\n", b"", 0.0)
+
+
+def test_a_sample_the_service_killed_is_taken_again_then_is_the_products():
+    """A review's leaking service killed the lab's sampler once, and its stability checks became
+    the lab's fault (broken): a killed sample is taken again; killed twice, the product failed."""
+    import pytest
+
+    from lab.errors import ProductFailure
+    from lab.stability.sampler import sample
+
+    assert sample(Killed(1), 10, 3.0, 100, "ab12cd34ab12cd34").rss_kb == 2048
+    with pytest.raises(ProductFailure, match=r"killed \(exit 137, signal 9\) twice at 3 s"):
+        sample(Killed(2), 10, 3.0, 100, "ab12cd34ab12cd34")
