@@ -80,13 +80,19 @@ KILLED_FOR_MEMORY = Wording(N_("%(what)s was killed for lack of memory before an
                                "the inventory: %(said)s"))
 SERVER_GONE = Wording(N_("the %(server)s server went away: %(error)s"))
 
+# A reading made through the target's own tools after the product changed them (lab.observe.instruments).
+PORTS_UNTRUSTED = Wording(N_("the service's ports cannot be trusted: %(paths)s changed on the target after the "
+                             "install was judged, and the lab reads the ports through them"))
+SAMPLES_UNTRUSTED = Wording(N_("the stability watch's samples cannot be trusted: %(paths)s changed on the target "
+                               "after the install was judged, and the lab reads /proc through them"))
+
 # Which wordings may have said a check's reason: a reason is read back only with its own check's,
 # so that a vendor's log line at its end, made of another wording's phrases, cannot turn it into
 # that other sentence (a failed start read as a catalogue's ownership notice, say).
 BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "service.ready": (SERVICE_EXITED, HEALTH_FAILING, PORT_NEVER_OPENED),
     "upgrade.service": (SERVICE_EXITED, HEALTH_FAILING, PORT_NEVER_OPENED),
-    "service.ports": (UNDECLARED_PORTS,),
+    "service.ports": (UNDECLARED_PORTS, PORTS_UNTRUSTED),
     "vendor.tests": (VENDOR_TESTS_FAILED,),
     "install.leftovers": (LEFT_BEHIND,),
     "install.package": (CANNOT_INSTALL_ON_OS, CANNOT_INSTALL, KILLED_FOR_MEMORY),
@@ -102,9 +108,9 @@ BY_CHECK: dict[str, tuple[Wording, ...]] = {
     "service.restart": (KILL_LEFT, STILL_RUNNING, NOT_READY_AGAIN),
     "stability.kill_restart": (KILL_LEFT, STILL_RUNNING, NOT_READY_AGAIN),
     "service.stop": (NOT_STOPPED,),
-    "stability.uptime": (DIED, DIED_BESIDE_LOAD, DIED_LOAD_ENDED),
-    "stability.memory": (MEMORY_GROWS, OUTSIDE_GROWS),
-    "stability.fds": (FDS_GROW,),
+    "stability.uptime": (DIED, DIED_BESIDE_LOAD, DIED_LOAD_ENDED, SAMPLES_UNTRUSTED),
+    "stability.memory": (MEMORY_GROWS, OUTSIDE_GROWS, SAMPLES_UNTRUSTED),
+    "stability.fds": (FDS_GROW, SAMPLES_UNTRUSTED),
     "desktop.entry": (ENTRY_NOT_INSTALLED,),
     "desktop.icon": (NO_ICON,),
     "desktop.launch": (EXITED_BEFORE_WINDOW, EXITED_AFTER_WINDOW),

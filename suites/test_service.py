@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab.reasons import KILL_LEFT, NOT_READY_AGAIN, NOT_STOPPED, STILL_RUNNING, UNDECLARED_PORTS
+from lab.observe.findings import head
+from lab.reasons import KILL_LEFT, NOT_READY_AGAIN, NOT_STOPPED, PORTS_UNTRUSTED, STILL_RUNNING, UNDECLARED_PORTS
 from lab.submission.model import SERVICE_RESTARTS as RESTARTS
 
 STOP_TIMEOUT = 10.0
@@ -24,7 +25,10 @@ def test_listens_only_on_declared_ports(lab, service):
     if not lab.state.readiness.ready:
         pytest.skip("needs a ready service (service.ready failed)")
     declared = set(service.spec.ports)
-    extra = sorted(service.listening() - declared - lab.state.ports_before)
+    listening = service.listening()
+    changed = lab.instruments_changed()  # read through the target's ss: not replaced since the install
+    assert not changed, PORTS_UNTRUSTED.say(paths=head(changed))
+    extra = sorted(listening - declared - lab.state.ports_before)
     assert not extra, UNDECLARED_PORTS.say(ports=", ".join(map(str, extra)),
                                            declared=", ".join(map(str, sorted(declared))) or "none")
 

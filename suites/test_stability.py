@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from lab.errors import NotApplicable, ProductFailure
+from lab.observe.findings import head
 from lab.reasons import (
     DIED,
     DIED_BESIDE_LOAD,
@@ -26,6 +27,7 @@ from lab.reasons import (
     MEMORY_GROWS,
     NOT_READY_AGAIN,
     OUTSIDE_GROWS,
+    SAMPLES_UNTRUSTED,
     STILL_RUNNING,
 )
 from lab.report.allure_worker import picture
@@ -64,6 +66,8 @@ def watched(lab, stability_watch) -> Watched:
         series = stability_watch.result()
     finally:
         lab.adopt_commands(THREAD)
+    if changed := lab.instruments_changed():  # sampled through the target's shell, awk and sed
+        raise ProductFailure(SAMPLES_UNTRUSTED.say(paths=head(changed)))
     duration = stability_watch.duration
     memory = judge.memory(series.samples, duration)
     fds = judge.descriptors(series.samples, duration)

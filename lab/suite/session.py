@@ -159,6 +159,19 @@ class LabSession:
             self.state.owners = Owners.of(self.deployment(), lookup)
         return self.state.owners
 
+    def instruments_changed(self) -> list[str]:
+        """Programs, libraries and loader settings the lab reads the target through that changed
+        since the install was judged, the product's own packaged files aside
+        (``lab.observe.instruments``). None to tell where the lab cannot see from outside (a board,
+        read through its own tools all along)."""
+        observer = self.provision().observer()
+        if not observer.trusted or self.state.installed is None:
+            return []
+        from lab.observe.instruments import tampered
+
+        owners = self.owners()
+        return [p for p in tampered(self.state.installed, observer.state()) if owners.owner(p)[0] != "product"]
+
     def defer(self, cleanup) -> None:
         """Run at teardown, before the target itself goes (last registered, first run)."""
         self._stack.callback(cleanup)
