@@ -123,6 +123,25 @@ class Deployment:
                 self._index(installer.dependency_archive, installer.dependency_memo)
         return [f.result() for f in self._indexing]
 
+    def fetched(self) -> dict[str, str] | None:
+        """name -> version of each OS package the lab's downloader fetched for the product, from the
+        archive's file names as apt writes them (``name_version_arch.deb``, an epoch's colon as
+        ``%3a``): what the package database may say the install brought. None where no archive
+        tells (a board that downloads for itself, an rpm target)."""
+        from urllib.parse import unquote
+
+        from lab.deploy.deb import archive_names
+
+        found: dict[str, str] = {}
+        for installer, _ in self.batches:
+            if installer.format != "deb" or installer.downloaded_on_target:
+                return None
+            for name in archive_names(installer.dependency_archive):
+                parts = name[:-len(".deb")].split("_")
+                if len(parts) == 3:
+                    found[parts[0]] = unquote(parts[1])
+        return found
+
     def prefixes(self) -> list[str]:
         return [s.artifact.prefix for _, s in self.steps if s.artifact.prefix]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import posixpath
 import shlex
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lab.supply import bundled as bundled_mod
 from lab.supply.licences import Declared, debian_copyright, licensecheck, normalise
@@ -39,6 +39,8 @@ class Supply:
     unread_licences: list[str] = field(default_factory=list)      # licence files not read whole, and why
     sbom_path: str = ""
     sbom_sha256: str = ""
+    # the package database after the install, where it contradicts what the lab installed
+    tampered: list[str] = field(default_factory=list)
 
 
 def distro(facts) -> tuple[str, str]:
@@ -73,6 +75,23 @@ def _copyright(text: bytes | None, path: str, pending: dict[str, bytes]) -> list
     return found
 
 
+def _as_fetched(pkg, fetched: dict[str, str], target: str, tampered: list[str]):
+    """A dependency as the lab installed it. The package database is the target's, which the
+    product's scripts can write (a review's postinst waited for apt to end and rewrote bc's version
+    past a vulnerability's fix): a version the lab did not fetch, or a package it fetched none of,
+    is said, and the SBOM keeps the version the lab installed."""
+    known = fetched.get(pkg.name)
+    if known is None:
+        tampered.append(f"{pkg.name} {pkg.version}: in {target}'s package database after the install, but the lab "
+                        "installed no such package (the product's scripts put it there or rewrote the database)")
+        return pkg
+    if known != pkg.version:
+        tampered.append(f"{pkg.name}: {target}'s package database says {pkg.version}; the lab installed {known} "
+                        "from the target's repositories (the database was rewritten)")
+        return replace(pkg, version=known, source_version="")
+    return pkg
+
+
 def collect(lab, target, deployment) -> Supply:
     facts = target.facts
     qualifier, ecosystem = distro(facts)
@@ -89,8 +108,11 @@ def collect(lab, target, deployment) -> Supply:
     resolved = added(deployment.packages_before, deployment.packages_after)
     observer = target.observer()
     product = lab.submission.model.product
+    fetched = deployment.fetched()
     for _, pkg in sorted(resolved.items()):
         role = "product" if pkg.name in mine else "dependency"
+        if role == "dependency" and fetched is not None:
+            pkg = _as_fetched(pkg, fetched, target.target.name, supply.tampered)
         if pkg.format == "deb":
             purl = deb_purl(pkg.name, pkg.version, pkg.arch, qualifier)
             path = f"/usr/share/doc/{pkg.name}/copyright"
