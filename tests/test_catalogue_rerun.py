@@ -9,9 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lab.catalogue.db import open_catalogue
-from lab.catalogue.lifecycle import cell_life
+from lab.catalogue.lifecycle import cell_life, latest
 from lab.catalogue.models import ProductVersion, Result, Run
-from lab.catalogue.publish import _latest_cells
 from lab.catalogue.record import record_run
 from lab.catalogue.renewal import certified
 from lab.certs.keys import load_or_create
@@ -22,7 +21,7 @@ def _cells(engine) -> dict[str, tuple[str, str]]:
     with Session(engine) as s:
         version = s.scalars(select(ProductVersion).options(
             selectinload(ProductVersion.runs).selectinload(Run.results))).one()
-        return {t: (r.run.id, r.verdict) for t, r in _latest_cells(version, None).items()}
+        return {t: (r.run.id, r.verdict) for t, r in latest(x for run in version.runs for x in run.results).items()}
 
 
 def test_a_rerun_of_the_broken_targets_does_not_bring_back_a_renewed_result(tmp_path):

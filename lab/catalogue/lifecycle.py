@@ -3,8 +3,8 @@ has expired, and its history (renewed, or now failing, with the date).
 
 Kept apart from ``publish`` (which lays the site out) so the rules are in one place: a
 certificate whose expiry has passed is *expired* at the moment the page is rendered, whatever
-the verdict it was issued for; a cell is *renewed* when its latest result passed after an
-earlier certified one, *now failing* when it failed after one.
+the verdict it was issued for; a cell is its latest judged result (``latest``); it is *renewed*
+when its latest result passed after an earlier certified one, *now failing* when it failed after one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,21 @@ from datetime import UTC, datetime
 
 from lab.catalogue.models import Result
 from lab.certs.certificate import when
+
+
+def latest(results, known: set[str] | None = None) -> dict[str, Result]:
+    """Each target's latest verdict, a *broken* one only where nothing was judged there yet: a run
+    the lab could not judge says nothing of the product, so it takes no certificate off the matrix
+    and out of renewal (a review's interrupted run and a missing image had replaced a passed cell).
+    ``known``: only these targets."""
+    cells: dict[str, Result] = {}
+    for result in sorted(results, key=lambda x: x.made):
+        if known is not None and result.target not in known:
+            continue
+        held = cells.get(result.target)
+        if result.verdict != "broken" or held is None or held.verdict == "broken":
+            cells[result.target] = result
+    return cells
 
 
 def expired(result: Result, now: datetime | None = None) -> bool:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from lab import i18n, reasons
 from lab.arch import from_deb
-from lab.catalogue.lifecycle import cell_life
+from lab.catalogue.lifecycle import cell_life, latest
 from lab.catalogue.models import Product, ProductVersion, Result, Run
 from lab.catalogue.record import artifact_arch
 from lab.certs.keys import default_key_path, key_id, load_or_create, public_pem
@@ -54,6 +54,7 @@ RESULT_KEYS = ("verdict", "reason", "fault", "artifact_arch", "run", "certificat
 SITE_RESULT_KEYS = (*RESULT_KEYS, "waived", "certificate_expires", "certificate_expired", "change", "history",
                     "affected_by", "sbom", "sbom_sha256")
 _CHECK_PREFIX = re.compile(r"^([a-z_]+\.[A-Za-z0-9_.\[\]-]+): (.*)$", re.S)
+_ADVICE = re.compile(r"[:;,]? *\(?run `[^`]*`\)?")  # "...: run `lab images build X --inventory /home/...`"
 
 
 def every_version(s: Session) -> list[ProductVersion]:
@@ -69,6 +70,7 @@ def plain_reason(reason: str) -> str:
     """``install.package: needs GLIBC_2.38`` -> ``Installing the package (install.package): needs
     GLIBC_2.38``: the check's title in the language being rendered, the tool's words as they are."""
     first = reason.strip().splitlines()[0] if reason.strip() else ""
+    first = _ADVICE.sub("", first)  # an engineer's command, with the engineer's paths: not for buyers
     m = _CHECK_PREFIX.match(first)
     if not m:
         return first
@@ -170,14 +172,6 @@ def _write_page(site: Path, path: str, template: str, languages: Sequence[str], 
                      i18n.render(ENV, template, lang, switch=switch, link=link, **context))
 
 
-def _latest_cells(version: ProductVersion, known: set[str] | None) -> dict[str, Result]:
-    cells: dict[str, Result] = {}
-    for result in sorted((x for run in version.runs for x in run.results), key=lambda x: x.made):
-        if known is None or result.target in known:
-            cells[result.target] = result
-    return cells
-
-
 def _copied(source: Path, site: Path, relative: str) -> str | None:
     """``relative`` on the site, a copy of ``source`` (once: a run's file never changes); None when
     there is no such file."""
@@ -262,11 +256,11 @@ def matrix(versions: Sequence[ProductVersion], inventory: dict | None,
     by_target: dict[str, list[Result]] = {}
     rows, pages = [], {}
     for version in sorted(versions, key=lambda v: (v.product.name, v.version)):
-        latest = _latest_cells(version, known)
-        if not latest:
+        newest = latest((x for run in version.runs for x in run.results), known)
+        if not newest:
             continue  # tested only on targets this inventory does not have
         cells = {}
-        for target, result in sorted(latest.items()):
+        for target, result in sorted(newest.items()):
             by_target.setdefault(target, []).append(result)
             cells[target] = cell(target, result, (inventory or {}).get(target))
         product = version.product

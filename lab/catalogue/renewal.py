@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from lab.catalogue.lifecycle import latest
 from lab.catalogue.models import ProductVersion, Result, Run
 from lab.certs.certificate import OS_FACTS, when
 
@@ -114,10 +115,7 @@ def certified(engine: Engine) -> list[Certified]:
             selectinload(ProductVersion.product),
             selectinload(ProductVersion.runs).selectinload(Run.results).selectinload(Result.certificate))).all()
         for v in sorted(versions, key=lambda v: (v.product.name, v.version)):
-            latest: dict[str, Result] = {}
-            for r in sorted((x for run in v.runs for x in run.results), key=lambda x: x.made):
-                latest[r.target] = r
-            for target, r in sorted(latest.items()):
+            for target, r in sorted(latest(x for run in v.runs for x in run.results).items()):
                 cert = r.certificate
                 if cert is None:
                     continue
