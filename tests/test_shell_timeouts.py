@@ -80,3 +80,17 @@ def test_a_command_interrupted_mid_frame_takes_its_shell_with_it():
         signal.signal(signal.SIGALRM, old)
         pool.close()
         subprocess.run(["pkill", "-f", "sleep 7306"])
+
+
+def test_a_lost_connection_is_explained_by_what_came_after_the_last_frame():
+    """A review's reason read 'connection lost: E_9f9a...E_4427...debconf: delaying package
+    configuration': the earlier frames' stderr and end markers; only the client's last words remain."""
+    from types import SimpleNamespace
+
+    from lab.transport.shell import last_words
+
+    said = ("E_9f9a3721c1ad5d9bE_442716667897422edebconf: delaying package configuration, since apt-utils is "
+            "not installed\nE_d10793c5389f6fc9E_cc844714a82dd5a8 (container exited)")
+    assert last_words(SimpleNamespace(diagnose=lambda: said)) == "(container exited)"
+    assert last_words(SimpleNamespace(diagnose=lambda: "ssh: connection closed")) == "ssh: connection closed"
+    assert last_words(SimpleNamespace(diagnose=lambda: "")) == ""

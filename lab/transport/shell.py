@@ -37,6 +37,7 @@ The controller does what ``timeout`` and ``head`` did inside the target before:
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shlex
 import time
@@ -167,6 +168,16 @@ printf '{done}'; exit
 """
 
 
+_MARKER = re.compile(r"[EX]_[0-9a-f]{16}")
+
+
+def last_words(channel: Channel) -> str:
+    """Why the channel ended, as its client said on stderr after the last frame the shell ended: the
+    earlier frames' stderr and their end markers are not the reason (a review's reason was a row of
+    markers and an old debconf warning)."""
+    return _MARKER.split(channel.diagnose())[-1].strip()
+
+
 def read_frame(channel: Channel, target: str, out: FramedStream, err: FramedStream | None, deadline: float) -> None:
     """Read ``channel`` until both streams have ended their frame (``err`` None: stderr is not
     framed, only kept for ``diagnose``). ``TimeoutError`` at ``deadline``; ``ConnectionLost`` at EOF."""
@@ -181,7 +192,7 @@ def read_frame(channel: Channel, target: str, out: FramedStream, err: FramedStre
         except (OSError, ValueError) as exc:  # the channel was closed under us
             raise ConnectionLost(f"connection to {target} lost: {exc}") from None
         if not chunk:
-            why = channel.diagnose()
+            why = last_words(channel)
             raise ConnectionLost(f"connection to {target} lost" + (f": {why}" if why else ""))
         if which == STDOUT:
             out.feed(chunk)
@@ -257,7 +268,7 @@ class PersistentShell:
                 raise ConnectionLost(f"connection to {self.target} lost: {exc}") from None
             if not chunk:
                 self.dead = True
-                why = self.channel.diagnose()
+                why = last_words(self.channel)
                 raise ConnectionLost(f"connection to {self.target} lost" + (f": {why}" if why else ""))
 
     def _frame(self, out: FramedStream, err: FramedStream | None, deadline: float) -> None:
