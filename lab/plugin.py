@@ -170,6 +170,9 @@ def service(lab, target, deployment):
         raise NotApplicable("needs the product installed, and install.package failed")
     sup = Supervisor(target.transport, spec, database_env(lab))
     lab.state.ports_before = sup.listening()  # e.g. the engine's DNS listeners, not the product's
+    observer = target.observer()
+    if observer.trusted:  # what the service leaves behind at its stop is told from these
+        lab.state.processes_before_service = set(observer.processes())
     try:
         sup.start()
         lab.state.readiness = sup.wait_ready()

@@ -48,6 +48,12 @@ def test_comes_back_after_sigkill(lab, service):
 
 
 @pytest.mark.check("service.stop")
-def test_stops_on_sigterm(service):
+def test_stops_on_sigterm(lab, target, service):
     stopped, _seconds = service.stop(STOP_TIMEOUT)
     assert stopped, NOT_STOPPED.say(seconds=f"{STOP_TIMEOUT:g}")
+    before = lab.state.processes_before_service
+    if before is not None:  # seen from outside: also what left the service's session and environment
+        left = {pid: cmd for pid, cmd in target.observer().processes().items() if pid not in before}
+        assert not left, (f"{len(left)} process(es) started since the service did outlived its stop: "
+                          f"{head(list(left.values()))} (they left the service's session and environment, so "
+                          "its SIGTERM did not reach them)")

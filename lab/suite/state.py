@@ -29,6 +29,8 @@ class RunState:
     owners: Owners | None = None                # who put each path there (product, OS package, scripts)
     uninstalled: bool = False                   # install.uninstall succeeded: install.leftovers applies
     ports_before: set[int] = field(default_factory=set)  # listeners before the service started
+    # processes running before the service started, seen from outside (None: a board, no outside view)
+    processes_before_service: set[int] | None = None
     readiness: Readiness | None = None          # the service fixture; service.* and footprint read it
     database: tuple[DatabaseServer, Credentials] | None = None  # started on first use
     schema_applied: bool = False                # database.schema; database.checks needs it

@@ -71,6 +71,22 @@ def test_a_service_on_an_undeclared_port_fails_service_ports(tmp_path, lab_run):
     assert run.check(T, "service.restart")["outcome"] == "passed"
 
 
+def test_a_worker_that_leaves_the_services_session_and_environment_fails_service_stop(tmp_path, lab_run):
+    """A review's service started a worker in a new session with an empty environment: the lab's
+    SIGTERM to the service's tree never reached it, and service.stop passed. Seen from outside."""
+    command = ("sh -c 'setsid env -i bash -c \\\"(exec -a acme-esc-worker sleep 600 &)\\\"; "
+               "exec /opt/svc/bin/acme-web --port 8080'")  # a second fork: its parent gone at once
+    sub = tarball(tmp_path / "sub", "svc", OK_INSTALL, service=service_table(command))
+    run = lab_run(sub, "--targets", T, "--suites", "service")
+    assert run.proc.returncode == 1, run.proc.stdout + run.proc.stderr
+    stop = run.check(T, "service.stop")
+    assert stop["outcome"] == "failed", stop["message"]
+    # one per start: the service was started again after each of service.restart's SIGKILLs
+    assert "4 process(es) started since the service did outlived its stop: acme-esc-worker 600 (pid" \
+        in stop["message"], stop["message"]
+    assert run.check(T, "service.ready")["outcome"] == "passed"
+
+
 def test_a_service_that_never_opens_its_port_fails_service_ready(tmp_path, lab_run):
     sub = tarball(tmp_path / "sub", "svc", OK_INSTALL,
                   service=service_table("/opt/svc/bin/acme-web --port 8081", ready_timeout=2))
