@@ -13,7 +13,8 @@ FILE = stat.S_IFREG | 0o755
 
 def test_programs_libraries_and_the_loader_are_instruments():
     for path in ("/usr/bin/ss", "/usr/sbin/ss", "/bin/sed", "/usr/local/bin/awk", "/etc/ld.so.preload",
-                 "/etc/ld.so.conf.d/acme.conf", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"):
+                 "/etc/ld.so.conf.d/acme.conf", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2",
+                 "/usr/local/lib/libmnl.so.0", "/usr/local/lib/x86_64-linux-gnu/libmnl.so.0"):
         assert is_instrument(path), path
     for path in ("/usr/lib/python3/dist-packages/acme/__pycache__/a.pyc", "/usr/lib/x86_64-linux-gnu/acme/x.so",
                  "/etc/acme.conf", "/var/lib/acme/x", "/usr/share/doc/acme/README"):

@@ -131,14 +131,30 @@ def test_what_a_login_reads_is_put_back_by_the_purge_or_counts():
                    "/etc/environment: changed during the product's life and left so by the purge"]
 
 
+def test_maintainer_scripts_of_no_package_left_after_the_purge_count():
+    """A second review kept an agent as /var/lib/dpkg/info/acme-agent.postinst (no such package)."""
+    before = fs({"/var/lib/dpkg/info/sudo.list": Entry("file", FILE)})
+    after = fs({"/var/lib/dpkg/info/sudo.list": Entry("file", FILE),
+                "/var/lib/dpkg/info/acme-agent.postinst": Entry("file", FILE),
+                "/var/lib/dpkg/info/readline-common.list": Entry("file", FILE),  # an OS package left installed
+                "/var/lib/dpkg/info/libc6:amd64.triggers": Entry("file", FILE, existed=True)})
+    deps = owners(os_packages={"/etc/inputrc": "readline-common", "/usr/bin/sudo": "sudo"})
+    bad, _ = findings.leftovers(before, after, deps)
+    assert bad == ["/var/lib/dpkg/info/acme-agent.postinst (created by a script during the install; dpkg knows no "
+                   "such package)"]
+
+
 def test_the_package_managers_folders_hide_only_what_the_tools_write():
     for path in ("/var/lib/dpkg/status-old", "/var/cache/apt/archives/bc_1.07_amd64.deb", "/var/cache/apt/pkgcache.bin",
                  "/var/cache/debconf/templates.dat", "/var/log/apt/term.log", "/etc/passwd-",
-                 "/var/lib/dpkg/info/libc6:amd64.list", "/var/lib/apt/lists/x_Packages", "/var/log/dnf.rpm.log"):
+                 "/var/lib/dpkg/info/libc6:amd64.list", "/var/lib/apt/lists/x_Packages", "/var/log/dnf.rpm.log",
+                 "/var/cache/man/index.db", "/var/cache/man/zh_CN/index.db"):
         assert is_package_manager_own(path), path
     for path in ("/root/.cache/acme", "/var/lib/apt/acme", "/var/cache/apt/acme", "/var/cache/apt/archives/acme.sh",
                  "/var/lib/dpkg/info/zz-acme-agent.sh", "/var/cache/debconf/acme", "/var/lib/ucf/acme",
-                 "/var/log/apt/acme", "/usr/share/info/dir.acme", "/etc/passwd-acme", "/var/log/acme.log"):
+                 "/var/log/apt/acme", "/usr/share/info/dir.acme", "/etc/passwd-acme", "/var/log/acme.log",
+                 "/var/lib/polkit-1/acme", "/var/lib/systemd/deb-systemd-helper-enabled/acme", "/var/cache/man/acme",
+                 "/var/cache/man/x/acme.sh"):
         assert not is_package_manager_own(path), path
 
 

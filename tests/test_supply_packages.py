@@ -28,36 +28,49 @@ def test_rpm_names_epochs_and_licences():
     assert rows["openssl.x86_64"].version == "1:1.1.1m-2" and rows["openssl.x86_64"].source == "openssl"
 
 
-def test_the_database_is_held_to_what_the_lab_installed():
+def test_the_database_is_held_to_what_the_lab_installed(tmp_path):
     """A review's postinst rewrote bc's version in the package database after apt ended, past a
-    vulnerability's fix: the SBOM keeps the version the lab fetched, and the contradiction is said."""
+    vulnerability's fix, and another took bc's entry out until the lab had read it: the SBOM keeps
+    the packages as the lab fetched them, and each contradiction is said."""
+    import io
+    import tarfile
     from types import SimpleNamespace
 
+    from examples.make import build_deb
     from lab.deploy.deployment import Deployment
-    from lab.supply.collect import _as_fetched
+    from lab.observe.packages import from_control
+    from lab.supply.collect import _as_fetched, _unlisted
 
-    fetched = {"bc": "1.07.1-3", "libevent-2.1-7": "2.1.12-stable-8"}
+    bc = Installed("bc", "1.07.1-3+b1", "amd64", "deb", "bc", "1.07.1-3")
+    rl = Installed("libreadline8", "8.2-1.3", "amd64", "deb", "readline", "8.2-1.3")
+    fetched = {"bc": bc, "libreadline8": rl}
     said: list[str] = []
-    bc = _as_fetched(Installed("bc", "1.07.1-4", "amd64", "deb", "bc", "1.07.1-4"), fetched, "t", said)
-    assert (bc.version, bc.source_version) == ("1.07.1-3", "")
-    assert said == ["bc: t's package database says 1.07.1-4; the lab installed 1.07.1-3 from the target's "
-                    "repositories (the database was rewritten)"]
+    forged = Installed("bc", "1.07.1-4", "amd64", "deb", "bc", "1.07.1-4")
+    assert _as_fetched(forged, fetched, "t", said) == bc
+    assert said == ["bc: t's package database says 1.07.1-4 (source bc 1.07.1-4); the lab installed 1.07.1-3+b1 "
+                    "(source bc 1.07.1-3) from the target's repositories (the database was rewritten)"]
     ghost = _as_fetched(Installed("openssl", "9.9", "amd64", "deb"), fetched, "t", said)
     assert ghost.version == "9.9" and said[-1].startswith("openssl 9.9: in t's package database after the install, "
                                                           "but the lab installed no such package")
-    ok = Installed("libevent-2.1-7", "2.1.12-stable-8", "amd64", "deb")
-    assert _as_fetched(ok, fetched, "t", said) is ok and len(said) == 2
+    assert _as_fetched(rl, fetched, "t", said) is rl and len(said) == 2
+    # bc taken out of the database: kept in the SBOM, and said
+    assert _unlisted({"libreadline8:amd64": rl}, fetched, {"acme"}, "t", said) == [bc]
+    assert said[-1] == ("bc 1.07.1-3+b1: the lab installed it from t's repositories, but the package database "
+                        "does not list it (the database was rewritten)")
 
-    # the archive's file names, an epoch's colon written %3a by apt
-    import io
-    import tarfile
-
+    # read from the fetched packages themselves; a tarball batch beside adds nothing, a board tells nothing
+    deb = build_deb({"/usr/bin/x": b"x"}, {"Package": "libx1", "Version": "1:2.0-1", "Architecture": "amd64",
+                                           "Source": "x (2.0-0.1)"}, tmp_path).read_bytes()
+    assert from_control(deb) == Installed("libx1", "1:2.0-1", "amd64", "deb", "x", "2.0-0.1")
+    assert from_control(b"not a deb") is None
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name in ("archives/zlib1g_1%3a1.2.13.dfsg-1_amd64.deb", "archives/bc_1.07.1-3_amd64.deb"):
-            tar.addfile(tarfile.TarInfo(name))
-    installer = SimpleNamespace(format="deb", downloaded_on_target=False, dependency_archive=buf.getvalue())
-    d = SimpleNamespace(batches=[(installer, [])])
-    assert Deployment.fetched(d) == {"zlib1g": "1:1.2.13.dfsg-1", "bc": "1.07.1-3"}
-    installer.downloaded_on_target = True  # a board: nothing tells
+        info = tarfile.TarInfo("archives/libx1_1%3a2.0-1_amd64.deb")
+        info.size = len(deb)
+        tar.addfile(info, io.BytesIO(deb))
+    debs = SimpleNamespace(format="deb", downloaded_on_target=False, dependency_archive=buf.getvalue())
+    tar_batch = SimpleNamespace(format="tar", downloaded_on_target=False, dependency_archive=b"")
+    d = SimpleNamespace(batches=[(debs, []), (tar_batch, [])])
+    assert Deployment.fetched(d) == {"libx1": Installed("libx1", "1:2.0-1", "amd64", "deb", "x", "2.0-0.1")}
+    debs.downloaded_on_target = True
     assert Deployment.fetched(d) is None

@@ -67,6 +67,18 @@ def _refused_by(result: CommandResult) -> set[str]:
     return set(DPKG_ERROR.findall(result.stdout + result.stderr))
 
 
+def archive_debs(archive: bytes) -> list[bytes]:
+    """The .deb files of a downloaded apt cache (a tar of its folder), their bytes."""
+    import io
+    import tarfile
+
+    if not archive:
+        return []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return [tar.extractfile(m).read() for m in tar
+                if m.isfile() and m.name.endswith(".deb") and len(PurePosixPath(m.name).parts) == 2]
+
+
 def archive_names(archive: bytes) -> list[str]:
     """The .deb files of a downloaded apt cache (a tar of its folder), by name."""
     import io
@@ -139,7 +151,8 @@ class DebInstaller(Installer):
         if cache is not None:  # are the image's lists fresh; what is installed already
             state = p.transport.run(f"find {LISTS} -maxdepth 1 -name '*Release' -mmin -1440 | grep -q . "
                                     "&& echo fresh; md5sum </var/lib/dpkg/status").stdout.split()
-            cache.installed = state[-1] if state else ""
+            # md5sum of standard input prints "HASH  -": the hash (a review: the key had been "-")
+            cache.installed = next((w for w in state if len(w) == 32), "")
             cache.use_lists("fresh" in state)
         return cache
 

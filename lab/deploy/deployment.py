@@ -123,23 +123,24 @@ class Deployment:
                 self._index(installer.dependency_archive, installer.dependency_memo)
         return [f.result() for f in self._indexing]
 
-    def fetched(self) -> dict[str, str] | None:
-        """name -> version of each OS package the lab's downloader fetched for the product, from the
-        archive's file names as apt writes them (``name_version_arch.deb``, an epoch's colon as
-        ``%3a``): what the package database may say the install brought. None where no archive
-        tells (a board that downloads for itself, an rpm target)."""
-        from urllib.parse import unquote
+    def fetched(self):
+        """name -> ``lab.observe.packages.Installed`` of each OS .deb the lab's downloader fetched for
+        the product, read from the packages themselves (apt verified them against the signed
+        lists): what the package database must say the install brought. A tarball or rpm batch
+        adds nothing (their packages are not held to it); None where a .deb batch's archive does
+        not tell (a board that downloads for itself)."""
+        from lab.deploy.deb import archive_debs
+        from lab.observe.packages import from_control
 
-        from lab.deploy.deb import archive_names
-
-        found: dict[str, str] = {}
+        found = {}
         for installer, _ in self.batches:
-            if installer.format != "deb" or installer.downloaded_on_target:
+            if installer.format != "deb":
+                continue
+            if installer.downloaded_on_target:
                 return None
-            for name in archive_names(installer.dependency_archive):
-                parts = name[:-len(".deb")].split("_")
-                if len(parts) == 3:
-                    found[parts[0]] = unquote(parts[1])
+            for data in archive_debs(installer.dependency_archive):
+                if (pkg := from_control(data)) is not None:
+                    found[pkg.name] = pkg
         return found
 
     def prefixes(self) -> list[str]:

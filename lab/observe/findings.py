@@ -225,7 +225,25 @@ def leftovers(before: FsState, after: FsState, owners: Owners) -> tuple[list[str
             os_kept.setdefault(pkg, []).append(path)
     for pkg, paths in sorted(os_kept.items()):
         info.append(f"{len(paths)} path(s) of OS package {pkg}, still installed (e.g. {paths[0]})")
-    return bad + left_changed(before, after), info
+    return bad + left_changed(before, after) + dpkg_strays(before, after, owners), info
+
+
+def dpkg_strays(before: FsState, after: FsState, owners: Owners) -> list[str]:
+    """Files in dpkg's records of each package (``/var/lib/dpkg/info/NAME.postinst``...) that the
+    install made and the purge left, for no OS package the lab installed: a review's agent was
+    kept there as the maintainer script of a package that does not exist. Only read from outside
+    (a board's package database names its own)."""
+    if not after.trusted:
+        return []
+    known = set(owners.os_packages.values())
+    out = []
+    for path, entry in sorted(after.entries.items()):
+        folder, _, name = path.rpartition("/")
+        if folder != "/var/lib/dpkg/info" or entry.kind == "deleted" or entry.existed or path in before.entries:
+            continue
+        if name.rpartition(".")[0].split(":")[0] not in known:
+            out.append(f"{path} (created by a script during the install; dpkg knows no such package)")
+    return out
 
 
 def left_changed(before: FsState, after: FsState) -> list[str]:

@@ -20,7 +20,9 @@ import posixpath
 from lab.observe.state import FsState
 
 BIN_FOLDERS = ("/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
-LIB_FOLDERS = ("/usr/lib", "/lib", "/usr/lib64", "/lib64")  # their shared objects, and their multiarch folder's
+# their shared objects, and their multiarch folder's; /usr/local/lib comes first in the loader's
+# path (a review's library there filtered ss's output from inside ss)
+LIB_FOLDERS = ("/usr/lib", "/lib", "/usr/lib64", "/lib64", "/usr/local/lib", "/usr/local/lib64")
 LOADER = ("/etc/ld.so.preload", "/etc/ld.so.conf")
 
 

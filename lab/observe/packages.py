@@ -70,3 +70,24 @@ def snapshot(transport, package_manager: str | None) -> dict[str, Installed]:
 def added(before: dict[str, Installed], after: dict[str, Installed]) -> dict[str, Installed]:
     """Packages new after the install, or at another version than before (an upgrade it pulled)."""
     return {k: v for k, v in after.items() if before.get(k) != v}
+
+
+def from_control(deb: bytes) -> Installed | None:
+    """A .deb's own name, version, architecture and source (``Source: name (version)``), read from
+    its control file; None when it cannot be read."""
+    import io
+    import tarfile
+
+    from debian.arfile import ArError
+    from debian.debfile import DebError, DebFile
+
+    try:
+        control = DebFile(fileobj=io.BytesIO(deb)).debcontrol()
+    except (ArError, DebError, tarfile.TarError, EOFError, OSError, ValueError, KeyError):
+        return None
+    name, version = control.get("Package", ""), control.get("Version", "")
+    if not name or not version:
+        return None
+    source, _, rest = control.get("Source", name).partition(" ")
+    return Installed(name, version, control.get("Architecture", ""), "deb", source or name,
+                     rest.strip("() ") or version)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import fnmatch
-import posixpath
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,8 +29,9 @@ DATABASE_OWN = {"postgresql": ("/var/lib/postgresql/", "/var/log/postgresql/"),
 # files by name (``dir/*.bin``: that folder only, not below). Only what the tools write: a
 # review hid an agent in /var/cache/apt, /var/lib/apt, /var/cache/debconf, /var/lib/ucf,
 # /root/.cache, /etc/passwd-acme and /usr/share/info/dir.acme while the whole folders (and any
-# ``name-``/``name.`` sibling) were exempt. Other files under /var/lib/dpkg (a planted
-# "backdoor", say) are the product's.
+# ``name-``/``name.`` sibling) were exempt; a second review in polkit's and deb-systemd-helper's
+# folders and /var/cache/man. Other files under /var/lib/dpkg (a planted "backdoor", say) are the
+# product's, and so are maintainer scripts of no package left after the purge (``dpkg_strays``).
 PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/lib/dpkg/lock",
                        "/var/lib/dpkg/triggers/", "/var/lib/dpkg/updates/", "/var/lib/dpkg/diversions",
                        "/var/lib/dpkg/statoverride", "/var/lib/dpkg/cmethopt", "/var/lib/dpkg/alternatives/",
@@ -45,10 +45,9 @@ PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/
                        "/var/lib/dnf/", "/var/lib/rpm/", "/var/cache/dnf/", "/var/log/dnf*.log", "/var/log/hawkey.log",
                        "/var/lib/ucf/hashfile", "/var/lib/ucf/hashfile.*", "/var/lib/ucf/registry",
                        "/var/lib/ucf/registry.*",
-                       "/var/lib/ucf/cache/", "/var/lib/systemd/deb-systemd-helper-enabled/",
-                       "/var/lib/systemd/deb-systemd-helper-masked/", "/var/lib/polkit-1/",
-                       "/etc/passwd-=", "/etc/group-=", "/etc/shadow-=", "/etc/gshadow-=", "/etc/subuid-=",
-                       "/etc/subgid-=", "/usr/share/info/dir", "/var/cache/man/", "/etc/.pwd.lock")
+                       "/var/lib/ucf/cache/", "/etc/passwd-=", "/etc/group-=", "/etc/shadow-=", "/etc/gshadow-=",
+                       "/etc/subuid-=", "/etc/subgid-=", "/usr/share/info/dir", "/var/cache/man/*.db",
+                       "/var/cache/man/*/*.db", "/var/cache/man/CACHEDIR.TAG", "/etc/.pwd.lock")
 # What dpkg keeps in /var/lib/dpkg/info for each package, by extension (``acme.postinst``): any
 # other file there is a file like any other.
 DPKG_INFO = ("list", "md5sums", "conffiles", "preinst", "postinst", "prerm", "postrm", "config", "templates",
@@ -61,7 +60,9 @@ PERSISTENCE = ("/etc/cron.d/", "/etc/cron.daily/", "/etc/cron.hourly/", "/etc/cr
                "/root/.ssh/", "/etc/ssh/", "/etc/pam.d/", "/etc/security/", "/etc/xdg/autostart/",
                # what every login shell reads (a review's LD_PRELOAD in /etc/environment)
                "/etc/environment", "/etc/bash.bashrc", "/etc/profile", "/root/.profile", "/root/.bashrc",
-               "/root/.bash_profile", "/etc/skel/")
+               "/root/.bash_profile", "/etc/skel/",
+               # who may do what as whom: polkit's rules and local authorities
+               "/etc/polkit-1/", "/var/lib/polkit-1/", "/usr/share/polkit-1/rules.d/")
 # Virtual and per-boot file systems: nothing there is installed.
 VIRTUAL = ("/proc/", "/sys/", "/dev/", "/run/")
 
@@ -71,15 +72,15 @@ SIBLINGS = ("-old", "-frontend", ".old")
 
 def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
     """``dir/`` matches the folder and below; ``dir/*.bin`` the folder's files so named (not
-    below); ``name=`` that path alone; ``name`` the path, below it, and its ``-old``/``-frontend``/
-    ``.old`` siblings."""
+    below: ``*`` matches within one component); ``name=`` that path alone; ``name`` the path,
+    below it, and its ``-old``/``-frontend``/``.old`` siblings."""
     for p in prefixes:
         if p.endswith("/"):
             if path == p[:-1] or path.startswith(p):
                 return True
-        elif "*" in p:
-            folder, _, pattern = p.rpartition("/")
-            if posixpath.dirname(path) == folder and fnmatch.fnmatchcase(posixpath.basename(path), pattern):
+        elif "*" in p:  # component by component: a ``*`` never crosses a "/"
+            want, have = p.split("/"), path.split("/")
+            if len(want) == len(have) and all(fnmatch.fnmatchcase(h, w) for h, w in zip(have, want, strict=True)):
                 return True
         elif p.endswith("="):
             if path == p[:-1]:

@@ -75,21 +75,32 @@ def _copyright(text: bytes | None, path: str, pending: dict[str, bytes]) -> list
     return found
 
 
-def _as_fetched(pkg, fetched: dict[str, str], target: str, tampered: list[str]):
+def _as_fetched(pkg, fetched: dict, target: str, tampered: list[str]):
     """A dependency as the lab installed it. The package database is the target's, which the
     product's scripts can write (a review's postinst waited for apt to end and rewrote bc's version
     past a vulnerability's fix): a version the lab did not fetch, or a package it fetched none of,
-    is said, and the SBOM keeps the version the lab installed."""
+    is said, and the SBOM keeps the package as the lab installed it."""
     known = fetched.get(pkg.name)
     if known is None:
         tampered.append(f"{pkg.name} {pkg.version}: in {target}'s package database after the install, but the lab "
                         "installed no such package (the product's scripts put it there or rewrote the database)")
         return pkg
-    if known != pkg.version:
-        tampered.append(f"{pkg.name}: {target}'s package database says {pkg.version}; the lab installed {known} "
-                        "from the target's repositories (the database was rewritten)")
-        return replace(pkg, version=known, source_version="")
+    if (known.version, known.source, known.source_version) != (pkg.version, pkg.source, pkg.source_version):
+        tampered.append(f"{pkg.name}: {target}'s package database says {pkg.version} (source {pkg.source} "
+                        f"{pkg.source_version}); the lab installed {known.version} (source {known.source} "
+                        f"{known.source_version}) from the target's repositories (the database was rewritten)")
+        return replace(known, arch=pkg.arch or known.arch)
     return pkg
+
+
+def _unlisted(resolved: dict, fetched: dict, mine: set[str], target: str, tampered: list[str]) -> list:
+    """What the lab installed that the package database no longer lists (a review's postinst took
+    a vulnerable dependency's entry out until the lab had read it): said, and kept in the SBOM."""
+    listed = {pkg.name for pkg in resolved.values()}
+    missing = [pkg for name, pkg in sorted(fetched.items()) if name not in listed and name not in mine]
+    tampered += [f"{pkg.name} {pkg.version}: the lab installed it from {target}'s repositories, but the package "
+                 "database does not list it (the database was rewritten)" for pkg in missing]
+    return missing
 
 
 def collect(lab, target, deployment) -> Supply:
@@ -109,9 +120,10 @@ def collect(lab, target, deployment) -> Supply:
     observer = target.observer()
     product = lab.submission.model.product
     fetched = deployment.fetched()
-    for _, pkg in sorted(resolved.items()):
+    unlisted = _unlisted(resolved, fetched, mine, target.target.name, supply.tampered) if fetched is not None else []
+    for pkg in [pkg for _, pkg in sorted(resolved.items())] + unlisted:
         role = "product" if pkg.name in mine else "dependency"
-        if role == "dependency" and fetched is not None:
+        if role == "dependency" and fetched is not None and pkg.format == "deb" and pkg not in unlisted:
             pkg = _as_fetched(pkg, fetched, target.target.name, supply.tampered)
         if pkg.format == "deb":
             purl = deb_purl(pkg.name, pkg.version, pkg.arch, qualifier)
