@@ -60,13 +60,26 @@ def test_two_callers_at_once_each_get_their_own_shell(bookworm):
     assert time.monotonic() - started < 1.1  # 6 x 0.2 s serialised would take 1.2 s
 
 
+def test_process_1_ignores_signals_from_inside_and_reaps_orphans(bookworm):
+    """The lab's keeper, not Docker's init: a review's vendor test ran `kill -TERM 1` and the target
+    stopped, which made the vendor's doing the lab's fault (broken)."""
+    t = bookworm.transport
+    t.run("kill -TERM 1; kill -KILL 1; kill -INT 1; kill -HUP 1; kill -QUIT 1")
+    t.run("(sleep 0.2 &); (sleep 0.2 &)")  # orphans, reparented to process 1
+    time.sleep(0.6)
+    assert client().containers.get(bookworm.handle.id).status == "running"
+    assert t.run("echo up").stdout == "up\n"
+    states = t.run("cat /proc/[0-9]*/stat 2>/dev/null").stdout
+    assert not [line for line in states.splitlines() if line.rsplit(")", 1)[1].split()[0] == "Z"], states
+
+
 def test_hardening_no_network_limits_and_capabilities(bookworm):
     t = bookworm.transport
     links = t.run("ip -o link show").stdout
     assert [line.split(":")[1].strip() for line in links.splitlines()] == ["lo"]
     attrs = client().containers.get(bookworm.handle.id).attrs["HostConfig"]
     assert attrs["PidsLimit"] == 512 and attrs["Memory"] == 1024**3 and not attrs["Privileged"]
-    assert attrs["Init"] is True and "no-new-privileges" in attrs["SecurityOpt"][0]
+    assert "no-new-privileges" in attrs["SecurityOpt"][0]
     status = t.run("grep CapEff /proc/self/status").stdout.split()[1]
     assert int(status, 16) & (1 << 21) == 0  # CAP_SYS_ADMIN is dropped
     assert t.run("mount -t tmpfs x /mnt").exit_status != 0
