@@ -148,7 +148,7 @@ def test_the_package_managers_folders_hide_only_what_the_tools_write():
     for path in ("/var/lib/dpkg/status-old", "/var/cache/apt/archives/bc_1.07_amd64.deb", "/var/cache/apt/pkgcache.bin",
                  "/var/cache/debconf/templates.dat", "/var/log/apt/term.log", "/etc/passwd-",
                  "/var/lib/dpkg/info/libc6:amd64.list", "/var/lib/apt/lists/x_Packages", "/var/log/dnf.rpm.log",
-                 "/var/cache/man/index.db", "/var/cache/man/zh_CN/index.db"):
+                 "/var/cache/man/index.db", "/var/cache/man/zh_CN/index.db", "/var/cache/man/cs/CACHEDIR.TAG"):
         assert is_package_manager_own(path), path
     for path in ("/root/.cache/acme", "/var/lib/apt/acme", "/var/cache/apt/acme", "/var/cache/apt/archives/acme.sh",
                  "/var/lib/dpkg/info/zz-acme-agent.sh", "/var/cache/debconf/acme", "/var/lib/ucf/acme",

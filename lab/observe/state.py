@@ -47,7 +47,8 @@ PACKAGE_MANAGER_OWN = ("/var/lib/dpkg/status", "/var/lib/dpkg/available", "/var/
                        "/var/lib/ucf/registry.*",
                        "/var/lib/ucf/cache/", "/etc/passwd-=", "/etc/group-=", "/etc/shadow-=", "/etc/gshadow-=",
                        "/etc/subuid-=", "/etc/subgid-=", "/usr/share/info/dir", "/var/cache/man/*.db",
-                       "/var/cache/man/*/*.db", "/var/cache/man/CACHEDIR.TAG", "/etc/.pwd.lock")
+                       "/var/cache/man/*/*.db", "/var/cache/man/CACHEDIR.TAG",
+                       "/var/cache/man/*/CACHEDIR.TAG", "/etc/.pwd.lock")
 # What dpkg keeps in /var/lib/dpkg/info for each package, by extension (``acme.postinst``): any
 # other file there is a file like any other.
 DPKG_INFO = ("list", "md5sums", "conffiles", "preinst", "postinst", "prerm", "postrm", "config", "templates",
