@@ -83,6 +83,14 @@ def lab_run(work: Path, example: Path, targets: list[str], cache: Path, label: s
     took = time.monotonic() - t0
     if proc.returncode not in (0, 1):  # a failed verdict is a fair measurement; a broken run is not
         sys.exit(f"lab run ({label}) exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    # measured, but said: a run that failed early, or watched nothing, is shorter than a passing one
+    for result_file in sorted((out / "targets").glob("*.json")):
+        result = json.loads(result_file.read_text())
+        unwatched = [c for c in result["checks"] if c["id"] == "stability.uptime" and c["outcome"] == "skipped"]
+        if result["verdict"] != "passed" or unwatched:
+            why = result["reason"] or (unwatched[0]["message"] if unwatched else "")
+            print(f"  note: {label} on {result_file.stem} {result['verdict']} in {took:.1f} s: {why[:300]}",
+                  flush=True)
     return took
 
 

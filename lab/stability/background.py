@@ -20,7 +20,7 @@ import shlex
 import threading
 import time
 
-from lab.errors import NotApplicable
+from lab.errors import NotApplicable, ProductFailure
 from lab.service import HOME, Supervisor
 from lab.stability.sampler import Series, watch
 from lab.submission.model import watch_seconds
@@ -121,7 +121,15 @@ def begin(lab, transport: Transport, service: Supervisor) -> Watching:
     if lab.state.readiness is None or not lab.state.readiness.ready:
         raise NotApplicable("needs a ready service (service.ready failed)")
     if not service.alive():
-        raise NotApplicable("the service was not running when the watch began (see service.restart)")
+        restart = next((c for c in lab.checks if c.id == "service.restart"), None)
+        if restart is not None and restart.outcome in ("failed", "broken"):
+            raise NotApplicable("the service was not running when the watch began (see service.restart)")
+        time.sleep(0.5)  # once more: a service that is gone stays gone
+        if not service.alive():
+            # it was ready after its last start and stopped on its own before the watch: the product's
+            # (it had been "not applicable", and a service that died there was certified unwatched)
+            raise ProductFailure(f"the service was no longer running when the watch began, though it had been "
+                                 f"ready after its last start; its log ends:\n{service.log_tail()}")
     watching = Watching(lab, transport, service)
     lab.event("watch-started", duration=watching.duration)  # the checks after it ran during the watch
     return watching
