@@ -99,6 +99,14 @@ def _ppid(pid: int) -> int | None:
         return None
 
 
+def _state(pid: int) -> str:
+    """A process's state letter (``R``, ``S``, ``Z``...), from the host's /proc; "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def _pid_inside(pid: int) -> str:
     """The pid the target itself sees (the last of NSpid), which is what its logs name."""
     try:
@@ -219,6 +227,8 @@ class OverlayObserver(Observer):
             if ppid not in inside:  # started by `docker exec`: the lab's own shell or command
                 continue
             if self._lab_command(pid, inside):
+                continue
+            if _state(pid) in ("Z", "X", ""):  # exited, not yet reaped (or gone meanwhile): nothing runs
                 continue
             out[pid] = f"{cmd.strip()[:300]} (pid {_pid_inside(pid)} in the target)"
         return out
