@@ -67,28 +67,28 @@ def _refused_by(result: CommandResult) -> set[str]:
     return set(DPKG_ERROR.findall(result.stdout + result.stderr))
 
 
-def archive_debs(archive: bytes) -> list[bytes]:
-    """The .deb files of a downloaded apt cache (a tar of its folder), their bytes."""
+def _archive_debs(archive: bytes):
+    """The .deb files at the top of a downloaded apt cache (a tar of its folder), as tar members of
+    the open archive: ``(tar, member)``."""
     import io
     import tarfile
 
     if not archive:
-        return []
+        return
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        return [tar.extractfile(m).read() for m in tar
-                if m.isfile() and m.name.endswith(".deb") and len(PurePosixPath(m.name).parts) == 2]
+        for m in tar:
+            if m.isfile() and m.name.endswith(".deb") and len(PurePosixPath(m.name).parts) == 2:
+                yield tar, m
+
+
+def archive_debs(archive: bytes) -> list[bytes]:
+    """The .deb files of a downloaded apt cache, their bytes."""
+    return [tar.extractfile(m).read() for tar, m in _archive_debs(archive)]
 
 
 def archive_names(archive: bytes) -> list[str]:
     """The .deb files of a downloaded apt cache (a tar of its folder), by name."""
-    import io
-    import tarfile
-
-    if not archive:
-        return []
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        return sorted(PurePosixPath(m.name).name for m in tar
-                      if m.isfile() and m.name.endswith(".deb") and len(PurePosixPath(m.name).parts) == 2)
+    return sorted(PurePosixPath(m.name).name for _, m in _archive_debs(archive))
 
 
 def _before_dpkg(result: CommandResult) -> bool:

@@ -110,13 +110,14 @@ def persistence(before: FsState, after: FsState, owners: Owners) -> tuple[list[s
                 info.append(f"{path}: enables {enabled}")
             else:
                 (bad if kind == "scripts" else info).append(line)
-        elif (entry.kind in ("file", "link") and path.startswith(SYSTEM_DIRS) and kind != "os"
-              and (entry.existed or (_there(before, path) and owners.owner(path)[0] == "os"))):
+        elif entry.kind in ("file", "link") and path.startswith(SYSTEM_DIRS) and kind != "os":
             # links too: a review's postinst made /usr/bin/ss a link to a filtering script
-            of = "the OS image" if entry.existed else f"OS package {owners.owner(path)[1]}"
-            bad.append(f"{path}: a file of {of}, replaced or changed"
-                       + (f" by the product's package {owners.owner(path)[1]}" if kind == "product" else
-                          " by a script during the install"))
+            whose, pkg = owners.owner(path)
+            if not entry.existed and not (_there(before, path) and whose == "os"):
+                continue
+            of = "the OS image" if entry.existed else f"OS package {pkg}"
+            by = f"the product's package {pkg}" if kind == "product" else "a script during the install"
+            bad.append(f"{path}: a file of {of}, replaced or changed by {by}")
     bad += shadows(before, after, owners)
     removed = sorted(p for p, e in changed(before, after).items()
                      if e.kind == "deleted" and p.startswith(SYSTEM_DIRS) and before.entries.get(p) is None)
@@ -256,8 +257,7 @@ def left_changed(before: FsState, after: FsState) -> list[str]:
         if not is_persistent(path) or is_package_manager_own(path):
             continue
         was = before.entries.get(path)
-        had = (was is not None and was.kind != "deleted") or (was is None and entry.existed)
-        if not had:
+        if not (_there(before, path) or (was is None and entry.existed)):
             continue
         if entry.kind == "deleted":
             out.append(f"{path}: removed during the product's life, not put back by the purge")

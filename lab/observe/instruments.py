@@ -43,7 +43,6 @@ def tampered(since: FsState, now: FsState) -> list[str]:
         if not is_instrument(path):
             continue
         was = since.entries.get(path)
-        if was is None or was != entry or (
-                was is not None and was.changed_ns and entry.changed_ns and was.changed_ns != entry.changed_ns):
+        if was is None or was != entry or entry.rewritten_since(was):
             out.append(path)
     return sorted(out)

@@ -91,20 +91,18 @@ def _sha256_of(root: str, path: str) -> str:
     return hashlib.sha256(data).hexdigest() if data is not None and len(data) <= DIGEST_MAX else ""
 
 
-def _ppid(pid: int) -> int | None:
-    """A process's parent, from the host's /proc (the command name may hold spaces and parens)."""
+def _stat(pid: int) -> tuple[str, int | None]:
+    """A process's state letter (``R``, ``S``, ``Z``...; "" when it is gone) and parent, from the
+    host's /proc (the command name may hold spaces and parens)."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], int(fields[1])
     except (OSError, IndexError, ValueError):
-        return None
+        return "", None
 
 
-def _state(pid: int) -> str:
-    """A process's state letter (``R``, ``S``, ``Z``...), from the host's /proc; "" when it is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return ""
+def _ppid(pid: int) -> int | None:
+    return _stat(pid)[1]
 
 
 def _pid_inside(pid: int) -> str:
@@ -219,7 +217,7 @@ class OverlayObserver(Observer):
         for pid in pids:
             if pid in self._baseline:
                 continue
-            ppid = _ppid(pid)
+            state, ppid = _stat(pid)
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
@@ -228,7 +226,7 @@ class OverlayObserver(Observer):
                 continue
             if self._lab_command(pid, inside):
                 continue
-            if _state(pid) in ("Z", "X", ""):  # exited, not yet reaped (or gone meanwhile): nothing runs
+            if state in ("Z", "X", ""):  # exited, not yet reaped (or gone meanwhile): nothing runs
                 continue
             out[pid] = f"{cmd.strip()[:300]} (pid {_pid_inside(pid)} in the target)"
         return out

@@ -138,6 +138,10 @@ class Entry:
     digest: str = field(default="", compare=False)
     image_digest: str = field(default="", compare=False)
 
+    def rewritten_since(self, earlier: Entry) -> bool:
+        """Written again since ``earlier`` (the inode's change time moved), where both times are known."""
+        return bool(earlier.changed_ns and self.changed_ns and earlier.changed_ns != self.changed_ns)
+
     @property
     def setuid(self) -> bool:
         return self.kind == "file" and bool(self.mode & (stat.S_ISUID | stat.S_ISGID))
@@ -207,7 +211,7 @@ def rewritten(before: FsState, after: FsState) -> dict[str, Entry]:
     inode's change time, read from outside the target, says so. Empty where it is not known."""
     return {p: e for p, e in after.entries.items()
             if e.kind in ("file", "link") and (b := before.entries.get(p)) is not None and b == e
-            and b.changed_ns and e.changed_ns and b.changed_ns != e.changed_ns}
+            and e.rewritten_since(b)}
 
 
 def written(before: FsState, after: FsState) -> dict[str, Entry]:

@@ -195,7 +195,7 @@ def _stop_workers(running: dict[str, Worker], ask: bool = True, insist: list[boo
             w.proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + GRACE_S
     while any(w.proc.poll() is None for w in running.values()):
-        if (insist and any(insist)) or time.monotonic() > deadline:
+        if insist or time.monotonic() > deadline:  # a Ctrl-C noted in the list, or past the grace
             for w in running.values():
                 if w.proc.poll() is None:
                     w.proc.kill()

@@ -162,8 +162,8 @@ class LabSession:
     def instruments_changed(self) -> list[str]:
         """Programs, libraries and loader settings the lab reads the target through that changed
         since the install was judged, the product's own packaged files aside
-        (``lab.observe.instruments``). None to tell where the lab cannot see from outside (a board,
-        read through its own tools all along)."""
+        (``lab.observe.instruments``). Empty where the lab cannot see from outside (a board, read
+        through its own tools all along)."""
         observer = self.provision().observer()
         if not observer.trusted or self.state.installed is None:
             return []

@@ -119,12 +119,13 @@ def collect(lab, target, deployment) -> Supply:
     resolved = added(deployment.packages_before, deployment.packages_after)
     observer = target.observer()
     product = lab.submission.model.product
-    fetched = deployment.fetched()
-    unlisted = _unlisted(resolved, fetched, mine, target.target.name, supply.tampered) if fetched is not None else []
-    for pkg in [pkg for _, pkg in sorted(resolved.items())] + unlisted:
+    packages = [pkg for _, pkg in sorted(resolved.items())]
+    if (fetched := deployment.fetched()) is not None:  # held to what the lab installed
+        name = target.target.name
+        packages = [_as_fetched(pkg, fetched, name, supply.tampered) if pkg.name not in mine and pkg.format == "deb"
+                    else pkg for pkg in packages] + _unlisted(resolved, fetched, mine, name, supply.tampered)
+    for pkg in packages:
         role = "product" if pkg.name in mine else "dependency"
-        if role == "dependency" and fetched is not None and pkg.format == "deb" and pkg not in unlisted:
-            pkg = _as_fetched(pkg, fetched, target.target.name, supply.tampered)
         if pkg.format == "deb":
             purl = deb_purl(pkg.name, pkg.version, pkg.arch, qualifier)
             path = f"/usr/share/doc/{pkg.name}/copyright"
