@@ -29,10 +29,18 @@ MAX_FILE_SHARE = 4  # a file bigger than a quarter of the cache is not kept
 MAX_PATHS = 200_000  # a package's file list longer than this is read from the package each time
 
 
+def entry_key(fmt: str, image: str, mirror: str, arch: str) -> str:
+    """One cache entry per package format, target image, mirror and architecture."""
+    return sha256_parts("lab-cache-1", fmt, image, mirror, arch)[:32]
+
+
 def image_identity(p) -> str | None:
-    """The image the target's packages are resolved in: the container's image, or the image of a
-    simulated board's container. None for a real board (it downloads for itself: no cache)."""
+    """The image the target's packages are resolved in: the container's image (the one a prepared
+    layer was built from, ``lab.cache.layers``), or the image of a simulated board's container.
+    None for a real board (it downloads for itself: no cache)."""
     if p.handle is not None:
+        if (layer := getattr(p, "layer", None)) is not None:
+            return layer.base
         return (getattr(p.handle, "attrs", None) or {}).get("Image") or None
     spec = getattr(p.target, "ssh", None)
     if spec is not None and spec.simulated_from and p.twin is not None:
@@ -47,7 +55,10 @@ def image_identity(p) -> str | None:
 
 
 def mirror_of(p) -> str:
-    lab = p.lab
+    return mirror_for(p.lab)
+
+
+def mirror_for(lab) -> str:
     if lab is not None and lab.mirror:
         return lab.mirror
     from lab.errors import InfrastructureError
@@ -116,7 +127,7 @@ class BatchCache:
             return None
         mirror = mirror_of(p)
         try:
-            entry = cache.entry(sha256_parts("lab-cache-1", fmt, image, mirror, p.facts.arch)[:32])
+            entry = cache.entry(entry_key(fmt, image, mirror, p.facts.arch))
             return cls(p, cache, entry, batch, folder, suffix, recipe, say)
         except (CacheError, OSError) as exc:
             say(f"dependency cache not used ({exc}): downloading")

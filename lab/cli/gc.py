@@ -60,6 +60,7 @@ def _cache(cache, limit: int, clear: bool) -> None:
         if clear:
             freed = cache.clear() if cache.root.is_dir() else 0
             out.print(f"dependency cache {cache.root}: emptied ({_mb(freed)} freed)", highlight=False)
+            _layers(cache, limit)
             return
         files, freed = cache.evict(limit) if cache.root.is_dir() else (0, 0)
         use = cache.usage()
@@ -69,3 +70,15 @@ def _cache(cache, limit: int, clear: bool) -> None:
     out.print(f"dependency cache {cache.root}: {_mb(use.bytes)} in {use.entries} entr"
               f"{'y' if use.entries == 1 else 'ies'} ({use.files} package files), max {_mb(limit)}; "
               f"evicted {files} file(s), {_mb(freed)}", highlight=False)
+    _layers(cache, limit)
+
+
+def _layers(cache, limit: int) -> None:
+    """The prepared layers (images with a product's OS dependencies in): held to the same size."""
+    from lab.cache import layers
+
+    trimmed, freed = layers.trim(cache, limit)
+    gone = layers.orphans(cache)
+    kept = layers.recorded(cache)
+    out.print(f"prepared layers: {len(kept)}, {_mb(sum(layer.size for _, layer in kept))}; removed "
+              f"{trimmed + gone} ({_mb(freed)} over the size, {gone} without a record)", highlight=False)

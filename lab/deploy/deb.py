@@ -97,8 +97,19 @@ def _before_dpkg(result: CommandResult) -> bool:
     return "Preparing to unpack" not in result.stdout and "Unpacking " not in result.stdout
 
 
+def _layer_failed(p: Provisioned, why: str):
+    """A prepared layer that does not match this run's resolution: dropped, and the run broken (it
+    cannot be judged on other dependencies than its own resolution; the next run installs them)."""
+    from lab.cache.layers import drop
+
+    drop(p.lab, p.layer)
+    raise InfrastructureError(f"the prepared layer of {p.target.name}'s OS dependencies no longer matches ({why}): "
+                              f"it has been dropped; run again")
+
+
 class DebInstaller(Installer):
     format = "deb"
+    layer_plan = None  # what a prepared layer would repeat (lab.cache.layers.Plan), after a plain install
 
     def accepts(self, artifact: Artifact, facts: Facts) -> tuple[bool, str]:
         if artifact.format != "deb":
@@ -153,6 +164,10 @@ class DebInstaller(Installer):
                                     "&& echo fresh; md5sum </var/lib/dpkg/status").stdout.split()
             # md5sum of standard input prints "HASH  -": the hash (a review: the key had been "-")
             cache.installed = next((w for w in state if len(w) == 32), "")
+            if p.layer_pending:  # started from a prepared layer: resolve as in the image under it
+                if cache.installed != p.layer.status_after:
+                    _layer_failed(p, "its package database is not the one recorded")
+                cache.installed = p.layer.status_base
             cache.use_lists("fresh" in state)
         return cache
 
@@ -178,10 +193,26 @@ class DebInstaller(Installer):
             wanted = [q(f"{ARCHIVES}/{f}") for f in archive_names(self.dependency_archive)
                       if f.split("_", 1)[0] not in own]
         if not wanted:
+            if p.layer_pending:
+                _layer_failed(p, "this run resolved no OS package to install")
             return None
-        result = run_step(p, f"{apt(p)} --no-download --no-remove --mark-auto install {' '.join(wanted)}", timeout,
-                          f"installing the OS packages {names(batch)} depends on ({len(wanted)}, from "
-                          f"{p.target.name}'s repositories)", before_product=_before_dpkg, refused=_before_dpkg)
+        command = f"{apt(p)} --no-download --no-remove --mark-auto install {' '.join(wanted)}"
+        if p.layer_pending:  # what this command would leave is there already, byte for byte
+            if command != p.layer.command:
+                _layer_failed(p, "this run resolved other OS packages")
+            if p.say is not None:
+                p.say(f"OS dependencies: {len(wanted)} package(s) already in from the prepared layer "
+                      f"{p.layer.image[7:19]}, installed there by this very command when it was built")
+            return None
+        result = run_step(p, command, timeout, f"installing the OS packages {names(batch)} depends on "
+                          f"({len(wanted)}, from {p.target.name}'s repositories)", before_product=_before_dpkg,
+                          refused=_before_dpkg)
+        memo = self.dependency_memo
+        if result.ok and memo is not None and p.handle is not None and not self.downloaded_on_target:
+            from lab.cache.layers import Plan
+
+            self.layer_plan = Plan(command, self.dependency_archive, memo._memo_key(), memo.lists_id or "",
+                                   memo.installed, memo.entry.path)
         return result if result.ok else None
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:

@@ -69,9 +69,18 @@ class Deployment:
         the format allows, then the product; raises ProductFailure on the first error.
         ``before_product`` is called between the two: what the target looks like with the OS
         packages in and the product not yet (the install suite's "before")."""
-        from lab.observe.packages import snapshot
+        from lab.observe.packages import parse_dpkg, snapshot
 
-        self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
+        if self.target.layer_pending:  # the image's packages, under the prepared layer's
+            self.packages_before = parse_dpkg(self.target.layer.packages_before)
+        else:
+            self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
+        try:
+            return self._install(before_product)
+        finally:
+            self.target.layer_pending = False  # the first install only: never the upgrade suite's
+
+    def _install(self, before_product: Callable[[], None] | None) -> list[CommandResult]:
         results, done = [], set()
         for installer, batch in self.batches:
             for staged in batch:
@@ -87,6 +96,8 @@ class Deployment:
             done.update(s.artifact.path for s in batch)
             self.deployed = [s.artifact.path for _, s in self.steps if s.artifact.path in done]
         self.installed = True
+        from lab.observe.packages import snapshot
+
         self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
         return results
 

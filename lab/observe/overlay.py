@@ -91,6 +91,15 @@ def _sha256_of(root: str, path: str) -> str:
     return hashlib.sha256(data).hexdigest() if data is not None and len(data) <= DIGEST_MAX else ""
 
 
+def bytes_under(folder: str) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    return total
+
+
 def _stat(pid: int) -> tuple[str, int | None]:
     """A process's state letter (``R``, ``S``, ``Z``...; "" when it is gone) and parent, from the
     host's /proc (the command name may hold spaces and parens)."""
@@ -119,14 +128,24 @@ def _pid_inside(pid: int) -> str:
 class OverlayObserver(Observer):
     trusted = True
 
-    def __init__(self, container):
+    def __init__(self, container, layer: str | None = None):
+        """``layer``: the folder of a prepared layer the container started from
+        (``lab.cache.layers``): its files are seen as this run's own writes, which is what they
+        would have been had the run installed the OS dependencies itself, and the image is what
+        lies under it."""
         attrs = container.attrs
         data = attrs.get("GraphDriver", {}).get("Data") or {}
         if attrs.get("GraphDriver", {}).get("Name") != "overlay2" or not data.get("UpperDir"):
             raise InfrastructureError("the container's storage is not overlay2: no outside view of its files")
         self.upper = data["UpperDir"]
         self.merged = data["MergedDir"]
-        self.lowers = [d for d in data.get("LowerDir", "").split(":") if d]
+        lowers = [d for d in data.get("LowerDir", "").split(":") if d]
+        self.layer = os.path.normpath(layer) if layer else None
+        if self.layer is not None and (self.layer not in map(os.path.normpath, lowers)
+                                       or not os.path.isdir(self.layer)):
+            raise InfrastructureError(f"the prepared layer {layer} is not under this container")
+        self.lowers = [d for d in lowers if os.path.normpath(d) != self.layer]
+        self._layer_bytes = bytes_under(self.layer) if self.layer else 0
         self.init_pid = int(attrs["State"]["Pid"])
         self.attrs = attrs
         if not os.path.isdir(self.upper):
@@ -140,9 +159,18 @@ class OverlayObserver(Observer):
 
     def state(self) -> FsState:
         entries: dict[str, Entry] = {}
+        written = self._walk(self.upper, entries)
+        if self.layer is not None:
+            written += self._merge_layer(entries)
+        truncated = len(entries) >= MAX_ENTRIES
+        return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed,
+                       own=self.own)
+
+    def _walk(self, root: str, entries: dict[str, Entry], skip=None) -> int:
+        """Entries of one layer folder into ``entries``; the bytes of its files. ``skip(path, kind)``:
+        None to take a path, "entry" to take only what is under it, "all" to take nothing of it."""
         written = 0
-        truncated = False
-        stack = [("", self.upper)]
+        stack = [("", root)]
         while stack:
             rel, real = stack.pop()
             try:
@@ -152,11 +180,17 @@ class OverlayObserver(Observer):
             with it:
                 for d in it:
                     if len(entries) >= MAX_ENTRIES:
-                        truncated = True
-                        break
+                        return written
                     path = f"{rel}/{d.name}"
                     st = d.stat(follow_symlinks=False)
                     kind = _kind(st)
+                    how = skip(path, kind) if skip is not None else None
+                    if how == "all":
+                        continue
+                    if kind == "dir":
+                        stack.append((path, d.path))
+                    if how == "entry":
+                        continue
                     if kind == "file":
                         written += st.st_blocks * 512
                     link = ""
@@ -165,30 +199,52 @@ class OverlayObserver(Observer):
                             link = os.readlink(d.path)[:4096]
                     existed = self._existed(path)
                     persistent = kind == "file" and is_persistent(path)
-                    digests = self._digests(path, existed) if persistent else ("", "")
+                    digests = self._digests(path, existed, root) if persistent else ("", "")
                     entries[path] = Entry(kind, st.st_mode, st.st_uid, st.st_size if kind == "file" else 0,
                                           existed, link, st.st_ctime_ns, *digests)
-                    if kind == "dir":
-                        stack.append((path, d.path))
-        return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed,
-                       own=self.own)
+        return written
 
-    def _digests(self, path: str, existed: bool) -> tuple[str, str]:
-        """A persistent file's sha256 in the writable layer and in the image (its topmost lower
-        layer that has it), each read without following links, up to ``DIGEST_MAX`` bytes."""
-        here = _sha256_of(self.upper, path)
+    def _merge_layer(self, entries: dict[str, Entry]) -> int:
+        """The prepared layer under the writable one, as overlayfs shows them together: what the
+        writable layer has at a path wins; its whiteouts, files and opaque folders hide the
+        layer's below them; a whiteout of what only the layer had is no entry at all (the run
+        that installed the dependencies itself simply removed that file)."""
+        upper = dict(entries)
+
+        def skip(path: str, kind: str) -> str | None:
+            mine = upper.get(path)
+            if mine is None:
+                return None
+            if mine.kind != "dir" or kind != "dir" or self._opaque(path):
+                return "all"
+            return "entry"  # the writable layer's folder stands; what is under it merges
+
+        written = self._walk(self.layer, entries, skip)
+        for path, entry in upper.items():
+            if entry.kind == "deleted" and not entry.existed:
+                del entries[path]
+        return written
+
+    def _opaque(self, path: str) -> bool:
+        try:
+            return os.getxattr(os.path.join(self.upper, path.lstrip("/")), "trusted.overlay.opaque",
+                               follow_symlinks=False) == b"y"
+        except OSError:
+            return False
+
+    def _digests(self, path: str, existed: bool, root: str | None = None) -> tuple[str, str]:
+        """A persistent file's sha256 in the writable layer (or the prepared layer it comes from) and
+        in the image (its topmost lower layer that has it), each read without following links, up
+        to ``DIGEST_MAX`` bytes."""
+        here = _sha256_of(root or self.upper, path)
         image = next((d for lower in self.lowers if (d := _sha256_of(lower, path))), "") if existed else ""
         return here, image
 
     def written_bytes(self) -> int:
         """What the target wrote beyond its image, walked without building the state, and into the
-        files Docker mounts from the lab's disk."""
-        total = docker_files_bytes(self.attrs)
-        for dirpath, _dirs, files in os.walk(self.upper):
-            for name in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-        return total
+        files Docker mounts from the lab's disk; with a prepared layer, what that holds (as if
+        written by this run; never less than a run that installed the dependencies itself)."""
+        return docker_files_bytes(self.attrs) + bytes_under(self.upper) + self._layer_bytes
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
         return read_in_root(self.merged, path, limit)

@@ -36,6 +36,10 @@ class Provisioned:
     # Where the lab's own notes about this target go (the dependency cache's hits and fallbacks):
     # the worker's event log. Never a check's message.
     say: Callable[[str], None] | None = None
+    # A prepared layer the container started from (``lab.cache.layers``): the image with the
+    # product's OS dependencies already in, as this run's own install would have put them.
+    layer: object = None
+    layer_pending: bool = False  # until the first install has taken the layer's place (not the upgrade's)
 
     @contextlib.contextmanager
     def downloader(self) -> Iterator[Transport]:
@@ -68,7 +72,7 @@ class Provisioned:
 
             self.handle.reload()
             try:
-                return OverlayObserver(self.handle)
+                return OverlayObserver(self.handle, self.layer.upper if self.layer is not None else None)
             except InfrastructureError:  # another storage driver: the target's own tools, said so
                 pass
         from lab.observe.remote import RemoteObserver

@@ -72,22 +72,25 @@ def fetch_network():
 KEEPER = ["bash", "-c", 'trap "" TERM INT HUP QUIT USR1 USR2 PIPE ALRM; while :; do sleep 2147483647 & wait; done']
 
 
-def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target", online: bool = False):
+def start_container(target: Target, run_id: str, lab: LabSettings, role: str = "target", online: bool = False,
+                    layer: str | None = None):
     """Start the container; the caller owns it and must remove it (``remove_container``).
 
     Targets never have a network. ``online`` is for the lab's own downloader beside a target.
+    ``layer``: the id of a prepared layer of the target's image to start from (``lab.cache.layers``).
     """
     require_binfmt(target.facts.arch)
     image = _ensure_image(target, lab)
+    recipe = current_recipe(image) or ""
     # The downloader is the lab's own tool beside the target: the lab's default limits, not the
     # target's (a target set to 24 MiB left apt no room to resolve and the download was killed).
     limits = ResourceLimits() if online else target.docker.limits
     name = container_name(run_id, f"{target.name}-{role}" if role != "target" else target.name)
     try:
         container = client().containers.run(
-            image, command=KEEPER, detach=True, name=name, hostname=target.name[:63],
+            layer or image, command=KEEPER, detach=True, name=name, hostname=target.name[:63],
             labels={LABEL_RUN: run_id, LABEL_TARGET: target.name, LABEL_ROLE: role,
-                    LABEL_PID: str(os.getpid()), "lab.recipe": current_recipe(image) or ""},
+                    LABEL_PID: str(os.getpid()), "lab.recipe": recipe},
             **({"network": fetch_network().name} if online else {"network_mode": "none"}),
             mem_limit=limits.memory, memswap_limit=limits.memory,
             pids_limit=limits.pids, nano_cpus=int(limits.cpus * 1e9), init=False, privileged=False,

@@ -30,15 +30,17 @@ class DockerProvider(Provider):
     name = "docker"
 
     @contextlib.contextmanager
-    def provision(self, target: Target, run_id: str, lab: LabSettings) -> Iterator[Provisioned]:
-        container = start_container(target, run_id, lab)
+    def provision(self, target: Target, run_id: str, lab: LabSettings, layer=None) -> Iterator[Provisioned]:
+        """``layer``: a prepared ``lab.cache.layers.Layer`` of the target's image to start from."""
+        container = start_container(target, run_id, lab, layer=layer.image if layer is not None else None)
         transport = DockerTransport(target.name, container.id)
         transport.default_timeout = lab.limits.command_timeout
         transport.output_max_bytes = lab.limits.output_max_bytes
         try:
             facts = gather(transport, target)
             facts.image_recipe = (container.labels or {}).get(LABEL_RECIPE) or None
-            yield Provisioned(target, transport, facts, container, run_id, lab, twin=twin_downloader)
+            yield Provisioned(target, transport, facts, container, run_id, lab, twin=twin_downloader, layer=layer,
+                              layer_pending=layer is not None)
         finally:
             transport.close()
             remove_container(container)

@@ -20,10 +20,13 @@ BACKENDS: dict[str, Provider] = {p.name: p for p in (DockerProvider(), BoardProv
 __all__ = ["BACKENDS", "Provisioned", "provision"]
 
 
-def provision(target: Target, run_id: str, lab: LabSettings) -> AbstractContextManager[Provisioned]:
+def provision(target: Target, run_id: str, lab: LabSettings, layer=None) -> AbstractContextManager[Provisioned]:
+    """``layer``: a prepared layer to start a container from (``lab.cache.layers.find``)."""
     try:
         provider = BACKENDS[target.backend]
     except KeyError:
         raise InputError(f"targets.{target.name}.backend", [f"no backend {target.backend!r} (known: "
                                                            f"{', '.join(BACKENDS)})"]) from None
+    if layer is not None:
+        return provider.provision(target, run_id, lab, layer=layer)
     return provider.provision(target, run_id, lab)

@@ -97,13 +97,41 @@ class LabSession:
         if self.provisioned is None:
             self.event("provisioning")
             lab = self.inventory.model.lab
-            self.provisioned = self._stack.enter_context(provision(self.target_spec, self.opts.run_id, lab))
+            layer = self._layer(lab)
+            self.provisioned = self._stack.enter_context(provision(self.target_spec, self.opts.run_id, lab, layer))
             self.provisioned.transport.default_timeout = self.limits()["command_timeout"]
             self.provisioned.transport.observe(self._record_command)
             self.provisioned.transport.observe(self._log_command)
             self.provisioned.say = self._say
             self.event("provisioned", facts=self.provisioned.facts.summary())
         return self.provisioned
+
+    def _layer(self, lab):
+        """A prepared layer with this submission's OS dependencies to start from (``lab.cache.layers``)."""
+        if self.target_spec.backend != "docker":
+            return None
+        from lab.cache.layers import find
+
+        layer = find(lab, self.target_spec, self.opts.digests, say=self._say)
+        if layer is not None:
+            self._say(f"starting from the prepared layer {layer.image[7:19]} (the image with this submission's "
+                      f"OS dependencies, built {time.strftime('%Y-%m-%d %H:%M', time.localtime(layer.built))})")
+        return layer
+
+    def prepare_layer(self) -> None:
+        """While the stability watch waits (the machine is idle then): a prepared layer for the next
+        run of these very files, built apart from the target; the run's end waits for it."""
+        p, d = self.provisioned, self.state.deployment
+        if p is None or p.handle is None or p.layer is not None or d is None or not d.installed:
+            return
+        plans = [i.layer_plan for i, _ in d.batches if getattr(i, "layer_plan", None) is not None]
+        if len(plans) != 1:
+            return
+        from lab.cache.layers import Builder
+
+        builder = Builder(self.inventory.model.lab, self.target_spec, self.opts.run_id, self.opts.digests,
+                          plans[0], self._say)
+        self.defer(builder.wait)
 
     def _record_command(self, result: CommandResult) -> None:
         thread = threading.current_thread()

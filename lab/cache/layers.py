@@ -1,0 +1,287 @@
+"""Prepared layers: a target's image with one product's OS dependencies already installed, kept as
+a local Docker image so the next certification of that product starts from it.
+
+Why: on this class of machine the dependencies' own ``apt-get install`` (unpacking Perl and the
+like into a container's overlay) takes 3 to 4.5 s of every run, more than all the downloads the
+dependency cache saves. A prepared layer holds exactly what that command left, so a later run
+skips it and starts at the product's own install.
+
+What keeps it honest:
+- it is built in a container of its own, from the target's image, with no network and no file of
+  the vendor's: only the OS packages the dependency cache kept (each checked against the sha256
+  apt verified on download), installed by the very command the target ran, byte for byte;
+- it is built while a run's stability watch waits (the machine is idle then), never on the way of
+  a check, and only after the target's own install of the same files succeeded;
+- a run uses it only when everything its dependency resolution depends on is unchanged: the same
+  image (its id is in the cache entry's key), the same artifacts (their sha256 name the layer), the
+  same package lists, still fresh for a while (``MARGIN``); at install the lab resolves as always
+  and compares: the same command must come out, else the layer is dropped and the run is broken
+  (the lab's doing, never the vendor's); ``Provisioned.layer`` then tells the observer to see the
+  layer's files as written by this run, as they would have been (``lab.observe.overlay``);
+- the records live in the dependency cache's entry (removed with it, read only by the lab), the
+  images are labelled ``lab.layer``; ``lab gc`` removes those without a record, and their total is
+  held to the cache's size.
+
+Example::
+
+    layer = find(lab, target, digests)          # at provisioning: the image to start from, or None
+    ...
+    build_in_background(...)                    # a run without one, while its watch waits
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lab.cache.deps import LISTS_FRESH_S, entry_key, mirror_for
+from lab.cache.store import CacheError, PackageCache, write_atomic
+from lab.hashing import sha256_parts
+
+REPOSITORY = "lab-deps"
+LABEL = "lab.layer"          # on a prepared image: its key
+LABEL_BASE = "lab.layer-base"  # the id of the image it was built from
+MARGIN = 600.0  # lists within 10 minutes of going stale are not trusted to stay as they are until the install
+BUILD_WAIT_S = 120.0  # a run's end waits this long at most for a layer still being built
+
+
+@dataclass
+class Layer:
+    key: str
+    image: str            # its image id (tagged lab-deps:<a digest of the cache's folder and key>)
+    base: str             # the image id it was built from
+    command: str          # the dependencies' install, exactly as the target ran it
+    memo: str             # the dependency cache's memo of that resolution
+    status_base: str      # md5 of dpkg's status in the image, before
+    status_after: str     # and in the layer
+    packages_before: str  # dpkg-query's list in the image (what the SBOM subtracts)
+    lists_id: str         # "image" or the sha256 of the cache's lists the resolution used
+    image_lists_until: float  # when the image's own lists stop being fresh
+    size: int             # bytes the layer adds
+    built: float
+    upper: str = ""       # its folder on the lab's disk (overlay2), filled in when used
+
+    def record(self) -> bytes:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "upper"}).encode()
+
+
+def layer_key(target: str, digests: dict[str, str]) -> str:
+    """A submission's artifacts by their sha256 (as the controller computed them) on one target
+    (its name is the container's host name, which maintainer scripts may write down)."""
+    return sha256_parts("layer-1", target, *sorted(digests.values()))[:32]
+
+
+def _cache(lab) -> PackageCache | None:
+    return PackageCache.configured(lab.cache.folder, lab.cache.max_bytes) if lab is not None else None
+
+
+def _records(entry_path: Path) -> Path:
+    return entry_path / "layers"
+
+
+def _usable(layer: Layer, lists_meta: dict | None, now: float) -> bool:
+    """Whether the resolution that made it would come out the same now, and for a while yet."""
+    if layer.lists_id == "image":
+        return now < layer.image_lists_until - MARGIN
+    if now < layer.image_lists_until + MARGIN:  # near the image's own lists' boundary
+        return False
+    return bool(lists_meta) and lists_meta.get("sha256") == layer.lists_id and \
+        now < float(lists_meta.get("fetched", 0)) + LISTS_FRESH_S - MARGIN
+
+
+def find(lab, target, digests: dict[str, str], say=lambda _t: None) -> Layer | None:
+    """The prepared layer this submission can start from on ``target`` (a docker target with the
+    cache on), or None; never raises: without a layer the run installs as always."""
+    if target.backend != "docker" or not digests:
+        return None
+    cache = _cache(lab)
+    if cache is None:
+        return None
+    try:
+        from lab.engine import client
+
+        docker = client()
+        base = docker.images.get(target.docker.image).id
+        entry = cache.entry(entry_key("deb", base, mirror_for(lab), target.facts.arch))
+        path = _records(entry.path) / f"{layer_key(target.name, digests)}.json"
+        if not path.exists():
+            return None
+        with cache.shared():
+            layer = Layer(**json.loads(path.read_text()))
+            if layer.base != base or not _usable(layer, entry.lists_meta(), time.time()):
+                return None
+            image = docker.images.get(layer.image)
+            if (image.labels or {}).get(LABEL) != layer.key or (image.labels or {}).get(LABEL_BASE) != base:
+                return None
+            layer.upper = ((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
+            os.utime(path)  # its last use, for eviction
+        return layer
+    except Exception as exc:  # an absent image, a damaged record: install as always
+        from docker.errors import ImageNotFound
+
+        if not isinstance(exc, ImageNotFound | FileNotFoundError):
+            say(f"prepared layer not used ({exc.__class__.__name__}: {str(exc)[:200]}): installing as always")
+        return None
+
+
+def drop(lab, layer: Layer) -> None:
+    """Forget a layer that did not match (its record and image)."""
+    cache = _cache(lab)
+    if cache is None:
+        return
+    with contextlib.suppress(Exception):
+        for path in cache.root.glob(f"*/layers/{layer.key}.json"):
+            path.unlink()
+    _remove_image(layer.image)
+
+
+def _remove_image(image: str) -> None:
+    from docker.errors import APIError, NotFound
+
+    from lab.engine import client
+
+    with contextlib.suppress(NotFound, APIError):
+        client().images.remove(image, force=True, noprune=False)  # a container using it keeps it
+
+
+@dataclass
+class Plan:
+    """What a run's own install did, to be repeated in a builder: filled in by the deb installer."""
+    command: str
+    archive: bytes
+    memo: str
+    lists_id: str
+    status_base: str
+    entry: Path
+
+
+class Builder:
+    """One layer being built in a thread of the worker; ``wait()`` at the run's end."""
+
+    def __init__(self, lab, target, run_id: str, digests: dict[str, str], plan: Plan, say):
+        self.lab, self.target, self.run_id, self.plan, self.say = lab, target, run_id, plan, say
+        self.key = layer_key(target.name, digests)
+        self._container = None
+        self._thread = threading.Thread(target=self._run, name="layer-builder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            layer = self._build()
+            self.say(f"prepared layer {layer.image[7:19]}: the {self.target.name} image with these OS dependencies "
+                     f"installed ({layer.size / 1e6:.1f} MB, built in {time.monotonic() - started:.1f} s while "
+                     f"the watch waited), for the next run of the same files")
+        except Exception as exc:  # a layer is a saving, never a verdict
+            self.say(f"prepared layer not built ({exc.__class__.__name__}: {str(exc)[:300]})")
+        finally:
+            self._discard()
+
+    def _build(self) -> Layer:
+        from lab.deploy.deb import ARCHIVES
+        from lab.engine import client
+        from lab.observe.overlay import bytes_under
+        from lab.observe.packages import DPKG
+        from lab.provision.container import start_container
+        from lab.transport.docker import DockerTransport
+
+        base = client().images.get(self.target.docker.image).id
+        self._container = start_container(self.target, self.run_id, self.lab, role="layer")
+        if self._container.attrs.get("Image") != base:
+            raise CacheError("the image changed while the layer was being built")
+        t = DockerTransport(f"{self.target.name} (layer)", self._container.id)
+        try:
+            probe = t.run("find /var/lib/apt/lists -maxdepth 1 -name '*Release' -printf '%T@\\n'; "
+                          "echo; md5sum </var/lib/dpkg/status").stdout.split()
+            status_base = next((w for w in probe if len(w) == 32), "")
+            if status_base != self.plan.status_base:
+                raise CacheError("the image's package database is not the one the run resolved against")
+            stamps = [float(w) for w in probe if len(w) != 32 and w.replace(".", "", 1).isdigit()]
+            before = t.run(DPKG).stdout
+            t.put_tar(Path(ARCHIVES).parent.as_posix(), self.plan.archive)
+            result = t.run(self.plan.command, timeout=self.lab.limits.install_timeout)
+            if not result.ok:
+                raise CacheError(f"the dependencies' install failed here (exit {result.exit_code})")
+            after = t.run("md5sum </var/lib/dpkg/status").stdout.split()[0]
+        finally:
+            t.close()
+        cache = _cache(self.lab)
+        # tagged apart per cache folder: two caches (a bench's, a test's) never retag each other's
+        tag = sha256_parts(str(cache.root.expanduser().resolve()), self.key)[:32]
+        image = self._container.commit(repository=REPOSITORY, tag=tag, pause=True,
+                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base}})
+        upper = ((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
+        layer = Layer(self.key, image.id, base, self.plan.command, self.plan.memo, status_base,
+                      after, before, self.plan.lists_id, (max(stamps) if stamps else 0.0) + LISTS_FRESH_S,
+                      bytes_under(upper), time.time())
+        with cache.shared():
+            if not self.plan.entry.is_dir():  # evicted meanwhile: no record, the image goes with gc
+                raise CacheError("the cache entry was evicted meanwhile")
+            write_atomic(_records(self.plan.entry) / f"{self.key}.json", layer.record())
+        trim(cache)
+        return layer
+
+    def _discard(self) -> None:
+        if self._container is not None:
+            from lab.provision.container import remove_container
+
+            with contextlib.suppress(Exception):
+                remove_container(self._container)
+            self._container = None
+
+    def wait(self, timeout: float = BUILD_WAIT_S) -> None:
+        """At the run's end: the layer is done, or its builder is removed (nothing recorded)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._discard()
+            self._thread.join(30)
+
+
+def recorded(cache: PackageCache) -> list[tuple[Path, Layer]]:
+    """Every layer record of the cache, (its file, the layer); unreadable ones are skipped."""
+    found = []
+    if not cache.root.is_dir():
+        return found
+    for path in cache.root.glob("*/layers/*.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            found.append((path, Layer(**json.loads(path.read_text()))))
+    return found
+
+
+def trim(cache: PackageCache, max_bytes: int | None = None) -> tuple[int, int]:
+    """Layers past the cache's size go, least recently used first: (layers removed, bytes freed)."""
+    limit = cache.max_bytes if max_bytes is None else max_bytes
+    layers = sorted(recorded(cache), key=lambda pl: pl[0].stat().st_mtime if pl[0].exists() else 0)
+    total = sum(layer.size for _, layer in layers)
+    removed = freed = 0
+    for path, layer in layers:
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+        _remove_image(layer.image)
+        total -= layer.size
+        removed, freed = removed + 1, freed + layer.size
+    return removed, freed
+
+
+def orphans(cache: PackageCache) -> int:
+    """``lab gc``: remove the prepared images this cache has no record of (their record evicted
+    with its entry, a build cut short, a cache emptied); another cache folder's are left alone."""
+    from lab.engine import client
+
+    root = str(cache.root.expanduser().resolve())
+    kept = {layer.image for _, layer in recorded(cache)}
+    removed = 0
+    for image in client().images.list(filters={"label": LABEL}):
+        key = (image.labels or {}).get(LABEL, "")
+        ours = f"{REPOSITORY}:{sha256_parts(root, key)[:32]}" in image.tags
+        if (ours or not image.tags) and image.id not in kept:
+            _remove_image(image.id)
+            removed += 1
+    return removed

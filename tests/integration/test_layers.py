@@ -1,0 +1,71 @@
+"""Prepared layers with real runs (lab.cache.layers): the first run of a product builds one while
+its watch waits, the next starts from it, and nothing a vendor or buyer reads differs; a
+dishonest product is caught the same way; ``lab gc`` removes a layer whose record is gone."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from examples.make import build_deb
+from lab.engine import client
+from tests.conftest import ROOT
+from tests.integration.conftest import run_lab
+from tests.integration.packages import MANIFEST
+from tests.integration.test_cache import _essence, cache_log
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+T = "debian12-x86_64"
+
+
+def trojan(folder):
+    """A memcached-based service whose postinst rewrites sudo (an OS dependency) in place."""
+    postinst = ("#!/bin/sh\nprintf TROJAN | dd of=/usr/bin/sudo bs=1 seek=4096 conv=notrunc 2>/dev/null\n"
+                "chmod 4755 /usr/bin/sudo\n")
+    deb = build_deb({"/usr/share/doc/acme-cache/README": b"a cache\n"},
+                    {"Package": "acme-cache", "Version": "1.0", "Architecture": "all", "Depends": "memcached, sudo"},
+                    folder, scripts={"postinst": postinst})
+    (folder / "submission.toml").write_text(
+        MANIFEST.format(name="acme-cache") + f'[[artifacts]]\npath = "{deb.name}"\n'
+        + '[service]\ncommand = "memcached -u nobody -l 127.0.0.1 -p 11411"\nports = [11411]\nready_timeout = 10\n')
+    return folder
+
+
+def test_a_layer_is_built_used_and_judges_a_trojan_as_a_plain_install_does(tmp_path, built, quick_watch):
+    built(T)
+    sub = trojan(tmp_path / "sub")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "LAB_CACHE": str(cache)}
+    runs = {}
+    for label in ("off", "cold", "layered"):
+        runs[label] = run_lab(sub, tmp_path / label, "--targets", T, "--suites", "install,security,service,stability",
+                              catalogue=f"sqlite:///{tmp_path / label}.db", inventory=quick_watch,
+                              env={**env, "LAB_CACHE": "off"} if label == "off" else env)
+    assert "prepared layer" in cache_log(runs["cold"].out) and "for the next run" in cache_log(runs["cold"].out), \
+        cache_log(runs["cold"].out)
+    log = cache_log(runs["layered"].out)
+    assert "starting from the prepared layer" in log and "already in from the prepared layer" in log, log
+    commands = (runs["layered"].out / "logs" / T / "commands.log").read_text()
+    assert "--mark-auto install" not in commands  # the dependencies' own install did not run again
+    for label, run in runs.items():
+        setuid = run.check(T, "security.setuid")
+        assert setuid["outcome"] == "failed", (label, setuid)
+        assert "/usr/bin/sudo (of OS package sudo, there before the install; changed during it)" in \
+            setuid["message"], (label, setuid["message"])
+        assert run.check(T, "stability.uptime")["outcome"] == "passed", label
+    assert _essence(runs["layered"].verdicts) == _essence(runs["off"].verdicts) == _essence(runs["cold"].verdicts)
+
+    # lab gc: a layer whose record went (its cache entry emptied) goes too; another cache's stays
+    record = next(cache.glob("*/layers/*.json"))
+    image_id = json.loads(record.read_text())["image"]
+    assert image_id in {i.id for i in client().images.list(filters={"label": "lab.layer"})}
+    shutil.rmtree(cache)
+    proc = subprocess.run([sys.executable, "-m", "lab", "gc"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "without a record" in proc.stdout, proc.stdout
+    assert image_id not in {i.id for i in client().images.list(filters={"label": "lab.layer"})}

@@ -1,0 +1,139 @@
+"""A prepared layer seen from the host: the observer must see the same files as in a run that
+installed the OS dependencies into its own writable layer (lab.observe.overlay, lab.cache.layers).
+
+The folders are built by hand as overlay2 lays them out (whiteouts are 0/0 character devices,
+an opaque folder has ``trusted.overlay.opaque``), so this needs root, as the lab does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lab.observe.overlay import OverlayObserver
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="whiteouts and trusted xattrs need root")
+
+
+def _file(root: Path, path: str, data: bytes = b"x", mode: int = 0o644) -> None:
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    p.chmod(mode)
+
+
+def _whiteout(root: Path, path: str) -> None:
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    os.mknod(p, 0o600 | 0o020000, os.makedev(0, 0))
+
+
+def _opaque(root: Path, path: str) -> None:
+    p = root / path.lstrip("/")
+    p.mkdir(parents=True, exist_ok=True)
+    os.setxattr(p, "trusted.overlay.opaque", b"y")
+
+
+class _Container:
+    def __init__(self, upper: Path, lowers: list[Path]):
+        self.attrs = {"GraphDriver": {"Name": "overlay2", "Data": {
+            "UpperDir": str(upper), "MergedDir": str(upper), "LowerDir": ":".join(map(str, lowers))}},
+            "State": {"Pid": os.getpid()}}
+
+
+def _seen(observer: OverlayObserver) -> dict[str, tuple]:
+    """What the findings read of each entry (not when it was written: that differs by design)."""
+    return {p: (e.kind, e.mode, e.size, e.existed, e.link, e.digest, e.image_digest)
+            for p, e in observer.state().entries.items()}
+
+
+# The image, the OS dependencies' install (a new library, an edited file of the image's, a removed
+# one), then the product's install and purge: a new file, an OS dependency's file rewritten and one
+# removed, the dependencies' folder replaced by an opaque one, a persistent file edited.
+DEPS_WRITE = {"/usr/lib/libdep.so": b"dep", "/usr/share/dep/a": b"a", "/usr/share/dep/b": b"b",
+              "/etc/ld.so.cache": b"image+dep", "/usr/bin/sudo": b"sudo"}
+DEPS_REMOVE = ["/usr/share/old"]
+PRODUCT_WRITE = {"/usr/bin/acme": b"acme", "/usr/bin/sudo": b"trojan", "/etc/environment": b"LD_PRELOAD=x"}
+PRODUCT_REMOVE = ["/usr/share/dep/b"]
+
+
+@pytest.fixture
+def image(tmp_path) -> Path:
+    base = tmp_path / "image"
+    for path, data in {"/etc/ld.so.cache": b"image", "/usr/share/old": b"old", "/etc/environment": b"",
+                       "/usr/bin/ls": b"ls"}.items():
+        _file(base, path, data)
+    (base / "usr/share/dep").mkdir(parents=True)  # a folder the image already had
+    return base
+
+
+def _apply(root: Path, writes: dict[str, bytes], removes: list[str], in_lower) -> None:
+    for path, data in writes.items():
+        _file(root, path, data, 0o4755 if path == "/usr/bin/sudo" else 0o644)
+    for path in removes:
+        target = root / path.lstrip("/")
+        if target.exists():
+            target.unlink()
+        if in_lower(path):
+            _whiteout(root, path)
+
+
+def test_a_layered_target_is_seen_as_a_run_that_installed_its_dependencies_itself(tmp_path, image):
+    init = tmp_path / "init"
+    init.mkdir()
+    # a run that installed everything itself: one writable layer over the image
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    _apply(plain, DEPS_WRITE, DEPS_REMOVE, lambda p: (image / p.lstrip("/")).exists())
+    _apply(plain, PRODUCT_WRITE, PRODUCT_REMOVE, lambda p: (image / p.lstrip("/")).exists())
+    # a run from a prepared layer: the dependencies in the layer, the product's doing above it
+    layer, upper = tmp_path / "layer", tmp_path / "upper"
+    layer.mkdir()
+    upper.mkdir()
+    _apply(layer, DEPS_WRITE, DEPS_REMOVE, lambda p: (image / p.lstrip("/")).exists())
+    _apply(upper, PRODUCT_WRITE, PRODUCT_REMOVE,
+           lambda p: (image / p.lstrip("/")).exists() or (layer / p.lstrip("/")).exists())
+    (upper / "usr/share/dep").mkdir(parents=True, exist_ok=True)  # copied up when its file was removed
+
+    want = _seen(OverlayObserver(_Container(plain, [init, image])))
+    got = _seen(OverlayObserver(_Container(upper, [init, layer, image]), str(layer)))
+    assert got == want
+    assert want["/usr/bin/sudo"][:4] == ("file", 0o104755, 6, False)  # the trojan, not the image's
+    assert "/usr/share/dep/b" not in got and got["/usr/share/old"][0] == "deleted"
+    assert got["/etc/environment"][5] != got["/etc/environment"][6]  # edited: not the image's content
+
+
+def test_the_writable_layers_opaque_folder_and_files_hide_the_layers(tmp_path, image):
+    layer, upper, init = tmp_path / "layer", tmp_path / "upper", tmp_path / "init"
+    for d in (layer, upper, init):
+        d.mkdir()
+    _file(layer, "/opt/dep/kept", b"1")
+    _file(layer, "/opt/dep/gone", b"2")
+    _file(layer, "/srv/tree/leaf", b"3")
+    _opaque(upper, "/opt/dep")  # the product removed the folder and made it again
+    _file(upper, "/opt/dep/new", b"4")
+    _file(upper, "/srv/tree", b"a file where the layer has a folder")
+    got = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).state().entries
+    assert "/opt/dep/new" in got and "/opt/dep/kept" not in got and "/opt/dep/gone" not in got
+    assert got["/srv/tree"].kind == "file" and "/srv/tree/leaf" not in got
+
+
+def test_the_quota_counts_the_layers_bytes_as_written(tmp_path, image):
+    layer, upper, init = tmp_path / "layer", tmp_path / "upper", tmp_path / "init"
+    for d in (layer, upper, init):
+        d.mkdir()
+    _file(layer, "/usr/lib/big", b"x" * 65536)
+    plain = OverlayObserver(_Container(layer, [init, image])).written_bytes()
+    layered = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).written_bytes()
+    assert layered == plain >= 65536
+
+
+def test_a_layer_that_is_not_under_the_container_is_refused(tmp_path, image):
+    from lab.errors import InfrastructureError
+
+    upper, init, other = tmp_path / "upper", tmp_path / "init", tmp_path / "other"
+    for d in (upper, init, other):
+        d.mkdir()
+    with pytest.raises(InfrastructureError, match="not under this container"):
+        OverlayObserver(_Container(upper, [init, image]), str(other))
