@@ -31,7 +31,8 @@ class Board:
 
 
 def board_and_batch(transport):
-    p = SimpleNamespace(transport=transport, handle=None, target=SimpleNamespace(name="board", docker=None))
+    p = SimpleNamespace(transport=transport, handle=None, target=SimpleNamespace(name="board", docker=None),
+                        layer_pending=False)
     staged = SimpleNamespace(contents=SimpleNamespace(package="acme-kv"), target_path="/var/tmp/lab-staging/k.deb",
                              name="k.deb")
     return p, [staged]

@@ -158,6 +158,7 @@ class Plan:
     lists_id: str
     status_base: str
     entry: Path
+    folder: str  # where the archive's folder goes on the target (/var/cache/apt)
 
 
 class Builder:
@@ -183,7 +184,6 @@ class Builder:
             self._discard()
 
     def _build(self) -> Layer:
-        from lab.deploy.deb import ARCHIVES
         from lab.engine import client
         from lab.observe.overlay import bytes_under
         from lab.observe.packages import DPKG
@@ -203,7 +203,7 @@ class Builder:
                 raise CacheError("the image's package database is not the one the run resolved against")
             stamps = [float(w) for w in probe if len(w) != 32 and w.replace(".", "", 1).isdigit()]
             before = t.run(DPKG).stdout
-            t.put_tar(Path(ARCHIVES).parent.as_posix(), self.plan.archive)
+            t.put_tar(self.plan.folder, self.plan.archive)
             result = t.run(self.plan.command, timeout=self.lab.limits.install_timeout)
             if not result.ok:
                 raise CacheError(f"the dependencies' install failed here (exit {result.exit_code})")

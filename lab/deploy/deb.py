@@ -212,7 +212,7 @@ class DebInstaller(Installer):
             from lab.cache.layers import Plan
 
             self.layer_plan = Plan(command, self.dependency_archive, memo._memo_key(), memo.lists_id or "",
-                                   memo.installed, memo.entry.path)
+                                   memo.installed, memo.entry.path, PurePosixPath(ARCHIVES).parent.as_posix())
         return result if result.ok else None
 
     def install(self, p: Provisioned, batch: Batch, timeout: float) -> CommandResult:

@@ -98,7 +98,7 @@ def test_a_deployment_records_the_artifacts_it_installed(monkeypatch):
     def staged(path):
         return SimpleNamespace(artifact=SimpleNamespace(path=path))
 
-    target = SimpleNamespace(transport=None, facts=SimpleNamespace(package_manager="apt"))
+    target = SimpleNamespace(transport=None, facts=SimpleNamespace(package_manager="apt"), layer_pending=False)
     d = Deployment(target, None, 60.0, not_applicable=["x.rpm: no installer accepts it here"])
     a, b, c = staged("a.deb"), staged("b.deb"), staged("c.tar.gz")
     good, bad = Fake(), Fake(fails=True)
