@@ -7,7 +7,9 @@
    the example's packages with their dependencies from the same mirror the lab's images use, and
    starts the example's server until its port answers;
 2. ``lab run`` of the same submission on that target, with the report: cold (an empty dependency
-   cache of its own), then warm (the first cold run's cache again);
+   cache of its own: it downloads, and builds a prepared layer while its watch waits), then warm
+   (the first cold run's cache again: nothing downloaded, and the container starts from that
+   layer, its OS dependencies already installed);
    with ``--repeat N`` (default 5) the cold, bare and warm runs are each made N times, taken in
    turn (cold, bare, warm, cold...) so a slow spell of the machine falls on all three, and their
    medians compared: on this class of machine one install in a container takes anywhere from 3.5
@@ -190,6 +192,10 @@ def main() -> None:
         singles = {name: statistics.median(times) for name, times in alone.items()}
         t["matrix"] = statistics.median(together)
         print(f"load {os.getloadavg()[0]:.2f} at the end")
+    from lab.cache.layers import orphans  # the prepared layers of the bench's caches, gone with them
+    from lab.cache.store import PackageCache
+
+    orphans(PackageCache(work / "cache-cold-0", 0))
     slowest = max(singles, key=singles.get)
     paired = statistics.median(c - w for c, w in zip(colds, warms, strict=True))
     wait = statistics.median(waits) if waits else 0.0

@@ -282,6 +282,7 @@ def pytest_sessionfinish(session, exitstatus):
     if lab is None:
         return
     if exitstatus == pytest.ExitCode.INTERRUPTED:
+        lab.interrupted = True  # nothing at the end waits for what only saves time later
         lab.end_check("lab.run", "broken", "run interrupted before every check ran", 0.0, True)
     lab.write_result()
     lab.close()

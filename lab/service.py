@@ -24,6 +24,7 @@ from lab.transport.base import Transport
 from lab.transport.shell import VENDOR_PATH
 
 HOME = "/var/tmp/lab-service"
+PORT_SETTLE_S = 3.0  # a killed process's listening socket may outlive it this long, owned by no one
 LOG = f"{HOME}/service.log"
 PIDFILE = f"{HOME}/pid"
 ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -159,6 +160,12 @@ class Supervisor:
         if left:
             return PROCESSES_LEFT.say(pids=", ".join(map(str, left[:10])))
         held = self._ports_held()
+        settle = time.monotonic() + PORT_SETTLE_S
+        while held and all(who == "a process" for who in held.values()) and time.monotonic() < settle:
+            # no process shows the socket: the killed one is still ending, its kernel side closing it
+            # (on a loaded machine a review saw the port listed for a moment, then gone)
+            pace.wait()
+            held = self._ports_held()
         if held:
             return PORTS_HELD.say(held="; ".join(f"{port} (held by {who})" for port, who in sorted(held.items())))
         return ""

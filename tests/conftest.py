@@ -113,7 +113,13 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
     # the session's own key, catalogue and dependency cache go with it (158 were found left in /tmp)
     if (key_dir := getattr(session.config, "_lab_key_dir", None)) is not None:
+        built_layers = any((key_dir / "dependency-cache").glob("*/layers/*.json"))
         shutil.rmtree(key_dir, ignore_errors=True)
+        if built_layers:  # and the prepared layers its runs built (lab.cache.layers), now without a record
+            from lab.cache.layers import orphans
+            from lab.cache.store import PackageCache
+
+            orphans(PackageCache(key_dir / "dependency-cache", 0))
 
 
 @pytest.fixture(scope="session")

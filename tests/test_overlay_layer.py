@@ -7,6 +7,7 @@ an opaque folder has ``trusted.overlay.opaque``), so this needs root, as the lab
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,14 +120,43 @@ def test_the_writable_layers_opaque_folder_and_files_hide_the_layers(tmp_path, i
     assert got["/srv/tree"].kind == "file" and "/srv/tree/leaf" not in got
 
 
-def test_the_quota_counts_the_layers_bytes_as_written(tmp_path, image):
-    layer, upper, init = tmp_path / "layer", tmp_path / "upper", tmp_path / "init"
-    for d in (layer, upper, init):
+def test_the_quota_counts_the_layers_bytes_as_the_run_writing_them_would(tmp_path, image):
+    """Before the product, with its copies and whiteouts, and after a purge of the dependencies:
+    the same bytes as a run that wrote the layer's files itself."""
+    init, layer, upper, plain = (tmp_path / n for n in ("init", "layer", "upper", "plain"))
+    for d in (init, layer, upper, plain):
         d.mkdir()
-    _file(layer, "/usr/lib/big", b"x" * 65536)
-    plain = OverlayObserver(_Container(layer, [init, image])).written_bytes()
-    layered = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).written_bytes()
-    assert layered == plain >= 65536
+    deps = {"/usr/lib/big": b"x" * 65536, "/usr/share/dep/a": b"a" * 9000, "/usr/share/dep/b": b"b" * 5000,
+            "/opt/dep/c": b"c" * 7000, "/srv/tree/leaf": b"d" * 3000}
+    _apply(layer, deps, [], lambda p: False)
+    _apply(plain, deps, [], lambda p: False)
+
+    def same() -> int:
+        want = OverlayObserver(_Container(plain, [init, image])).written_bytes()
+        assert OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).written_bytes() == want
+        return want
+
+    assert same() >= 65536 + 9000
+    # the product: rewrites a dependency's file, removes another, replaces a folder by a file and
+    # one by an opaque folder, writes its own
+    for root in (upper, plain):
+        _file(root, "/usr/share/dep/a", b"A" * 20000)
+        _file(root, "/usr/bin/acme", b"p" * 4000)
+    (plain / "usr/share/dep/b").unlink()
+    _whiteout(upper, "/usr/share/dep/b")
+    shutil.rmtree(plain / "srv/tree")
+    _file(plain, "/srv/tree", b"f")
+    _file(upper, "/srv/tree", b"f")
+    shutil.rmtree(plain / "opt/dep")
+    (plain / "opt/dep").mkdir()
+    _file(plain, "/opt/dep/new", b"n" * 100)
+    _opaque(upper, "/opt/dep")
+    _file(upper, "/opt/dep/new", b"n" * 100)
+    same()
+    # the purge takes the dependencies
+    (plain / "usr/lib/big").unlink()
+    _whiteout(upper, "/usr/lib/big")
+    assert same() < 65536
 
 
 def test_a_layer_that_is_not_under_the_container_is_refused(tmp_path, image):

@@ -189,7 +189,10 @@ class BatchCache:
             return None
         archive = archive_of(self.folder, files)
         self.copy_lists(self.p.transport, lists_folder)
-        self.p.transport.put_tar(Path(self.folder).parent.as_posix(), archive)
+        layer = getattr(self.p, "layer", None)
+        if not (getattr(self.p, "layer_pending", False) and layer.memo == self._memo_key()):
+            self.p.transport.put_tar(Path(self.folder).parent.as_posix(), archive)
+        # else: a prepared layer made by this memo holds these very files where they go already
         self.hits = len(files)
         self.say(f"dependency cache: {len(files)} package(s), {sum(map(len, files.values())) / 1e6:.1f} MB from "
                  f"{self.entry.path} (nothing downloaded)")

@@ -46,6 +46,7 @@ from lab.hashing import sha256_parts
 REPOSITORY = "lab-deps"
 LABEL = "lab.layer"          # on a prepared image: its key
 LABEL_BASE = "lab.layer-base"  # the id of the image it was built from
+LABEL_CACHE = "lab.layer-cache"  # the cache folder holding its record
 MARGIN = 600.0  # lists within 10 minutes of going stale are not trusted to stay as they are until the install
 BUILD_WAIT_S = 120.0  # a run's end waits this long at most for a layer still being built
 
@@ -114,6 +115,9 @@ def find(lab, target, digests: dict[str, str], say=lambda _t: None) -> Layer | N
         with cache.shared():
             layer = Layer(**json.loads(path.read_text()))
             if layer.base != base or not _usable(layer, entry.lists_meta(), time.time()):
+                return None
+            memo = entry.memo(layer.memo)  # its files still kept: the run restores them, nothing downloaded
+            if memo is None or not all(entry.has(name) for name in memo["files"]):
                 return None
             image = docker.images.get(layer.image)
             if (image.labels or {}).get(LABEL) != layer.key or (image.labels or {}).get(LABEL_BASE) != base:
@@ -212,9 +216,9 @@ class Builder:
             t.close()
         cache = _cache(self.lab)
         # tagged apart per cache folder: two caches (a bench's, a test's) never retag each other's
-        tag = sha256_parts(str(cache.root.expanduser().resolve()), self.key)[:32]
-        image = self._container.commit(repository=REPOSITORY, tag=tag, pause=True,
-                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base}})
+        root = _root(cache)
+        image = self._container.commit(repository=REPOSITORY, tag=sha256_parts(root, self.key)[:32], pause=True,
+                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base, LABEL_CACHE: root}})
         upper = ((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
         layer = Layer(self.key, image.id, base, self.plan.command, self.plan.memo, status_base,
                       after, before, self.plan.lists_id, (max(stamps) if stamps else 0.0) + LISTS_FRESH_S,
@@ -270,18 +274,22 @@ def trim(cache: PackageCache, max_bytes: int | None = None) -> tuple[int, int]:
     return removed, freed
 
 
+def _root(cache: PackageCache) -> str:
+    return str(cache.root.expanduser().resolve())
+
+
 def orphans(cache: PackageCache) -> int:
     """``lab gc``: remove the prepared images this cache has no record of (their record evicted
-    with its entry, a build cut short, a cache emptied); another cache folder's are left alone."""
+    with its entry, a build cut short, a cache emptied), and those of a cache folder that is gone
+    (a benchmark's, a test session's); another cache folder's are left alone."""
     from lab.engine import client
 
-    root = str(cache.root.expanduser().resolve())
+    root = _root(cache)
     kept = {layer.image for _, layer in recorded(cache)}
     removed = 0
     for image in client().images.list(filters={"label": LABEL}):
-        key = (image.labels or {}).get(LABEL, "")
-        ours = f"{REPOSITORY}:{sha256_parts(root, key)[:32]}" in image.tags
-        if (ours or not image.tags) and image.id not in kept:
+        home = (image.labels or {}).get(LABEL_CACHE, "")
+        if (home == root and image.id not in kept) or not home or not os.path.isdir(home):
             _remove_image(image.id)
             removed += 1
     return removed

@@ -100,6 +100,14 @@ def bytes_under(folder: str) -> int:
     return total
 
 
+def _blocks(path: str) -> int:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    return st.st_blocks * 512 if stat.S_ISREG(st.st_mode) else 0
+
+
 def _stat(pid: int) -> tuple[str, int | None]:
     """A process's state letter (``R``, ``S``, ``Z``...; "" when it is gone) and parent, from the
     host's /proc (the command name may hold spaces and parens)."""
@@ -242,9 +250,35 @@ class OverlayObserver(Observer):
 
     def written_bytes(self) -> int:
         """What the target wrote beyond its image, walked without building the state, and into the
-        files Docker mounts from the lab's disk; with a prepared layer, what that holds (as if
-        written by this run; never less than a run that installed the dependencies itself)."""
-        return docker_files_bytes(self.attrs) + bytes_under(self.upper) + self._layer_bytes
+        files Docker mounts from the lab's disk; with a prepared layer, what of that layer the
+        writable one does not hide (as if this run had written it: a run that installed the
+        dependencies itself counts their bytes until it removes them)."""
+        total = docker_files_bytes(self.attrs)
+        if self.layer is None:
+            return total + bytes_under(self.upper)
+        hidden = 0
+        cut: set[str] = set()  # folders of the writable layer under which the layer shows nothing
+        for dirpath, dirs, files in os.walk(self.upper):
+            rel = os.path.relpath(dirpath, self.upper)
+            shows = rel not in cut
+            for name in files:
+                with contextlib.suppress(OSError):
+                    st = os.lstat(os.path.join(dirpath, name))
+                    below = os.path.join(self.layer, rel, name)
+                    if _kind(st) != "deleted":
+                        total += st.st_blocks * 512
+                    if shows:  # a whiteout hides the layer's file or folder; a copy is counted once
+                        hidden += bytes_under(below) if os.path.isdir(below) else _blocks(below)
+            for name in dirs:
+                below = os.path.join(self.layer, rel, name)
+                if not shows or not os.path.isdir(below):
+                    if shows:  # a folder where the layer has a file
+                        hidden += _blocks(below)
+                    cut.add(os.path.normpath(os.path.join(rel, name)))
+                elif self._opaque(os.path.join("/", rel, name)):
+                    hidden += bytes_under(below)
+                    cut.add(os.path.normpath(os.path.join(rel, name)))
+        return total + self._layer_bytes - hidden
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
         return read_in_root(self.merged, path, limit)

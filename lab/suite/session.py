@@ -53,6 +53,7 @@ class LabSession:
     metrics: dict[str, float] = field(default_factory=dict)
     state: RunState = field(default_factory=RunState)  # handed on between checks
     provisioned: Provisioned | None = None
+    interrupted: bool = False
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _commands: list[CommandResult] = field(default_factory=list)
     # Commands of the lab's background threads (the stability watch), kept apart from the check
@@ -127,11 +128,11 @@ class LabSession:
         plans = [i.layer_plan for i, _ in d.batches if getattr(i, "layer_plan", None) is not None]
         if len(plans) != 1:
             return
-        from lab.cache.layers import Builder
+        from lab.cache.layers import BUILD_WAIT_S, Builder
 
         builder = Builder(self.inventory.model.lab, self.target_spec, self.opts.run_id, self.opts.digests,
                           plans[0], self._say)
-        self.defer(builder.wait)
+        self.defer(lambda: builder.wait(0 if self.interrupted else BUILD_WAIT_S))
 
     def _record_command(self, result: CommandResult) -> None:
         thread = threading.current_thread()
