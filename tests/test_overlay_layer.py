@@ -167,3 +167,44 @@ def test_a_layer_that_is_not_under_the_container_is_refused(tmp_path, image):
         d.mkdir()
     with pytest.raises(InfrastructureError, match="not under this container"):
         OverlayObserver(_Container(upper, [init, image]), str(other))
+
+
+def test_links_in_the_layer_are_never_followed_on_the_host(tmp_path, image):
+    """A layer's links name the target's paths: a review replaced perl's version link (and an
+    absolute one) and the quota subtracted the folders they pointed at, on the host."""
+    init, layer, upper, plain = (tmp_path / n for n in ("init", "layer", "upper", "plain"))
+    for d in (init, layer, upper, plain):
+        d.mkdir()
+    for root in (layer, plain):
+        _file(root, "/usr/share/perl/5.36.0/big.pm", b"p" * 50000)
+        os.symlink("5.36.0", root / "usr/share/perl/5.36")
+        (root / "opt").mkdir()
+        os.symlink("/usr", root / "opt/big")  # on the host: the host's own /usr
+    for root in (upper, plain):
+        (root / "usr/share/perl").mkdir(parents=True, exist_ok=True)
+        (root / "opt").mkdir(exist_ok=True)
+        if root is plain:
+            os.unlink(root / "usr/share/perl/5.36")
+            os.unlink(root / "opt/big")
+        os.symlink("5.36.0", root / "usr/share/perl/5.36")
+        os.symlink("/usr/lib", root / "opt/big")
+        _file(root, "/var/tmp/fill", b"f" * 40000)
+    want = OverlayObserver(_Container(plain, [init, image])).written_bytes()
+    got = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).written_bytes()
+    assert got == want >= 90000
+
+
+def test_a_layer_file_copied_up_unchanged_keeps_its_change_time(tmp_path, image):
+    """Opening a lower file for writing copies it up, a new inode, though nothing was written (a
+    review's ``: >> /usr/bin/sudo``): not a rewrite. A real one is."""
+    init, layer, upper = tmp_path / "init", tmp_path / "layer", tmp_path / "upper"
+    for d in (init, layer, upper):
+        d.mkdir()
+    for name in ("same", "other"):
+        _file(layer, f"/usr/bin/{name}", b"sudo" * 100, 0o4755)
+        _file(upper, f"/usr/bin/{name}", b"sudo" * 100 if name == "same" else b"evil" * 100, 0o4755)
+        st = os.lstat(layer / f"usr/bin/{name}")
+        os.utime(upper / f"usr/bin/{name}", ns=(st.st_atime_ns, st.st_mtime_ns))
+    got = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).state().entries
+    assert got["/usr/bin/same"].changed_ns == os.lstat(layer / "usr/bin/same").st_ctime_ns
+    assert got["/usr/bin/other"].changed_ns == os.lstat(upper / "usr/bin/other").st_ctime_ns

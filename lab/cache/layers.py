@@ -18,9 +18,12 @@ What keeps it honest:
   and compares: the same command must come out, else the layer is dropped and the run is broken
   (the lab's doing, never the vendor's); ``Provisioned.layer`` then tells the observer to see the
   layer's files as written by this run, as they would have been (``lab.observe.overlay``);
-- the records live in the dependency cache's entry (removed with it, read only by the lab), the
-  images are labelled ``lab.layer``; ``lab gc`` removes those without a record, and their total is
-  held to the cache's size.
+- what a run relies on (the command, the image's package list, the package database's digests)
+  is in the image's own labels, written once at the commit; the cache's entry only records which
+  image (removed with the entry); ``lab gc`` removes the images without a record, or whose cache
+  folder is gone, and their total is held to the cache's size;
+- the observer never follows a link of the layer on the host, and a file merely copied up from it
+  (opened for writing, nothing written) keeps the layer's change time.
 
 Example::
 
@@ -47,6 +50,7 @@ REPOSITORY = "lab-deps"
 LABEL = "lab.layer"          # on a prepared image: its key
 LABEL_BASE = "lab.layer-base"  # the id of the image it was built from
 LABEL_CACHE = "lab.layer-cache"  # the cache folder holding its record
+LABEL_RECORD = "lab.layer-record"  # what it holds and how it was made (``Layer.label``)
 MARGIN = 600.0  # lists within 10 minutes of going stale are not trusted to stay as they are until the install
 BUILD_WAIT_S = 120.0  # a run's end waits this long at most for a layer still being built
 
@@ -63,12 +67,20 @@ class Layer:
     packages_before: str  # dpkg-query's list in the image (what the SBOM subtracts)
     lists_id: str         # "image" or the sha256 of the cache's lists the resolution used
     image_lists_until: float  # when the image's own lists stop being fresh
-    size: int             # bytes the layer adds
     built: float
+    size: int = 0         # bytes the layer adds
     upper: str = ""       # its folder on the lab's disk (overlay2), filled in when used
 
-    def record(self) -> bytes:
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "upper"}).encode()
+    def label(self) -> str:
+        """What the run that uses it relies on, kept in the image's own labels (Docker's store,
+        written once at the commit): the cache's record only points at the image."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k not in ("image", "size", "upper")})
+
+    @classmethod
+    def of(cls, image, size: int = 0) -> Layer:
+        fields = json.loads((image.labels or {})[LABEL_RECORD])
+        return cls(**fields, image=image.id, size=size,
+                   upper=((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", ""))
 
 
 def layer_key(target: str, digests: dict[str, str]) -> str:
@@ -113,16 +125,17 @@ def find(lab, target, digests: dict[str, str], say=lambda _t: None) -> Layer | N
         if not path.exists():
             return None
         with cache.shared():
-            layer = Layer(**json.loads(path.read_text()))
+            record = json.loads(path.read_text())
+            image = docker.images.get(str(record["image"]))
+            labels = image.labels or {}
+            if labels.get(LABEL) != layer_key(target.name, digests) or labels.get(LABEL_BASE) != base:
+                return None
+            layer = Layer.of(image, int(record.get("size", 0)))
             if layer.base != base or not _usable(layer, entry.lists_meta(), time.time()):
                 return None
             memo = entry.memo(layer.memo)  # its files still kept: the run restores them, nothing downloaded
             if memo is None or not all(entry.has(name) for name in memo["files"]):
                 return None
-            image = docker.images.get(layer.image)
-            if (image.labels or {}).get(LABEL) != layer.key or (image.labels or {}).get(LABEL_BASE) != base:
-                return None
-            layer.upper = ((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
             os.utime(path)  # its last use, for eviction
         return layer
     except Exception as exc:  # an absent image, a damaged record: install as always
@@ -144,13 +157,19 @@ def drop(lab, layer: Layer) -> None:
     _remove_image(layer.image)
 
 
-def _remove_image(image: str) -> None:
+def _remove_image(image: str) -> bool:
+    """Whether it is gone (a running container's image stays until the container goes)."""
     from docker.errors import APIError, NotFound
 
     from lab.engine import client
 
-    with contextlib.suppress(NotFound, APIError):
-        client().images.remove(image, force=True, noprune=False)  # a container using it keeps it
+    try:
+        client().images.remove(image, force=True, noprune=False)
+    except NotFound:
+        return True
+    except APIError:
+        return False
+    return True
 
 
 @dataclass
@@ -210,23 +229,25 @@ class Builder:
             t.put_tar(self.plan.folder, self.plan.archive)
             result = t.run(self.plan.command, timeout=self.lab.limits.install_timeout)
             if not result.ok:
-                raise CacheError(f"the dependencies' install failed here (exit {result.exit_code})")
+                raise CacheError(f"the dependencies' install failed here (exit {result.exit_status})")
             after = t.run("md5sum </var/lib/dpkg/status").stdout.split()[0]
         finally:
             t.close()
         cache = _cache(self.lab)
         # tagged apart per cache folder: two caches (a bench's, a test's) never retag each other's
         root = _root(cache)
+        made = Layer(self.key, "", base, self.plan.command, self.plan.memo, status_base, after, before,
+                     self.plan.lists_id, (max(stamps) if stamps else 0.0) + LISTS_FRESH_S, time.time())
         image = self._container.commit(repository=REPOSITORY, tag=sha256_parts(root, self.key)[:32], pause=True,
-                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base, LABEL_CACHE: root}})
-        upper = ((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", "")
-        layer = Layer(self.key, image.id, base, self.plan.command, self.plan.memo, status_base,
-                      after, before, self.plan.lists_id, (max(stamps) if stamps else 0.0) + LISTS_FRESH_S,
-                      bytes_under(upper), time.time())
+                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base, LABEL_CACHE: root,
+                                                        LABEL_RECORD: made.label()}})
+        layer = Layer.of(image)
+        layer.size = bytes_under(layer.upper)
         with cache.shared():
             if not self.plan.entry.is_dir():  # evicted meanwhile: no record, the image goes with gc
                 raise CacheError("the cache entry was evicted meanwhile")
-            write_atomic(_records(self.plan.entry) / f"{self.key}.json", layer.record())
+            write_atomic(_records(self.plan.entry) / f"{self.key}.json",
+                         json.dumps({"image": layer.image, "size": layer.size}).encode())
         trim(cache)
         return layer
 
@@ -246,31 +267,33 @@ class Builder:
             self._thread.join(30)
 
 
-def recorded(cache: PackageCache) -> list[tuple[Path, Layer]]:
-    """Every layer record of the cache, (its file, the layer); unreadable ones are skipped."""
+def recorded(cache: PackageCache) -> list[tuple[Path, str, int]]:
+    """Every layer record of the cache: (its file, the image id, the layer's bytes); unreadable
+    ones are skipped (their image then has no record)."""
     found = []
     if not cache.root.is_dir():
         return found
     for path in cache.root.glob("*/layers/*.json"):
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            found.append((path, Layer(**json.loads(path.read_text()))))
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            record = json.loads(path.read_text())
+            found.append((path, str(record["image"]), int(record.get("size", 0))))
     return found
 
 
 def trim(cache: PackageCache, max_bytes: int | None = None) -> tuple[int, int]:
     """Layers past the cache's size go, least recently used first: (layers removed, bytes freed)."""
     limit = cache.max_bytes if max_bytes is None else max_bytes
-    layers = sorted(recorded(cache), key=lambda pl: pl[0].stat().st_mtime if pl[0].exists() else 0)
-    total = sum(layer.size for _, layer in layers)
+    layers = sorted(recorded(cache), key=lambda r: r[0].stat().st_mtime if r[0].exists() else 0)
+    total = sum(size for _, _, size in layers)
     removed = freed = 0
-    for path, layer in layers:
+    for path, image, size in layers:
         if total <= limit:
             break
         with contextlib.suppress(OSError):
             path.unlink()
-        _remove_image(layer.image)
-        total -= layer.size
-        removed, freed = removed + 1, freed + layer.size
+        _remove_image(image)
+        total -= size
+        removed, freed = removed + 1, freed + size
     return removed, freed
 
 
@@ -285,11 +308,11 @@ def orphans(cache: PackageCache) -> int:
     from lab.engine import client
 
     root = _root(cache)
-    kept = {layer.image for _, layer in recorded(cache)}
+    kept = {image for _, image, _ in recorded(cache)}
     removed = 0
     for image in client().images.list(filters={"label": LABEL}):
         home = (image.labels or {}).get(LABEL_CACHE, "")
-        if (home == root and image.id not in kept) or not home or not os.path.isdir(home):
-            _remove_image(image.id)
+        if ((home == root and image.id not in kept) or not home or not os.path.isdir(home)) and \
+                _remove_image(image.id):
             removed += 1
     return removed

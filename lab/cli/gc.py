@@ -80,5 +80,5 @@ def _layers(cache, limit: int) -> None:
     trimmed, freed = layers.trim(cache, limit)
     gone = layers.orphans(cache)
     kept = layers.recorded(cache)
-    out.print(f"prepared layers: {len(kept)}, {_mb(sum(layer.size for _, layer in kept))}; removed "
+    out.print(f"prepared layers: {len(kept)}, {_mb(sum(size for _, _, size in kept))}; removed "
               f"{trimmed + gone} ({_mb(freed)} over the size, {gone} without a record)", highlight=False)

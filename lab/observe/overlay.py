@@ -9,6 +9,7 @@ path, never the host's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import os
@@ -86,18 +87,57 @@ def docker_files_bytes(attrs: dict) -> int:
 DIGEST_MAX = 1 << 20  # a persistent file bigger than this is compared by size and mode only
 
 
+def _sha256_in(root: str, path: str) -> str | None:
+    """The whole file's sha256, read in chunks without following links; None if unreadable."""
+    try:
+        fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _sha256_of(root: str, path: str) -> str:
     data = read_in_root(root, path, DIGEST_MAX + 1)
     return hashlib.sha256(data).hexdigest() if data is not None and len(data) <= DIGEST_MAX else ""
 
 
 def bytes_under(folder: str) -> int:
+    """The regular files' bytes under ``folder``, never following a link (a layer's link to a
+    folder names the target's path, not the host's)."""
     total = 0
-    for dirpath, _dirs, files in os.walk(folder):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+    stack = [folder]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for d in it:
+                with contextlib.suppress(OSError):
+                    st = d.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(d.path)
+                    elif stat.S_ISREG(st.st_mode):
+                        total += st.st_blocks * 512
     return total
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
 
 
 def _blocks(path: str) -> int:
@@ -231,14 +271,30 @@ class OverlayObserver(Observer):
         for path, entry in upper.items():
             if entry.kind == "deleted" and not entry.existed:
                 del entries[path]
+            elif entry.kind == "file" and (ctime := self._untouched_copy(path)):
+                entries[path] = dataclasses.replace(entry, changed_ns=ctime)
         return written
 
-    def _opaque(self, path: str) -> bool:
+    def _untouched_copy(self, path: str) -> int:
+        """The layer's change time of ``path`` when the writable layer holds a copy of it that
+        nothing changed, else 0. Opening a lower file for writing copies it up as a new inode,
+        though nothing is written (a review's ``: >> /usr/bin/sudo``); where the run had installed
+        the file itself, its change time would not have moved."""
         try:
-            return os.getxattr(os.path.join(self.upper, path.lstrip("/")), "trusted.overlay.opaque",
-                               follow_symlinks=False) == b"y"
+            mine = os.lstat(os.path.join(self.upper, path.lstrip("/")))
+            theirs = os.lstat(os.path.join(self.layer, path.lstrip("/")))
         except OSError:
-            return False
+            return 0
+        if not (stat.S_ISREG(mine.st_mode) and stat.S_ISREG(theirs.st_mode)) or \
+                (mine.st_mode, mine.st_uid, mine.st_gid, mine.st_size, mine.st_mtime_ns) != \
+                (theirs.st_mode, theirs.st_uid, theirs.st_gid, theirs.st_size, theirs.st_mtime_ns):
+            return 0
+        if _sha256_in(self.upper, path) != _sha256_in(self.layer, path):
+            return 0
+        return theirs.st_ctime_ns
+
+    def _opaque(self, path: str) -> bool:
+        return _is_opaque(os.path.join(self.upper, path.lstrip("/")))
 
     def _digests(self, path: str, existed: bool, root: str | None = None) -> tuple[str, str]:
         """A persistent file's sha256 in the writable layer (or the prepared layer it comes from) and
@@ -257,27 +313,29 @@ class OverlayObserver(Observer):
         if self.layer is None:
             return total + bytes_under(self.upper)
         hidden = 0
-        cut: set[str] = set()  # folders of the writable layer under which the layer shows nothing
-        for dirpath, dirs, files in os.walk(self.upper):
-            rel = os.path.relpath(dirpath, self.upper)
-            shows = rel not in cut
-            for name in files:
-                with contextlib.suppress(OSError):
-                    st = os.lstat(os.path.join(dirpath, name))
-                    below = os.path.join(self.layer, rel, name)
-                    if _kind(st) != "deleted":
-                        total += st.st_blocks * 512
-                    if shows:  # a whiteout hides the layer's file or folder; a copy is counted once
-                        hidden += bytes_under(below) if os.path.isdir(below) else _blocks(below)
-            for name in dirs:
-                below = os.path.join(self.layer, rel, name)
-                if not shows or not os.path.isdir(below):
-                    if shows:  # a folder where the layer has a file
-                        hidden += _blocks(below)
-                    cut.add(os.path.normpath(os.path.join(rel, name)))
-                elif self._opaque(os.path.join("/", rel, name)):
-                    hidden += bytes_under(below)
-                    cut.add(os.path.normpath(os.path.join(rel, name)))
+        # (folder of the writable layer, the layer's folder at the same path or None: it shows nothing)
+        stack: list[tuple[str, str | None]] = [(self.upper, self.layer)]
+        while stack:
+            here, below = stack.pop()
+            try:
+                it = os.scandir(here)
+            except OSError:
+                continue
+            with it:
+                for d in it:
+                    with contextlib.suppress(OSError):
+                        st = d.stat(follow_symlinks=False)
+                        under = os.path.join(below, d.name) if below is not None else None
+                        theirs = _lstat(under) if under is not None else None
+                        if stat.S_ISDIR(st.st_mode):
+                            if theirs is not None and stat.S_ISDIR(theirs.st_mode) and not _is_opaque(d.path):
+                                stack.append((d.path, under))  # both folders show: merged below
+                                continue
+                            stack.append((d.path, None))
+                        elif _kind(st) != "deleted":
+                            total += st.st_blocks * 512
+                        if theirs is not None:  # hidden: by a whiteout, a copy, a file or an opaque folder
+                            hidden += bytes_under(under) if stat.S_ISDIR(theirs.st_mode) else _blocks(under)
         return total + self._layer_bytes - hidden
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:

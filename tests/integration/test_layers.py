@@ -69,3 +69,36 @@ def test_a_layer_is_built_used_and_judges_a_trojan_as_a_plain_install_does(tmp_p
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "without a record" in proc.stdout, proc.stdout
     assert image_id not in {i.id for i in client().images.list(filters={"label": "lab.layer"})}
+
+
+def test_an_untouched_copy_up_is_no_rewrite_and_an_edited_record_is_not_believed(tmp_path, built, quick_watch):
+    """Opening an OS dependency's file for writing without writing (a review's ``: >> sudo``)
+    passes in a layered run as in a plain one; a layer record pointing elsewhere is not used."""
+    built(T)
+    sub = tmp_path / "sub"
+    postinst = "#!/bin/sh\n: >> /usr/bin/sudo\n: >> \"$(readlink -f /usr/lib/x86_64-linux-gnu/libevent-2.1.so.7)\"\n"
+    deb = build_deb({"/usr/share/doc/acme-noop/README": b"no-op\n"},
+                    {"Package": "acme-noop", "Version": "1.0", "Architecture": "all", "Depends": "memcached, sudo"},
+                    sub, scripts={"postinst": postinst})
+    (sub / "submission.toml").write_text(
+        MANIFEST.format(name="acme-noop") + f'[[artifacts]]\npath = "{deb.name}"\n'
+        + '[service]\ncommand = "memcached -u nobody -l 127.0.0.1 -p 11412"\nports = [11412]\nready_timeout = 10\n')
+    cache = tmp_path / "cache"
+    env = {**os.environ, "LAB_CACHE": str(cache)}
+
+    def run(label):
+        return run_lab(sub, tmp_path / label, "--targets", T, "--suites", "install,security,service,stability",
+                       catalogue=f"sqlite:///{tmp_path / label}.db", inventory=quick_watch, env=env)
+
+    for label in ("cold", "layered"):
+        result = run(label)
+        for check in ("install.package", "security.setuid", "security.system_files", "install.leftovers"):
+            assert result.check(T, check)["outcome"] == "passed", (label, result.check(T, check))
+    assert "already in from the prepared layer" in cache_log(tmp_path / "layered")
+    record = next(cache.glob("*/layers/*.json"))
+    base = client().images.get("lab/debian12-x86_64").id
+    record.write_text(json.dumps({"image": base, "size": 1}))  # the image the layer was made from, say
+    result = run("edited")
+    assert "starting from the prepared layer" not in cache_log(tmp_path / "edited"), cache_log(tmp_path / "edited")
+    assert "--mark-auto install" in (tmp_path / "edited" / "logs" / T / "commands.log").read_text()
+    assert result.target(T)["verdict"] == "passed", result.target(T)
