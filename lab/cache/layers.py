@@ -83,6 +83,16 @@ class Layer:
                    upper=((image.attrs.get("GraphDriver") or {}).get("Data") or {}).get("UpperDir", ""))
 
 
+def applies(target) -> bool:
+    """Plain container targets of the lab's own CPU only: on a database stack or a desktop the lab
+    starts its own server or session in the target, which a builder does not, and an OS package's
+    scripts might see it; under emulation a build outlasts the watch, and the run would wait."""
+    from lab.images.host import host_arch
+
+    return (target.backend == "docker" and target.database is None and "desktop" not in target.all_tags
+            and target.facts.arch == host_arch())
+
+
 def layer_key(target: str, digests: dict[str, str]) -> str:
     """A submission's artifacts by their sha256 (as the controller computed them) on one target
     (its name is the container's host name, which maintainer scripts may write down)."""
@@ -110,7 +120,7 @@ def _usable(layer: Layer, lists_meta: dict | None, now: float) -> bool:
 def find(lab, target, digests: dict[str, str], say=lambda _t: None) -> Layer | None:
     """The prepared layer this submission can start from on ``target`` (a docker target with the
     cache on), or None; never raises: without a layer the run installs as always."""
-    if target.backend != "docker" or not digests:
+    if not applies(target) or not digests:
         return None
     cache = _cache(lab)
     if cache is None:

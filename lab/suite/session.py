@@ -109,9 +109,10 @@ class LabSession:
 
     def _layer(self, lab):
         """A prepared layer with this submission's OS dependencies to start from (``lab.cache.layers``)."""
-        if self.target_spec.backend != "docker":
+        from lab.cache.layers import applies, find
+
+        if not applies(self.target_spec):
             return None
-        from lab.cache.layers import find
 
         layer = find(lab, self.target_spec, self.opts.digests, say=self._say)
         if layer is not None:
@@ -124,6 +125,10 @@ class LabSession:
         run of these very files, built apart from the target; the run's end waits for it."""
         p, d = self.provisioned, self.state.deployment
         if p is None or p.handle is None or p.layer is not None or d is None or not d.installed:
+            return
+        from lab.cache.layers import applies
+
+        if not applies(self.target_spec):
             return
         plans = [i.layer_plan for i, _ in d.batches if getattr(i, "layer_plan", None) is not None]
         if len(plans) != 1:
