@@ -208,3 +208,22 @@ def test_a_layer_file_copied_up_unchanged_keeps_its_change_time(tmp_path, image)
     got = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).state().entries
     assert got["/usr/bin/same"].changed_ns == os.lstat(layer / "usr/bin/same").st_ctime_ns
     assert got["/usr/bin/other"].changed_ns == os.lstat(upper / "usr/bin/other").st_ctime_ns
+
+
+def test_a_copy_given_a_capability_or_a_hard_link_is_a_change(tmp_path, image):
+    """Metadata alone copies a layer file up too: a capability (a review's cap_setuid on
+    sudoreplay) or a second name for it are changes, as their change time says in a plain run."""
+    init, layer, upper = tmp_path / "init", tmp_path / "layer", tmp_path / "upper"
+    for d in (init, layer, upper):
+        d.mkdir()
+    for name in ("capable", "linked"):
+        _file(layer, f"/usr/bin/{name}", b"tool" * 100, 0o755)
+        _file(upper, f"/usr/bin/{name}", b"tool" * 100, 0o755)
+        st = os.lstat(layer / f"usr/bin/{name}")
+        os.utime(upper / f"usr/bin/{name}", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.setxattr(upper / "usr/bin/capable", "security.capability",
+                bytes.fromhex("0100000201000000000000000000000000000000"))
+    os.link(upper / "usr/bin/linked", upper / "usr/bin/.again")
+    got = OverlayObserver(_Container(upper, [init, layer, image]), str(layer)).state().entries
+    for name in ("capable", "linked"):
+        assert got[f"/usr/bin/{name}"].changed_ns == os.lstat(upper / f"usr/bin/{name}").st_ctime_ns, name

@@ -318,9 +318,17 @@ def orphans(cache: PackageCache) -> int:
     from lab.engine import client
 
     root = _root(cache)
-    kept = {image for _, image, _ in recorded(cache)}
+    images = client().images.list(filters={"label": LABEL})
+    present = {image.id for image in images}
+    kept = set()
+    for path, image_id, _ in recorded(cache):
+        if image_id in present:
+            kept.add(image_id)
+        else:  # its image went (removed by hand, by another cache's gc...): the record goes too
+            with contextlib.suppress(OSError):
+                path.unlink()
     removed = 0
-    for image in client().images.list(filters={"label": LABEL}):
+    for image in images:
         home = (image.labels or {}).get(LABEL_CACHE, "")
         if ((home == root and image.id not in kept) or not home or not os.path.isdir(home)) and \
                 _remove_image(image.id):

@@ -18,12 +18,13 @@ def _mb(n: int) -> str:
 def gc(
     run: str = typer.Option(None, "--run", help="only this run id (removed even if still running)"),
     everything: bool = typer.Option(False, "--all", help="every lab container, live runs included"),
-    clear_cache: bool = typer.Option(False, "--clear-cache", help="empty the dependency cache"),
-    cache_max: str = typer.Option(None, "--cache-max", help="evict the cache down to this size (512m, 2g) "
-                                                           "instead of [lab.cache] max_size"),
+    clear_cache: bool = typer.Option(False, "--clear-cache", help="empty the dependency cache (its layers too)"),
+    cache_max: str = typer.Option(None, "--cache-max", help="evict the cache and its prepared layers down to "
+                                                           "this size (512m, 2g) instead of \\[lab.cache] max_size"),
     inventory: Path = Inventory,
 ) -> None:
-    """Remove containers of lab runs whose controller process is gone; trim the dependency cache."""
+    """Remove containers of lab runs whose controller process is gone; trim the dependency cache and its
+    prepared layers (images with a product's OS dependencies installed)."""
     from lab.provision.gc import collect
 
     cache, limit = _configured(inventory, cache_max)  # bad input is refused before anything is removed

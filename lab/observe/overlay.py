@@ -133,6 +133,15 @@ def _lstat(path: str) -> os.stat_result | None:
         return None
 
 
+def _xattrs(path: str) -> dict[str, bytes] | None:
+    """A file's extended attributes but overlayfs' own (``trusted.overlay.*``); None if unreadable."""
+    try:
+        return {name: os.getxattr(path, name, follow_symlinks=False)
+                for name in os.listxattr(path, follow_symlinks=False) if not name.startswith("trusted.overlay.")}
+    except OSError:
+        return None
+
+
 def _is_opaque(path: str) -> bool:
     try:
         return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
@@ -286,9 +295,11 @@ class OverlayObserver(Observer):
         except OSError:
             return 0
         if not (stat.S_ISREG(mine.st_mode) and stat.S_ISREG(theirs.st_mode)) or \
-                (mine.st_mode, mine.st_uid, mine.st_gid, mine.st_size, mine.st_mtime_ns) != \
-                (theirs.st_mode, theirs.st_uid, theirs.st_gid, theirs.st_size, theirs.st_mtime_ns):
-            return 0
+                (mine.st_mode, mine.st_uid, mine.st_gid, mine.st_size, mine.st_mtime_ns, mine.st_nlink) != \
+                (theirs.st_mode, theirs.st_uid, theirs.st_gid, theirs.st_size, theirs.st_mtime_ns, theirs.st_nlink):
+            return 0  # a hard link made to it counts (a review linked sudo elsewhere)
+        if _xattrs(os.path.join(self.upper, path.lstrip("/"))) != _xattrs(os.path.join(self.layer, path.lstrip("/"))):
+            return 0  # file capabilities, ACLs: a review gave sudoreplay cap_setuid without a byte written
         if _sha256_in(self.upper, path) != _sha256_in(self.layer, path):
             return 0
         return theirs.st_ctime_ns
