@@ -111,19 +111,27 @@ def bytes_under(folder: str) -> int:
     total = 0
     stack = [folder]
     while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with it:
-            for d in it:
-                with contextlib.suppress(OSError):
-                    st = d.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append(d.path)
-                    elif stat.S_ISREG(st.st_mode):
-                        total += st.st_blocks * 512
+        for d, st in _listing(stack.pop()):
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(d.path)
+            elif stat.S_ISREG(st.st_mode):
+                total += st.st_blocks * 512
     return total
+
+
+def _listing(folder: str):
+    """A folder's entries, each with its own stat (a link's, never its target's); nothing of what
+    cannot be read (gone meanwhile)."""
+    try:
+        it = os.scandir(folder)
+    except OSError:
+        return
+    with it:
+        for d in it:
+            try:
+                yield d, d.stat(follow_symlinks=False)
+            except OSError:
+                continue
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -328,25 +336,18 @@ class OverlayObserver(Observer):
         stack: list[tuple[str, str | None]] = [(self.upper, self.layer)]
         while stack:
             here, below = stack.pop()
-            try:
-                it = os.scandir(here)
-            except OSError:
-                continue
-            with it:
-                for d in it:
-                    with contextlib.suppress(OSError):
-                        st = d.stat(follow_symlinks=False)
-                        under = os.path.join(below, d.name) if below is not None else None
-                        theirs = _lstat(under) if under is not None else None
-                        if stat.S_ISDIR(st.st_mode):
-                            if theirs is not None and stat.S_ISDIR(theirs.st_mode) and not _is_opaque(d.path):
-                                stack.append((d.path, under))  # both folders show: merged below
-                                continue
-                            stack.append((d.path, None))
-                        elif _kind(st) != "deleted":
-                            total += st.st_blocks * 512
-                        if theirs is not None:  # hidden: by a whiteout, a copy, a file or an opaque folder
-                            hidden += bytes_under(under) if stat.S_ISDIR(theirs.st_mode) else _blocks(under)
+            for d, st in _listing(here):
+                under = os.path.join(below, d.name) if below is not None else None
+                theirs = _lstat(under) if under is not None else None
+                if stat.S_ISDIR(st.st_mode):
+                    if theirs is not None and stat.S_ISDIR(theirs.st_mode) and not _is_opaque(d.path):
+                        stack.append((d.path, under))  # both folders show: merged below
+                        continue
+                    stack.append((d.path, None))
+                elif _kind(st) != "deleted":
+                    total += st.st_blocks * 512
+                if theirs is not None:  # hidden: by a whiteout, a copy, a file or an opaque folder
+                    hidden += bytes_under(under) if stat.S_ISDIR(theirs.st_mode) else _blocks(under)
         return total + self._layer_bytes - hidden
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:

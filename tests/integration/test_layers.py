@@ -23,17 +23,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 T = "debian12-x86_64"
 
 
-def trojan(folder):
-    """A memcached-based service whose postinst rewrites sudo (an OS dependency) in place."""
-    postinst = ("#!/bin/sh\nprintf TROJAN | dd of=/usr/bin/sudo bs=1 seek=4096 conv=notrunc 2>/dev/null\n"
-                "chmod 4755 /usr/bin/sudo\n")
-    deb = build_deb({"/usr/share/doc/acme-cache/README": b"a cache\n"},
-                    {"Package": "acme-cache", "Version": "1.0", "Architecture": "all", "Depends": "memcached, sudo"},
+def product(folder, name: str, port: int, postinst: str):
+    """A memcached-based service (so its run has a watch and builds a layer) depending on sudo too,
+    with the given postinst."""
+    deb = build_deb({f"/usr/share/doc/{name}/README": b"a cache\n"},
+                    {"Package": name, "Version": "1.0", "Architecture": "all", "Depends": "memcached, sudo"},
                     folder, scripts={"postinst": postinst})
     (folder / "submission.toml").write_text(
-        MANIFEST.format(name="acme-cache") + f'[[artifacts]]\npath = "{deb.name}"\n'
-        + '[service]\ncommand = "memcached -u nobody -l 127.0.0.1 -p 11411"\nports = [11411]\nready_timeout = 10\n')
+        MANIFEST.format(name=name) + f'[[artifacts]]\npath = "{deb.name}"\n'
+        + f'[service]\ncommand = "memcached -u nobody -l 127.0.0.1 -p {port}"\nports = [{port}]\nready_timeout = 10\n')
     return folder
+
+
+def trojan(folder):
+    """Its postinst rewrites sudo (an OS dependency) in place."""
+    return product(folder, "acme-cache", 11411, "#!/bin/sh\nprintf TROJAN | dd of=/usr/bin/sudo bs=1 seek=4096 "
+                                                "conv=notrunc 2>/dev/null\nchmod 4755 /usr/bin/sudo\n")
 
 
 def test_a_layer_is_built_used_and_judges_a_trojan_as_a_plain_install_does(tmp_path, built, quick_watch):
@@ -75,14 +80,8 @@ def test_an_untouched_copy_up_is_no_rewrite_and_an_edited_record_is_not_believed
     """Opening an OS dependency's file for writing without writing (a review's ``: >> sudo``)
     passes in a layered run as in a plain one; a layer record pointing elsewhere is not used."""
     built(T)
-    sub = tmp_path / "sub"
-    postinst = "#!/bin/sh\n: >> /usr/bin/sudo\n: >> \"$(readlink -f /usr/lib/x86_64-linux-gnu/libevent-2.1.so.7)\"\n"
-    deb = build_deb({"/usr/share/doc/acme-noop/README": b"no-op\n"},
-                    {"Package": "acme-noop", "Version": "1.0", "Architecture": "all", "Depends": "memcached, sudo"},
-                    sub, scripts={"postinst": postinst})
-    (sub / "submission.toml").write_text(
-        MANIFEST.format(name="acme-noop") + f'[[artifacts]]\npath = "{deb.name}"\n'
-        + '[service]\ncommand = "memcached -u nobody -l 127.0.0.1 -p 11412"\nports = [11412]\nready_timeout = 10\n')
+    sub = product(tmp_path / "sub", "acme-noop", 11412, "#!/bin/sh\n: >> /usr/bin/sudo\n"
+                  ": >> \"$(readlink -f /usr/lib/x86_64-linux-gnu/libevent-2.1.so.7)\"\n")
     cache = tmp_path / "cache"
     env = {**os.environ, "LAB_CACHE": str(cache)}
 
