@@ -80,7 +80,8 @@ def run(
         signal.signal(signal.SIGHUP, _hung_up)
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
-        warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs")
+        warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs",
+                workers=min(len(plan.targets), max(1, jobs)))  # those running at once
         closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous,

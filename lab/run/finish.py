@@ -33,21 +33,22 @@ QUIET_WAIT_S = 300.0
 
 
 def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None,
-            logs: Path | None = None) -> None:
+            logs: Path | None = None, workers: int = 1) -> None:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
     workers' start nor the end of the run waits for them; the certificates' template is compiled,
     the languages' catalogues read and a small PDF laid out meanwhile too, and Allure's generator
     started, its modules loaded by the time the results are complete (``lab.report.allure_ready``).
 
-    With the run's ``logs``, all of it waits until a worker is past its install (its events say so):
-    on two cores it took CPU from the workers' start and apt's install, as much as it saved at the
-    end; the stability watch that follows is mostly waiting."""
+    With the run's ``logs``, all of it waits until every one of its ``workers`` is past its install
+    (their events say so): on two cores it took CPU from the workers' start and apt's install, as
+    much as it saved at the end (in a three-target matrix, from the two installs still under way
+    when the first ended); the stability watches that follow are mostly waiting."""
     from lab.warmup import import_in_background
 
     def when_quiet() -> None:
         if logs is not None:
-            _wait_for_quiet(logs)
+            _wait_for_quiet(logs, workers)
         if report:
             from lab.report.allure_ready import prestart
 
@@ -58,16 +59,18 @@ def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabS
                          then=lambda: _templates(report, languages, lab))
 
 
-def _wait_for_quiet(logs: Path) -> None:
+def _wait_for_quiet(logs: Path, workers: int = 1) -> None:
     deadline = time.monotonic() + QUIET_WAIT_S
     while time.monotonic() < deadline:
+        quiet = 0
         for events in logs.glob("*/events.jsonl"):
             try:
                 text = events.read_text(errors="replace")
             except OSError:
                 continue
-            if any(marker in text for marker in QUIET):
-                return
+            quiet += any(marker in text for marker in QUIET)
+        if quiet >= workers:
+            return
         time.sleep(0.1)
 
 
