@@ -39,8 +39,8 @@ def image_identity(p) -> str | None:
     layer was built from, ``lab.cache.layers``), or the image of a simulated board's container.
     None for a real board (it downloads for itself: no cache)."""
     if p.handle is not None:
-        if (layer := getattr(p, "layer", None)) is not None:
-            return layer.base
+        if p.layer is not None:
+            return p.layer.base
         return (getattr(p.handle, "attrs", None) or {}).get("Image") or None
     spec = getattr(p.target, "ssh", None)
     if spec is not None and spec.simulated_from and p.twin is not None:
@@ -189,8 +189,7 @@ class BatchCache:
             return None
         archive = archive_of(self.folder, files)
         self.copy_lists(self.p.transport, lists_folder)
-        layer = getattr(self.p, "layer", None)
-        if not (getattr(self.p, "layer_pending", False) and layer.memo == self._memo_key()):
+        if not (self.p.layer_pending and self.p.layer.memo == self._memo_key()):
             self.p.transport.put_tar(Path(self.folder).parent.as_posix(), archive)
         # else: a prepared layer made by this memo holds these very files where they go already
         self.hits = len(files)

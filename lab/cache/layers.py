@@ -48,7 +48,6 @@ from lab.hashing import sha256_parts
 
 REPOSITORY = "lab-deps"
 LABEL = "lab.layer"          # on a prepared image: its key
-LABEL_BASE = "lab.layer-base"  # the id of the image it was built from
 LABEL_CACHE = "lab.layer-cache"  # the cache folder holding its record
 LABEL_RECORD = "lab.layer-record"  # what it holds and how it was made (``Layer.label``)
 MARGIN = 600.0  # lists within 10 minutes of going stale are not trusted to stay as they are until the install
@@ -131,17 +130,14 @@ def find(lab, target, digests: dict[str, str], say=lambda _t: None) -> Layer | N
         docker = client()
         base = docker.images.get(target.docker.image).id
         entry = cache.entry(entry_key("deb", base, mirror_for(lab), target.facts.arch))
-        path = _records(entry.path) / f"{layer_key(target.name, digests)}.json"
+        key = layer_key(target.name, digests)
+        path = _records(entry.path) / f"{key}.json"
         if not path.exists():
             return None
         with cache.shared():
             record = json.loads(path.read_text())
-            image = docker.images.get(str(record["image"]))
-            labels = image.labels or {}
-            if labels.get(LABEL) != layer_key(target.name, digests) or labels.get(LABEL_BASE) != base:
-                return None
-            layer = Layer.of(image, int(record.get("size", 0)))
-            if layer.base != base or not _usable(layer, entry.lists_meta(), time.time()):
+            layer = Layer.of(docker.images.get(str(record["image"])), int(record.get("size", 0)))
+            if layer.key != key or layer.base != base or not _usable(layer, entry.lists_meta(), time.time()):
                 return None
             memo = entry.memo(layer.memo)  # its files still kept: the run restores them, nothing downloaded
             if memo is None or not all(entry.has(name) for name in memo["files"]):
@@ -218,7 +214,7 @@ class Builder:
 
     def _build(self) -> Layer:
         from lab.engine import client
-        from lab.observe.overlay import bytes_under
+        from lab.observe.hostfs import bytes_under
         from lab.observe.packages import DPKG
         from lab.provision.container import start_container
         from lab.transport.docker import DockerTransport
@@ -249,7 +245,7 @@ class Builder:
         made = Layer(self.key, "", base, self.plan.command, self.plan.memo, status_base, after, before,
                      self.plan.lists_id, (max(stamps) if stamps else 0.0) + LISTS_FRESH_S, time.time())
         image = self._container.commit(repository=REPOSITORY, tag=sha256_parts(root, self.key)[:32], pause=True,
-                                       conf={"Labels": {LABEL: self.key, LABEL_BASE: base, LABEL_CACHE: root,
+                                       conf={"Labels": {LABEL: self.key, LABEL_CACHE: root,
                                                         LABEL_RECORD: made.label()}})
         layer = Layer.of(image)
         layer.size = bytes_under(layer.upper)

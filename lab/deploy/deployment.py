@@ -76,9 +76,11 @@ class Deployment:
         else:
             self.packages_before = snapshot(self.target.transport, self.target.facts.package_manager)
         try:
-            return self._install(before_product)
+            results = self._install(before_product)
         finally:
             self.target.layer_pending = False  # the first install only: never the upgrade suite's
+        self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
+        return results
 
     def _install(self, before_product: Callable[[], None] | None) -> list[CommandResult]:
         results, done = [], set()
@@ -96,9 +98,6 @@ class Deployment:
             done.update(s.artifact.path for s in batch)
             self.deployed = [s.artifact.path for _, s in self.steps if s.artifact.path in done]
         self.installed = True
-        from lab.observe.packages import snapshot
-
-        self.packages_after = snapshot(self.target.transport, self.target.facts.package_manager)
         return results
 
     def reinstall(self) -> list[CommandResult]:

@@ -9,63 +9,15 @@ path, never the host's.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import errno
-import hashlib
 import os
-import stat
 from pathlib import Path
 
 from lab.errors import InfrastructureError
+from lab.observe.hostfs import bytes_under, kind, listing, read_in_root, sha256_in_root
+from lab.observe.layered import PreparedLayer
 from lab.observe.state import Entry, FsState, Observer, is_persistent
 
 MAX_ENTRIES = 500_000  # a target that writes more is truncated, and says so
-
-
-def _kind(st: os.stat_result) -> str:
-    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-        return "deleted"  # overlayfs whiteout
-    if stat.S_ISREG(st.st_mode):
-        return "file"
-    if stat.S_ISDIR(st.st_mode):
-        return "dir"
-    if stat.S_ISLNK(st.st_mode):
-        return "link"
-    return "other"
-
-
-def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
-    """An fd for ``path`` inside ``root``, opening each component without following links."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise FileNotFoundError(errno.ENOENT, "a .. component", path)
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            nxt = os.open(part, (flags if last else os.O_RDONLY | os.O_DIRECTORY) | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_in_root(root: str, path: str, limit: int) -> bytes | None:
-    try:
-        fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
-            return None
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(limit)
-    finally:
-        os.close(fd)
 
 
 # The files Docker bind-mounts into every container from its own folder on the lab's disk
@@ -85,84 +37,6 @@ def docker_files_bytes(attrs: dict) -> int:
 
 
 DIGEST_MAX = 1 << 20  # a persistent file bigger than this is compared by size and mode only
-
-
-def _sha256_in(root: str, path: str) -> str | None:
-    """The whole file's sha256, read in chunks without following links; None if unreadable."""
-    try:
-        fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return None
-    h = hashlib.sha256()
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _sha256_of(root: str, path: str) -> str:
-    data = read_in_root(root, path, DIGEST_MAX + 1)
-    return hashlib.sha256(data).hexdigest() if data is not None and len(data) <= DIGEST_MAX else ""
-
-
-def bytes_under(folder: str) -> int:
-    """The regular files' bytes under ``folder``, never following a link (a layer's link to a
-    folder names the target's path, not the host's)."""
-    total = 0
-    stack = [folder]
-    while stack:
-        for d, st in _listing(stack.pop()):
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(d.path)
-            elif stat.S_ISREG(st.st_mode):
-                total += st.st_blocks * 512
-    return total
-
-
-def _listing(folder: str):
-    """A folder's entries, each with its own stat (a link's, never its target's); nothing of what
-    cannot be read (gone meanwhile)."""
-    try:
-        it = os.scandir(folder)
-    except OSError:
-        return
-    with it:
-        for d in it:
-            try:
-                yield d, d.stat(follow_symlinks=False)
-            except OSError:
-                continue
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except OSError:
-        return None
-
-
-def _xattrs(path: str) -> dict[str, bytes] | None:
-    """A file's extended attributes but overlayfs' own (``trusted.overlay.*``); None if unreadable."""
-    try:
-        return {name: os.getxattr(path, name, follow_symlinks=False)
-                for name in os.listxattr(path, follow_symlinks=False) if not name.startswith("trusted.overlay.")}
-    except OSError:
-        return None
-
-
-def _is_opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
-    except OSError:
-        return False
-
-
-def _blocks(path: str) -> int:
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    return st.st_blocks * 512 if stat.S_ISREG(st.st_mode) else 0
 
 
 def _stat(pid: int) -> tuple[str, int | None]:
@@ -204,13 +78,10 @@ class OverlayObserver(Observer):
             raise InfrastructureError("the container's storage is not overlay2: no outside view of its files")
         self.upper = data["UpperDir"]
         self.merged = data["MergedDir"]
-        lowers = [d for d in data.get("LowerDir", "").split(":") if d]
-        self.layer = os.path.normpath(layer) if layer else None
-        if self.layer is not None and (self.layer not in map(os.path.normpath, lowers)
-                                       or not os.path.isdir(self.layer)):
-            raise InfrastructureError(f"the prepared layer {layer} is not under this container")
-        self.lowers = [d for d in lowers if os.path.normpath(d) != self.layer]
-        self._layer_bytes = bytes_under(self.layer) if self.layer else 0
+        self.lowers = [d for d in data.get("LowerDir", "").split(":") if d]
+        self.layer = PreparedLayer(layer, self.upper, self.lowers) if layer else None
+        if self.layer is not None:
+            self.lowers = self.layer.below(self.lowers)
         self.init_pid = int(attrs["State"]["Pid"])
         self.attrs = attrs
         if not os.path.isdir(self.upper):
@@ -226,7 +97,7 @@ class OverlayObserver(Observer):
         entries: dict[str, Entry] = {}
         written = self._walk(self.upper, entries)
         if self.layer is not None:
-            written += self._merge_layer(entries)
+            written += self.layer.merge(entries, self._walk)
         truncated = len(entries) >= MAX_ENTRIES
         return FsState(entries, self.processes(), written, truncated, trusted=True, in_image=self._existed,
                        own=self.own)
@@ -238,89 +109,38 @@ class OverlayObserver(Observer):
         stack = [("", root)]
         while stack:
             rel, real = stack.pop()
-            try:
-                it = os.scandir(real)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            with it:
-                for d in it:
-                    if len(entries) >= MAX_ENTRIES:
-                        return written
-                    path = f"{rel}/{d.name}"
-                    st = d.stat(follow_symlinks=False)
-                    kind = _kind(st)
-                    how = skip(path, kind) if skip is not None else None
-                    if how == "all":
-                        continue
-                    if kind == "dir":
-                        stack.append((path, d.path))
-                    if how == "entry":
-                        continue
-                    if kind == "file":
-                        written += st.st_blocks * 512
-                    link = ""
-                    if kind == "link":
-                        with contextlib.suppress(OSError):
-                            link = os.readlink(d.path)[:4096]
-                    existed = self._existed(path)
-                    persistent = kind == "file" and is_persistent(path)
-                    digests = self._digests(path, existed, root) if persistent else ("", "")
-                    entries[path] = Entry(kind, st.st_mode, st.st_uid, st.st_size if kind == "file" else 0,
-                                          existed, link, st.st_ctime_ns, *digests)
+            for d, st in listing(real):
+                if len(entries) >= MAX_ENTRIES:
+                    return written
+                path = f"{rel}/{d.name}"
+                what = kind(st)
+                how = skip(path, what) if skip is not None else None
+                if how == "all":
+                    continue
+                if what == "dir":
+                    stack.append((path, d.path))
+                if how == "entry":
+                    continue
+                if what == "file":
+                    written += st.st_blocks * 512
+                link = ""
+                if what == "link":
+                    with contextlib.suppress(OSError):
+                        link = os.readlink(d.path)[:4096]
+                existed = self._existed(path)
+                persistent = what == "file" and is_persistent(path)
+                digests = self._digests(path, existed, root) if persistent else ("", "")
+                entries[path] = Entry(what, st.st_mode, st.st_uid, st.st_size if what == "file" else 0,
+                                      existed, link, st.st_ctime_ns, *digests)
         return written
-
-    def _merge_layer(self, entries: dict[str, Entry]) -> int:
-        """The prepared layer under the writable one, as overlayfs shows them together: what the
-        writable layer has at a path wins; its whiteouts, files and opaque folders hide the
-        layer's below them; a whiteout of what only the layer had is no entry at all (the run
-        that installed the dependencies itself simply removed that file)."""
-        upper = dict(entries)
-
-        def skip(path: str, kind: str) -> str | None:
-            mine = upper.get(path)
-            if mine is None:
-                return None
-            if mine.kind != "dir" or kind != "dir" or self._opaque(path):
-                return "all"
-            return "entry"  # the writable layer's folder stands; what is under it merges
-
-        written = self._walk(self.layer, entries, skip)
-        for path, entry in upper.items():
-            if entry.kind == "deleted" and not entry.existed:
-                del entries[path]
-            elif entry.kind == "file" and (ctime := self._untouched_copy(path)):
-                entries[path] = dataclasses.replace(entry, changed_ns=ctime)
-        return written
-
-    def _untouched_copy(self, path: str) -> int:
-        """The layer's change time of ``path`` when the writable layer holds a copy of it that
-        nothing changed, else 0. Opening a lower file for writing copies it up as a new inode,
-        though nothing is written (a review's ``: >> /usr/bin/sudo``); where the run had installed
-        the file itself, its change time would not have moved."""
-        try:
-            mine = os.lstat(os.path.join(self.upper, path.lstrip("/")))
-            theirs = os.lstat(os.path.join(self.layer, path.lstrip("/")))
-        except OSError:
-            return 0
-        if not (stat.S_ISREG(mine.st_mode) and stat.S_ISREG(theirs.st_mode)) or \
-                (mine.st_mode, mine.st_uid, mine.st_gid, mine.st_size, mine.st_mtime_ns, mine.st_nlink) != \
-                (theirs.st_mode, theirs.st_uid, theirs.st_gid, theirs.st_size, theirs.st_mtime_ns, theirs.st_nlink):
-            return 0  # a hard link made to it counts (a review linked sudo elsewhere)
-        if _xattrs(os.path.join(self.upper, path.lstrip("/"))) != _xattrs(os.path.join(self.layer, path.lstrip("/"))):
-            return 0  # file capabilities, ACLs: a review gave sudoreplay cap_setuid without a byte written
-        if _sha256_in(self.upper, path) != _sha256_in(self.layer, path):
-            return 0
-        return theirs.st_ctime_ns
-
-    def _opaque(self, path: str) -> bool:
-        return _is_opaque(os.path.join(self.upper, path.lstrip("/")))
 
     def _digests(self, path: str, existed: bool, root: str | None = None) -> tuple[str, str]:
         """A persistent file's sha256 in the writable layer (or the prepared layer it comes from) and
         in the image (its topmost lower layer that has it), each read without following links, up
         to ``DIGEST_MAX`` bytes."""
-        here = _sha256_of(root or self.upper, path)
-        image = next((d for lower in self.lowers if (d := _sha256_of(lower, path))), "") if existed else ""
+        here = sha256_in_root(root or self.upper, path, DIGEST_MAX) or ""
+        image = next((d for lower in self.lowers if (d := sha256_in_root(lower, path, DIGEST_MAX))), "") \
+            if existed else ""
         return here, image
 
     def written_bytes(self) -> int:
@@ -328,27 +148,8 @@ class OverlayObserver(Observer):
         files Docker mounts from the lab's disk; with a prepared layer, what of that layer the
         writable one does not hide (as if this run had written it: a run that installed the
         dependencies itself counts their bytes until it removes them)."""
-        total = docker_files_bytes(self.attrs)
-        if self.layer is None:
-            return total + bytes_under(self.upper)
-        hidden = 0
-        # (folder of the writable layer, the layer's folder at the same path or None: it shows nothing)
-        stack: list[tuple[str, str | None]] = [(self.upper, self.layer)]
-        while stack:
-            here, below = stack.pop()
-            for d, st in _listing(here):
-                under = os.path.join(below, d.name) if below is not None else None
-                theirs = _lstat(under) if under is not None else None
-                if stat.S_ISDIR(st.st_mode):
-                    if theirs is not None and stat.S_ISDIR(theirs.st_mode) and not _is_opaque(d.path):
-                        stack.append((d.path, under))  # both folders show: merged below
-                        continue
-                    stack.append((d.path, None))
-                elif _kind(st) != "deleted":
-                    total += st.st_blocks * 512
-                if theirs is not None:  # hidden: by a whiteout, a copy, a file or an opaque folder
-                    hidden += bytes_under(under) if stat.S_ISDIR(theirs.st_mode) else _blocks(under)
-        return total + self._layer_bytes - hidden
+        inside = self.layer.written_bytes() if self.layer is not None else bytes_under(self.upper)
+        return docker_files_bytes(self.attrs) + inside
 
     def read(self, path: str, limit: int = 1 << 20) -> bytes | None:
         return read_in_root(self.merged, path, limit)

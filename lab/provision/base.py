@@ -87,4 +87,7 @@ class Provider(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    def provision(self, target: Target, run_id: str, lab: LabSettings) -> AbstractContextManager[Provisioned]: ...
+    def provision(self, target: Target, run_id: str, lab: LabSettings,
+                  layer=None) -> AbstractContextManager[Provisioned]:
+        """``layer``: a prepared layer of the target's image to start from (``lab.cache.layers``);
+        only a backend with images has any (``layers.applies``)."""

@@ -13,5 +13,6 @@ from lab.provision.board import provision_board
 class BoardProvider(Provider):
     name = "ssh"
 
-    def provision(self, target: Target, run_id: str, lab: LabSettings) -> AbstractContextManager[Provisioned]:
+    def provision(self, target: Target, run_id: str, lab: LabSettings,
+                  layer=None) -> AbstractContextManager[Provisioned]:  # a board has no image: never a layer
         return provision_board(target, run_id, lab)

@@ -27,6 +27,4 @@ def provision(target: Target, run_id: str, lab: LabSettings, layer=None) -> Abst
     except KeyError:
         raise InputError(f"targets.{target.name}.backend", [f"no backend {target.backend!r} (known: "
                                                            f"{', '.join(BACKENDS)})"]) from None
-    if layer is not None:
-        return provider.provision(target, run_id, lab, layer=layer)
-    return provider.provision(target, run_id, lab)
+    return provider.provision(target, run_id, lab, layer)

@@ -109,10 +109,7 @@ class LabSession:
 
     def _layer(self, lab):
         """A prepared layer with this submission's OS dependencies to start from (``lab.cache.layers``)."""
-        from lab.cache.layers import applies, find
-
-        if not applies(self.target_spec):
-            return None
+        from lab.cache.layers import find
 
         layer = find(lab, self.target_spec, self.opts.digests, say=self._say)
         if layer is not None:
