@@ -10,10 +10,12 @@ Controller:
 4. ``lab run EXAMPLE --targets TARGET`` until it starts its first worker (the catalogue's owner check
    too), stopped there: the part of a run's time that is the controller's own start.
 
-Worker (the command ``lab run`` starts per target, lab.run.worker.worker_command, its environment):
+Worker (lab.run.worker: ``lab run`` forks each from a server that imported their modules once; a
+worker started as a process of its own, lab.run.worker.worker_command, is what it falls back to):
 5. to the first test without a target: the same command without the ``--lab-*`` options (Python,
    pytest, the plugins, the suites' collection; the lab's plugin stays inert), from its start until its
-   first test begins, where it is stopped (``pytest.exit``);
+   first test begins, where it is stopped (``pytest.exit``); then the same forked from the server,
+   as ``lab run`` starts it (its CPU: the forked worker's own, until its first test);
 6. to the first test with ``--target``: the real worker on a real target, likewise (the container
    starts meanwhile, then is torn down); printed with the time to ``provisioned`` (its events.jsonl)
    and to its exit.
@@ -44,16 +46,14 @@ from lab.run.worker import worker_command, worker_env  # noqa: E402
 
 PY = sys.executable
 TO_WORKER = '''
-import os, subprocess, sys, time
-real = subprocess.Popen
+import os, sys, time
+import lab.run.controller as controller
 
-def popen(cmd, *args, **kwargs):
-    if "pytest" in cmd:  # the first worker: the controller's start is over
-        print(repr(time.time()), flush=True)
-        os._exit(0)
-    return real(cmd, *args, **kwargs)
+def first_worker(*args, **kwargs):  # the first worker: the controller's start is over
+    print(repr(time.time()), flush=True)
+    os._exit(0)
 
-subprocess.Popen = popen
+controller.start_worker = first_worker
 sys.argv[0] = "lab"
 from lab.cli import main
 main()
@@ -64,7 +64,7 @@ import pytest
 
 def pytest_runtest_protocol(item, nextitem):
     with open(os.environ["BENCH_FIRST_TEST"], "w") as fh:
-        fh.write(repr(time.time()))
+        fh.write(f"{time.time()!r} {time.process_time()!r}")
     pytest.exit("bench: the first test was reached", returncode=0)
 '''
 
@@ -123,7 +123,26 @@ def to_first_test(work: Path, cmd: list[str], mark: Path) -> tuple[float, float,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH")]))}
     t0 = time.time()
     wall, cpu = timed([*cmd, "-p", "bench_first_test"], env=env, cwd=work)
-    return float(mark.read_text()) - t0, cpu, wall
+    return float(mark.read_text().split()[0]) - t0, cpu, wall
+
+
+def forked_to_first_test(work: Path, args: list[str], mark: Path) -> tuple[float, float]:
+    """(seconds to the first test, cpu seconds of the forked worker until then), forked from the
+    server as ``lab run`` does (lab.run.worker), the server's imports done."""
+    from lab.run.worker import FORKED, _forked_main
+
+    (work / "bench_first_test.py").write_text(FIRST_TEST)
+    if str(work) not in sys.path:
+        sys.path.insert(0, str(work))  # the forked worker's path is this process's
+    log = work / f"{mark.name}.log"
+    log.write_bytes(b"")
+    t0 = time.time()
+    process = FORKED.Process(target=_forked_main, args=([*args, "-p", "bench_first_test"], str(log),
+                                                        {**worker_env(), "BENCH_FIRST_TEST": str(mark)}))
+    process.start()
+    process.join()
+    first, cpu = map(float, mark.read_text().split())
+    return first - t0, cpu
 
 
 def no_target(repeat: int, work: Path, example: Path, target: str) -> None:
@@ -131,6 +150,13 @@ def no_target(repeat: int, work: Path, example: Path, target: str) -> None:
     cmd = [a for a in worker_command(plan, target, inv.path, example) if not a.startswith(("--lab-", "--alluredir"))]
     figure("worker: to the first test, no target",
            [to_first_test(work, cmd, work / f"collect{i}") for i in range(repeat)])
+    from lab.run.worker import preload
+
+    preload()
+    args = cmd[cmd.index("pytest") + 1:]
+    forked_to_first_test(work, args, work / "forked-warm-up")  # the server's own imports, once
+    figure("worker forked from the preloaded server (lab run): to the first test, no target",
+           [forked_to_first_test(work, args, work / f"forked{i}") for i in range(repeat)])
 
 
 def real_target(repeat: int, work: Path, example: Path, target: str) -> None:

@@ -37,6 +37,9 @@ def run(
     rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 2 bad input, 3 broken."""
+    from lab.run.worker import preload
+
+    preload()  # the workers' imports, in the server they are forked from, while this reads its input
     from rich.live import Live
 
     from lab.inventory import load_inventory
