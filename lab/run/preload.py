@@ -1,6 +1,6 @@
 """What every worker imports before its first test, imported once in the server the workers are
-forked from (``lab.run.worker``): pytest with its own plugins, and what the lab's plugin, Allure's
-plugin and the suites import at their top (the lab's session, providers, transports, Docker's
+forked from (``lab.run.worker``, ``lab.run.worker_server``): pytest with its own plugins, and what
+the lab's plugin, Allure's plugin and the suites import at their top (the lab's session, providers, transports, Docker's
 client, the SBOM's library). Read from those files, so the list cannot fall behind them.
 
 The plugins and the suites themselves are left out: pytest imports them in the worker, where it
@@ -49,6 +49,3 @@ def load() -> None:
     for name in modules():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
-
-
-load()

@@ -20,12 +20,15 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from setproctitle import setproctitle
 
 from lab.run.plan import Plan
 from lab.suite.registry import suite_files, suites_dir
@@ -81,7 +84,7 @@ def preload() -> None:
     """Start the server the workers are forked from, its imports under way; at once, nothing waits.
     Safe to call again (a server still running is kept)."""
     with contextlib.suppress(Exception):  # without it, each worker is a process of its own
-        FORKED.set_forkserver_preload(["lab.run.preload"])
+        FORKED.set_forkserver_preload(["lab.run.worker_server"])
         multiprocessing.forkserver.ensure_running()
 
 
@@ -143,6 +146,7 @@ def _forked_main(args: list[str], log: str, env: dict[str, str]) -> None:
     os.close(null)
     os.environ.clear()
     os.environ.update(env)
+    setproctitle(shlex.join([sys.executable, "-m", "pytest", *args]))  # as ps showed it when it was its own
     import pytest
 
     raise SystemExit(int(pytest.main(args)))
