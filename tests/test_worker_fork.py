@@ -89,3 +89,22 @@ def test_a_forked_worker_killed_says_so(tmp_path):
     wait_for(mark)
     worker.kill()
     assert worker.wait(timeout=30) == -signal.SIGKILL  # as Popen says it
+
+
+def test_an_interrupt_while_a_worker_starts_is_acted_on_once_it_is_counted():
+    """The controller starts a worker and puts it among the running in one block: a Ctrl-C in it
+    comes out after the block, the worker counted (and so stopped), never between."""
+    from lab.run.worker import deferred_interrupts
+
+    running = {}
+
+    def start_and_count() -> None:
+        with deferred_interrupts():
+            signal.raise_signal(signal.SIGINT)
+            running["target"] = "worker"  # still done: the interrupt waits for the block's end
+
+    with pytest.raises(KeyboardInterrupt):
+        start_and_count()
+    assert running == {"target": "worker"}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+

@@ -39,7 +39,8 @@ def run(
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 2 bad input, 3 broken."""
     from lab.run.worker import preload
 
-    preload()  # the workers' imports, in the server they are forked from, while this reads its input
+    if not dry_run:
+        preload()  # the workers' imports, in the server they are forked from, while this reads its input
     from rich.live import Live
 
     from lab.inventory import load_inventory

@@ -19,7 +19,7 @@ from lab.results.model import ArtifactRef, Check, Outcome, SubmissionRef, Target
 from lab.results.write import write_atomic
 from lab.run.plan import Plan
 from lab.run.progress import TargetProgress
-from lab.run.worker import Worker, start_worker
+from lab.run.worker import Worker, deferred_interrupts, server_ready, start_worker
 from lab.submission.load import LoadedSubmission
 
 GRACE_S = 120  # for workers to tear down after an interrupt
@@ -134,7 +134,9 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
                 if name is None:
                     break
                 queue.remove(name)
-                running[name] = start_worker(plan, name, inv.path, sub.root, sub.sha256)
+                server_ready()  # a Ctrl-C while the workers' server still imports stops the run here
+                with deferred_interrupts():
+                    running[name] = start_worker(plan, name, inv.path, sub.root, sub.sha256)
             for name, w in list(running.items()):
                 if w.proc.poll() is not None:
                     finished[name] = running.pop(name)

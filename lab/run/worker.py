@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,10 +147,54 @@ def _forked_main(args: list[str], log: str, env: dict[str, str]) -> None:
     os.close(null)
     os.environ.clear()
     os.environ.update(env)
-    setproctitle(shlex.join([sys.executable, "-m", "pytest", *args]))  # as ps showed it when it was its own
+    # as ps showed it when it was a process of its own, which target first: the title has only the
+    # server's command line and environment's room (a review's cron-like environment cut it short)
+    first = [a for a in args if a.startswith(("--lab-target=", "--lab-run=", "--lab-out="))]
+    setproctitle(shlex.join([sys.executable, "-m", "pytest", *first, *(a for a in args if a not in first)]))
     import pytest
 
     raise SystemExit(int(pytest.main(args)))
+
+
+def _nothing() -> None:
+    """Forked to learn that the server is past its imports (``_server_ready``)."""
+
+
+def server_ready() -> None:
+    """Wait until the server is past its imports, by forking a process that does nothing: a
+    worker's own request is then answered at once, which ``deferred_interrupts`` relies on.
+    Interrupted here (a Ctrl-C or a SIGTERM while the server still imports), the request left
+    queued forks only this, never a worker the controller does not know of (a review's SIGTERM at a
+    run's start had a worker run after verdicts.json, its container removed under it). Without a
+    usable server this returns at once (``start_worker`` then starts a process of its own)."""
+    try:
+        preload()
+        ping = FORKED.Process(target=_nothing, name="lab worker server: ready?")
+        ping.start()
+    except (OSError, ValueError, AssertionError, EOFError):
+        return
+    ping.join()
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """A Ctrl-C or SIGTERM that arrives in the block is acted on when it ends (its handler then runs,
+    as if it came then): the controller starts a worker and counts it among the running in one,
+    so no worker runs that it does not stop. Outside the main thread, where signals are not this
+    code's to take, the block runs as it is."""
+    got: list[int] = []
+    try:
+        old = {s: signal.signal(s, lambda signum, _frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if got:
+            signal.raise_signal(got[0])
 
 
 def start_worker(plan: Plan, target: str, inventory: Path, submission: Path,

@@ -101,6 +101,28 @@ def test_a_background_run_stops_on_sigterm_with_its_workers(tmp_path):
     assert verdicts["targets"][T]["verdict"] == "broken"
 
 
+def test_a_sigterm_as_the_first_worker_starts_leaves_no_worker_behind(tmp_path):
+    """A review's SIGTERM while the workers' server still imported: the fork request stayed queued,
+    and a worker the controller never knew of ran after verdicts.json, its container removed under
+    it. Now the run stops whole: nothing of it runs or remains once ``lab run`` has exited."""
+    sub = tarball(tmp_path / "sub", "sleepy", "#!/bin/sh\nsleep 600\n")
+    proc, out = background_run(tmp_path, sub)
+    log = out / "logs" / T / "pytest.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not log.exists():
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=150)
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert verdicts["interrupted"] is True and verdicts["targets"][T]["verdict"] == "broken"
+    time.sleep(5)  # what a worker left running would do meanwhile
+    assert not run_containers(out)
+    alive = subprocess.run(["pgrep", "-f", verdicts["run"]], capture_output=True, text=True).stdout.split()
+    assert not alive, alive
+    results = out / "targets" / f"{T}.json"
+    assert not results.exists() or results.stat().st_mtime <= (out / "verdicts.json").stat().st_mtime
+
+
 def background_run(tmp_path, sub, *extra):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "lab", "run", str(sub), "--targets", T, "--output", str(out), "--no-report",
