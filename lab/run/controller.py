@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -65,28 +64,6 @@ def _insisting(asked: list[bool] | None = None) -> Iterator[list[bool]]:
             signal.signal(sig, handler)
 
 
-def _staggered(plan: Plan, sub: LoadedSubmission) -> set[str]:
-    """The targets whose start waits for a core of this machine: its containers, when the product's
-    service is watched for stability. A worker spends the watch mostly waiting, and the work before
-    it (the container's start, the install, the service's first checks) is what keeps a core busy:
-    with more targets than cores, a target starting while every core is taken by another's install
-    only slows them all down (three installs on two cores), where starting it as soon as one of them
-    begins its watch lays its install over that wait. Without a watch nothing waits: every target
-    starts at once, ``-j`` at a time, as before."""
-    if sub.model.service is None or "stability" not in plan.suites:
-        return set()
-    return {t.name for t in plan.targets if t.backend == "docker"}
-
-
-def _waits_for_a_core(name: str, staggered: set[str], running: dict[str, Worker] | set[str],
-                      progress: dict[str, TargetProgress], cores: int) -> bool:
-    """Whether ``name`` waits: each of the ``cores`` is taken by a staggered target that is not
-    watching (starting, installing, or past its watch)."""
-    if name not in staggered:
-        return False
-    return sum(1 for n in running if n in staggered and not progress[n].watching) >= cores
-
-
 def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:
     path = _result_path(plan, name)
     if path.exists():
@@ -124,16 +101,10 @@ def execute(plan: Plan, inv: LoadedInventory, sub: LoadedSubmission, jobs: int,
     old_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     wall = inv.model.lab.limits.worker_timeout
     overdue: set[str] = set()
-    progress = {r.name: r for r in rows}
-    waits_on_cores, cores = _staggered(plan, sub), len(os.sched_getaffinity(0))
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
-                name = next((n for n in queue if not _waits_for_a_core(n, waits_on_cores, running, progress, cores)),
-                            None)
-                if name is None:
-                    break
-                queue.remove(name)
+                name = queue.pop(0)
                 server_ready()  # a Ctrl-C while the workers' server still imports stops the run here
                 with deferred_interrupts():
                     running[name] = start_worker(plan, name, inv.path, sub.root, sub.sha256)

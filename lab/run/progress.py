@@ -27,7 +27,6 @@ class TargetProgress:
         self.bad: list[str] = []
         self.last = ""
         self.verdict = ""
-        self.watching = False  # its service's stability watch under way: the worker mostly waits
         self._offset = 0
 
     def poll(self) -> None:
@@ -45,17 +44,13 @@ class TargetProgress:
         kind = e["event"]
         if kind in ("started", "provisioning", "provisioned"):
             self.state = {"provisioned": "running"}.get(kind, kind)
-        elif kind == "watch-started":
-            self.watching = True
         elif kind == "check":
             self.done += 1
             self.last = e["id"]
-            if e["id"] == "stability.uptime":  # judged at the end of the watch
-                self.watching = False
             if e["outcome"] in ("failed", "broken"):
                 self.bad.append(e["id"])
         elif kind == "finished":
-            self.state, self.verdict, self.watching = "finished", e["verdict"], False
+            self.state, self.verdict = "finished", e["verdict"]
 
 
 def table(rows: list[TargetProgress]) -> Table:
