@@ -128,8 +128,8 @@ def to_first_test(work: Path, cmd: list[str], mark: Path) -> tuple[float, float,
 
 def forked_to_first_test(work: Path, args: list[str], mark: Path) -> tuple[float, float]:
     """(seconds to the first test, cpu seconds of the forked worker until then), forked from the
-    server as ``lab run`` does (lab.run.worker), the server's imports done."""
-    from lab.run.worker import FORKED, _forked_main
+    server as ``lab run`` does (lab.run.forking), the server's imports done."""
+    from lab.run.forking import FORKED, run_pytest
 
     (work / "bench_first_test.py").write_text(FIRST_TEST)
     if str(work) not in sys.path:
@@ -137,7 +137,7 @@ def forked_to_first_test(work: Path, args: list[str], mark: Path) -> tuple[float
     log = work / f"{mark.name}.log"
     log.write_bytes(b"")
     t0 = time.time()
-    process = FORKED.Process(target=_forked_main, args=([*args, "-p", "bench_first_test"], str(log),
+    process = FORKED.Process(target=run_pytest, args=([*args, "-p", "bench_first_test"], str(log),
                                                         {**worker_env(), "BENCH_FIRST_TEST": str(mark)}))
     process.start()
     process.join()
@@ -150,7 +150,7 @@ def no_target(repeat: int, work: Path, example: Path, target: str) -> None:
     cmd = [a for a in worker_command(plan, target, inv.path, example) if not a.startswith(("--lab-", "--alluredir"))]
     figure("worker: to the first test, no target",
            [to_first_test(work, cmd, work / f"collect{i}") for i in range(repeat)])
-    from lab.run.worker import preload
+    from lab.run.forking import preload
 
     preload()
     args = cmd[cmd.index("pytest") + 1:]

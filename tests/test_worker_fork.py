@@ -1,4 +1,4 @@
-"""Workers forked from the server that imported their modules once (lab.run.worker, lab.run.preload):
+"""Workers forked from the server that imported their modules once (lab.run.forking, lab.run.preload):
 a real fork server, real pytest sessions in it; what the controller relies on of a worker process."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import time
 import pytest
 
 from lab.run import preload
-from lab.run.worker import FORKED, PLUGINS, Forked, _forked_main, worker_env
+from lab.run.forking import FORKED, Forked, run_pytest
+from lab.run.worker import PLUGINS, worker_env
 from lab.suite.registry import suite_files
 
 SLOW_TEST = """
@@ -34,7 +35,7 @@ def forked(tmp_path, source: str, **env: str) -> tuple[Forked, os.PathLike]:
     test.write_text(source)
     log = tmp_path / "pytest.log"
     log.write_bytes(b"")
-    process = FORKED.Process(target=_forked_main, args=([str(test), "-p", "no:cacheprovider", "--rootdir",
+    process = FORKED.Process(target=run_pytest, args=([str(test), "-p", "no:cacheprovider", "--rootdir",
                                                          str(tmp_path)], str(log), {**worker_env(), **env}))
     process.start()
     return Forked(process), log
@@ -94,7 +95,7 @@ def test_a_forked_worker_killed_says_so(tmp_path):
 def test_an_interrupt_while_a_worker_starts_is_acted_on_once_it_is_counted():
     """The controller starts a worker and puts it among the running in one block: a Ctrl-C in it
     comes out after the block, the worker counted (and so stopped), never between."""
-    from lab.run.worker import deferred_interrupts
+    from lab.run.forking import deferred_interrupts
 
     running = {}
 

@@ -37,7 +37,7 @@ def run(
     rerun_broken: Path = typer.Option(None, "--rerun-broken", help="DIR: rerun only the broken targets of that run"),
 ) -> None:
     """Deploy and test on the claimed targets (or those named); exit 0 passed, 1 failed, 2 bad input, 3 broken."""
-    from lab.run.worker import preload
+    from lab.run.forking import preload
 
     if not dry_run:
         preload()  # the workers' imports, in the server they are forked from, while this reads its input

@@ -16,9 +16,10 @@ from lab.inventory.load import LoadedInventory
 from lab.report.allure_meta import write_meta
 from lab.results.model import ArtifactRef, Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.results.write import write_atomic
+from lab.run.forking import deferred_interrupts, server_ready
 from lab.run.plan import Plan
 from lab.run.progress import TargetProgress
-from lab.run.worker import Worker, deferred_interrupts, server_ready, start_worker
+from lab.run.worker import Worker, start_worker
 from lab.submission.load import LoadedSubmission
 
 GRACE_S = 120  # for workers to tear down after an interrupt

@@ -1,5 +1,5 @@
 """What every worker imports before its first test, imported once in the server the workers are
-forked from (``lab.run.worker``, ``lab.run.worker_server``): pytest with its own plugins, and what
+forked from (``lab.run.forking``, ``lab.run.worker_server``): pytest with its own plugins, and what
 the lab's plugin, Allure's plugin and the suites import at their top (the lab's session, providers, transports, Docker's
 client, the SBOM's library). Read from those files, so the list cannot fall behind them.
 

@@ -1,4 +1,4 @@
-"""The module the server that forks ``lab run``'s workers imports first (``lab.run.worker.preload``):
+"""The module the server that forks ``lab run``'s workers imports first (``lab.run.forking.preload``):
 it names the process for whoever reads ``ps``, then imports what every worker needs
 (``lab.run.preload``). Imported nowhere else."""
 
