@@ -95,7 +95,7 @@ def test_a_forked_worker_killed_says_so(tmp_path):
 def test_an_interrupt_while_a_worker_starts_is_acted_on_once_it_is_counted():
     """The controller starts a worker and puts it among the running in one block: a Ctrl-C in it
     comes out after the block, the worker counted (and so stopped), never between."""
-    from lab.run.forking import deferred_interrupts
+    from lab.run.controller import deferred_interrupts
 
     running = {}
 

@@ -16,7 +16,7 @@ from lab.inventory.load import LoadedInventory
 from lab.report.allure_meta import write_meta
 from lab.results.model import ArtifactRef, Check, Outcome, SubmissionRef, TargetResult, Verdicts
 from lab.results.write import write_atomic
-from lab.run.forking import deferred_interrupts, server_ready
+from lab.run.forking import server_ready
 from lab.run.plan import Plan
 from lab.run.progress import TargetProgress
 from lab.run.worker import Worker, start_worker
@@ -63,6 +63,17 @@ def _insisting(asked: list[bool] | None = None) -> Iterator[list[bool]]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """A Ctrl-C or SIGTERM that arrives in the block interrupts the run when the block ends: the
+    controller starts a worker and counts it among the running in one, so no worker runs that it
+    does not stop (a review's SIGTERM at a run's start had one run after verdicts.json)."""
+    with _insisting() as asked:
+        yield
+    if asked:
+        raise KeyboardInterrupt
 
 
 def _read_result(plan: Plan, worker: Worker | None, name: str) -> TargetResult:

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 from setproctitle import setproctitle
 
@@ -123,7 +122,7 @@ def _nothing() -> None:
 
 def server_ready() -> None:
     """Wait until the server is past its imports, by forking a process that does nothing: a
-    worker's own request is then answered at once, which ``deferred_interrupts`` relies on.
+    worker's own request is then answered at once (``lab.run.controller.deferred_interrupts`` relies on it).
     Interrupted here (a Ctrl-C or a SIGTERM while the server still imports), the request left
     queued forks only this, never a worker the controller does not know of (a review's SIGTERM at a
     run's start had a worker run after verdicts.json, its container removed under it). Without a
@@ -136,23 +135,3 @@ def server_ready() -> None:
         return
     ping.join()
 
-
-@contextlib.contextmanager
-def deferred_interrupts() -> Iterator[None]:
-    """A Ctrl-C or SIGTERM that arrives in the block is acted on when it ends (its handler then runs,
-    as if it came then): the controller starts a worker and counts it among the running in one,
-    so no worker runs that it does not stop. Outside the main thread, where signals are not this
-    code's to take, the block runs as it is."""
-    got: list[int] = []
-    try:
-        old = {s: signal.signal(s, lambda signum, _frame: got.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        if got:
-            signal.raise_signal(got[0])

@@ -1,7 +1,8 @@
 """What every worker imports before its first test, imported once in the server the workers are
 forked from (``lab.run.forking``, ``lab.run.worker_server``): pytest with its own plugins, and what
-the lab's plugin, Allure's plugin and the suites import at their top (the lab's session, providers, transports, Docker's
-client, the SBOM's library). Read from those files, so the list cannot fall behind them.
+the lab's plugin, Allure's plugin and the suites import at their top (the lab's session,
+providers, transports, Docker's client, the SBOM's library). Read from those files, so the list
+cannot fall behind them.
 
 The plugins and the suites themselves are left out: pytest imports them in the worker, where it
 rewrites their ``assert`` statements (a module imported before cannot be rewritten, and a check's
@@ -41,8 +42,7 @@ def modules() -> list[str]:
     files = [Path(spec.origin) for name in PLUGINS if (spec := importlib.util.find_spec(name)) and spec.origin]
     for path in [*files, *suite_files()]:
         wanted += imported_by(path)
-    seen = set(PLUGINS)
-    return [m for m in wanted if not (m in seen or seen.add(m) or m.startswith(NOT_HERE))]
+    return [m for m in dict.fromkeys(wanted) if m not in PLUGINS and not m.startswith(NOT_HERE)]
 
 
 def load() -> None:
