@@ -200,8 +200,6 @@ def stability_watch(request, lab, target):
         watching = begin(lab, target.transport, request.getfixturevalue("service"))
     except Exception as exc:  # NotApplicable (no service, not ready) or the lab's own failure
         problem = exc
-    else:
-        lab.prepare_layer()  # the next run's dependencies, while this watch waits
     yield watching or problem
     if watching is not None:
         watching.cancel()

@@ -62,6 +62,9 @@ def watched(lab, stability_watch) -> Watched:
     supply and desktop checks ran meanwhile); waited for here, its commands this check's evidence."""
     if isinstance(stability_watch, Exception):
         raise stability_watch
+    # The checks that run meanwhile are done: what is left of the watch is waiting, the time to build
+    # the next run's prepared layer (begun with the watch, it took CPU from those checks).
+    lab.prepare_layer()
     try:
         series = stability_watch.result()
     finally:

@@ -118,8 +118,9 @@ class LabSession:
         return layer
 
     def prepare_layer(self) -> None:
-        """While the stability watch waits (the machine is idle then): a prepared layer for the next
-        run of these very files, built apart from the target; the run's end waits for it."""
+        """Once the checks that run during the stability watch are done, while the rest of it waits
+        (the machine is idle then): a prepared layer for the next run of these very files, built
+        apart from the target; the run's end waits for it."""
         p, d = self.provisioned, self.state.deployment
         if p is None or p.handle is None or p.layer is not None or d is None or not d.installed:
             return
