@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import importlib
 import importlib.util
 from pathlib import Path
@@ -45,7 +46,18 @@ def modules() -> list[str]:
     return [m for m in dict.fromkeys(wanted) if m not in PLUGINS and not m.startswith(NOT_HERE)]
 
 
+READY = ("lab.supply.licences", "lab.supply.sbom")  # modules whose ``ready()`` builds what every worker uses
+
+
 def load() -> None:
+    """The imports, then what the modules of ``READY`` build on first use (SPDX's matcher, the SBOM
+    schema's validator), then all of it frozen out of the garbage collector's sight: a worker's
+    collections (pytest ends its session with five) no longer walk the hundreds of thousands of
+    objects it was forked with, and leave their pages shared with the server."""
     for name in modules():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    for name in READY:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name).ready()
+    gc.freeze()

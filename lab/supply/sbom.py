@@ -200,11 +200,14 @@ def warm_up() -> None:
     """Load the validator in the background (jsonschema, the schema with SPDX's licence list: a third of
     a second or more) while the worker waits on its target, so ``supply.sbom`` does not. A failure here
     is left for ``validate`` to raise."""
-    def work() -> None:
-        with contextlib.suppress(Exception), _LOADING:  # validate() meets a failure again, and says it
-            _load_validator().validate_str('{"bomFormat": "CycloneDX", "specVersion": "1.6"}')  # the schema read
+    threading.Thread(target=ready, name="sbom-validator", daemon=True).start()
 
-    threading.Thread(target=work, name="sbom-validator", daemon=True).start()
+
+def ready() -> None:
+    """The validator loaded and its schema read, here and now (the server ``lab run``'s workers are
+    forked from does it once for all of them: ``lab.run.preload``)."""
+    with contextlib.suppress(Exception), _LOADING:  # validate() meets a failure again, and says it
+        _load_validator().validate_str('{"bomFormat": "CycloneDX", "specVersion": "1.6"}')  # the schema read
 
 
 _LOADING = threading.Lock()
