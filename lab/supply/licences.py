@@ -62,7 +62,7 @@ def _word(word: str) -> str:
 
 def ready() -> None:
     """SPDX's licence list made into license-expression's matcher (a sixth of a second, built at the
-    first parse), here and now: the server ``lab run``'s workers are forked from does it once for all."""
+    first parse), here and now: a worker does it while it waits on its target (``lab.supply.sbom.warm_up``)."""
     normalise("MIT AND GPL-2.0-or-later")
 
 

@@ -198,16 +198,18 @@ def validate(text: str) -> None:
 
 def warm_up() -> None:
     """Load the validator in the background (jsonschema, the schema with SPDX's licence list: a third of
-    a second or more) while the worker waits on its target, so ``supply.sbom`` does not. A failure here
-    is left for ``validate`` to raise."""
-    threading.Thread(target=ready, name="sbom-validator", daemon=True).start()
+    a second or more), and SPDX's licence matcher (``lab.supply.licences.ready``), while the worker
+    waits on its target, so ``supply.sbom`` and ``supply.licences`` do not. A failure here is left for
+    ``validate`` to raise."""
+    def work() -> None:
+        with contextlib.suppress(Exception), _LOADING:  # validate() meets a failure again, and says it
+            _load_validator().validate_str('{"bomFormat": "CycloneDX", "specVersion": "1.6"}')  # the schema read
+        with contextlib.suppress(Exception):
+            from lab.supply.licences import ready
 
+            ready()
 
-def ready() -> None:
-    """The validator loaded and its schema read, here and now (the server ``lab run``'s workers are
-    forked from does it once for all of them: ``lab.run.preload``)."""
-    with contextlib.suppress(Exception), _LOADING:  # validate() meets a failure again, and says it
-        _load_validator().validate_str('{"bomFormat": "CycloneDX", "specVersion": "1.6"}')  # the schema read
+    threading.Thread(target=work, name="sbom-validator", daemon=True).start()
 
 
 _LOADING = threading.Lock()
