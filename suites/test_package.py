@@ -28,7 +28,8 @@ def elves_for(deployment, target):
 
 @pytest.fixture(scope="module")
 def libraries(target):
-    return TargetLibraries(target.transport, target.facts.arch)
+    observer = target.observer()
+    return TargetLibraries(target.transport, target.facts.arch, read=observer.read if observer.trusted else None)
 
 
 def show(items: list[str], limit: int = 25) -> str:

@@ -7,6 +7,7 @@ already exports some GLIBC_2.18 symbols, and LoongArch starts at 2.36.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lab.arch import elf_machine
 from lab.elf import parse as parse_elf
@@ -16,10 +17,18 @@ from lab.transport.base import Transport
 LINE = re.compile(r"^\s*(\S+) \(([^)]*)\) => (\S+)$")
 
 
+READ_MOST = 512 << 20  # a library read from the host bigger than this is fetched through the transport
+
+
 class TargetLibraries:
-    def __init__(self, transport: Transport, arch: str):
+    def __init__(self, transport: Transport, arch: str,
+                 read: Callable[[str, int], bytes | None] | None = None):
+        """``read(path, most)``: a file of the target read from the lab's side (a container's files
+        on the host, ``Observer.read``), where a fetch through the container engine's API cost a
+        tenth of a second a library; None reads through the transport."""
         self.t = transport
         self.arch = arch
+        self._read = read
         self._defs: dict[str, set[str] | None] = {}
         self.refresh()
 
@@ -45,7 +54,7 @@ class TargetLibraries:
             for path in self.index.get(soname, []):
                 real = self.t.run(f"readlink -f '{path}'").stdout.strip() or path
                 try:
-                    data = self.t.get_bytes(real)
+                    data = self._bytes(real)
                 except (FileNotFoundError, IsADirectoryError):
                     continue
                 info = parse_elf(real, data)
@@ -53,3 +62,10 @@ class TargetLibraries:
                     self._defs[soname] = version_definitions(data)
                     break
         return self._defs[soname]
+
+    def _bytes(self, path: str) -> bytes:
+        if self._read is not None:
+            data = self._read(path, READ_MOST)
+            if data is not None and len(data) < READ_MOST:
+                return data
+        return self.t.get_bytes(path)
