@@ -363,3 +363,24 @@ def test_an_account_of_the_system_removed_by_the_install_is_against_the_product(
         ["/etc/passwd: not a regular file after the install (replaced by a link, or removed): its accounts cannot "
          "be checked"], [])
     assert findings.accounts(None, None, None) == ([], [])  # never read (a target the lab cannot read): no claim
+
+
+def test_a_device_or_fifo_at_a_path_the_lab_reads_is_never_opened_on_the_host(tmp_path):
+    """The target's root can make device nodes (Docker's default capabilities): one planted where a
+    library or a file the lab reads should be is not a file, and is not opened on the host (a review:
+    /dev/tty's major and minor at a library's path was opened, and the check broke on ENXIO)."""
+    import os
+    import stat
+
+    from lab.observe.hostfs import read_in_root, sha256_in_root
+
+    lib = tmp_path / "usr" / "lib"
+    lib.mkdir(parents=True)
+    os.mknod(lib / "tty.so", 0o600 | stat.S_IFCHR, os.makedev(5, 0))
+    os.mknod(lib / "none.so", 0o600 | stat.S_IFCHR, os.makedev(250, 250))
+    os.mkfifo(lib / "fifo.so")
+    (lib / "real.so").write_bytes(b"\x7fELF")
+    for name in ("tty.so", "none.so", "fifo.so", "libc\x00.so.6", "a" * 300):
+        assert read_in_root(str(tmp_path), f"/usr/lib/{name}", 100) is None, name
+        assert sha256_in_root(str(tmp_path), f"/usr/lib/{name}") is None, name
+    assert read_in_root(str(tmp_path), "/usr/lib/real.so", 100) == b"\x7fELF"

@@ -46,22 +46,24 @@ def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
 
 def _open_file(root: str, path: str) -> int | None:
     """An fd of a regular file inside ``root``; None where there is none (absent, a link, a folder,
-    a fifo...)."""
+    a fifo, a device, a name no file can have...). The last component is first opened as a path
+    only (``O_PATH``: nothing of a device or fifo runs on the host) and reopened for reading only
+    once it is known to be a regular file (a review: a device node the target's root made at a
+    library's path was opened on the host)."""
     try:
-        fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK)
+        pathfd = open_in_root(root, path, os.O_PATH)
+    except ValueError:  # an embedded NUL: no such file
+        return None
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG):
             return None
         raise
     try:
-        regular = stat.S_ISREG(os.fstat(fd).st_mode)
-    except BaseException:
-        os.close(fd)
-        raise
-    if not regular:
-        os.close(fd)
-        return None
-    return fd
+        if not stat.S_ISREG(os.fstat(pathfd).st_mode):
+            return None
+        return os.open(f"/proc/self/fd/{pathfd}", os.O_RDONLY | os.O_NONBLOCK)
+    finally:
+        os.close(pathfd)
 
 
 def read_in_root(root: str, path: str, limit: int) -> bytes | None:

@@ -68,4 +68,5 @@ class TargetLibraries:
             data = self._read(path, READ_MOST)
             if data is not None and len(data) < READ_MOST:
                 return data
+            del data  # not held while the transport fetches the whole of a bigger one
         return self.t.get_bytes(path)
