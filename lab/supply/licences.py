@@ -103,8 +103,7 @@ def normalise(text: str) -> str | None:
     if expr is None:
         return None
     rendered = expr.render()
-    refs = {key: "LicenseRef-" + re.sub(r"[^A-Za-z0-9.-]+", "-", key).strip("-")
-            for key in unknown if not key.startswith("LicenseRef-")}
+    refs = {key: "LicenseRef-" + _in_reference(key).strip("-") for key in unknown if not key.startswith("LicenseRef-")}
     if not refs:
         return rendered
     # each unknown name wherever it stands alone, in one pass (a pass per name was quadratic: a
@@ -124,8 +123,13 @@ def _every_known(words: list[str], text: str) -> str | None:
 
 
 def _reference(text: str) -> str | None:
-    ref = re.sub(r"[^A-Za-z0-9.-]+", "-", text)[:120].strip("-")
+    ref = _in_reference(text)[:120].strip("-")
     return f"LicenseRef-{ref}" if ref else None
+
+
+def _in_reference(text: str) -> str:
+    """``text`` in the characters an SPDX ``LicenseRef-`` may hold."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text)
 
 
 def family(spdx_id: str) -> str:
