@@ -348,6 +348,10 @@ class Submission(Strict):
     stability: Stability | None = None
     desktop: Desktop | None = None
 
+    def install_timeout(self, lab_limits) -> float:
+        """Each install step's bound: the submission's where it sets one, never past the lab's most."""
+        return min(self.limits.install_timeout or lab_limits.install_timeout, lab_limits.max_install_timeout)
+
     def budget_problems(self, lab_limits, lab_stability) -> list[str]:
         """The longest the submission's settings can make a target take must fit in the lab's
         ``worker_timeout``: past it the lab stops the target, and whatever the product did after
@@ -356,7 +360,7 @@ class Submission(Strict):
         installs, the second install, the purge, the vendor's tests; more with ``[upgrade]``), in
         all of it. Settings the submission left to the lab are said as the lab's."""
         wall = lab_limits.worker_timeout
-        install = min(self.limits.install_timeout or lab_limits.install_timeout, lab_limits.max_install_timeout)
+        install = self.install_timeout(lab_limits)
         steps = INSTALL_STEPS + (INSTALL_STEPS_UPGRADE if self.upgrade else 0)
         watch, waits, ready = 0.0, 0, 0.0
         if self.service is not None:

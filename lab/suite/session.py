@@ -169,7 +169,7 @@ class LabSession:
         """The submission's limits where it sets them, never beyond the lab's maxima."""
         lab = self.inventory.model.lab.limits
         sub = self.submission.model.limits
-        return {"install_timeout": min(sub.install_timeout or lab.install_timeout, lab.max_install_timeout),
+        return {"install_timeout": self.submission.model.install_timeout(lab),
                 "command_timeout": min(sub.command_timeout or lab.command_timeout, lab.max_command_timeout)}
 
     def deployment(self) -> Deployment:
