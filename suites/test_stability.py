@@ -63,7 +63,9 @@ def watched(lab, stability_watch) -> Watched:
     if isinstance(stability_watch, Exception):
         raise stability_watch
     # The checks that run meanwhile are done: what is left of the watch is waiting, the time to build
-    # the next run's prepared layer (begun with the watch, it took CPU from those checks).
+    # the next run's prepared layer (begun with the watch, it took CPU from those checks), and for
+    # the controller to warm its report up (lab.run.finish.warm_up).
+    lab.event("watch-waiting")
     lab.prepare_layer()
     try:
         series = stability_watch.result()

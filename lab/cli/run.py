@@ -86,7 +86,8 @@ def run(
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
         warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs",
-                workers=min(len(plan.targets), max(1, jobs)))  # those running at once
+                workers=min(len(plan.targets), max(1, jobs)),  # those running at once
+                watching=sub.model.service is not None and "stability" in plan.suites)
         closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous,

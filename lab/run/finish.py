@@ -28,12 +28,16 @@ class Finished:
     waivers: Applied | None = None  # what the lab's waivers accepted (and which had expired)
 
 
-QUIET = ('"watch-started"', '"install.idempotent"', '"finished"')  # a worker past its install
+# A worker past its install: ...
+QUIET = ('"install.idempotent"', '"finished"')
+# ... or, where it watches its service, past the checks run during the watch (the rest is waiting),
+# past a watch that did not happen, or done.
+QUIET_WATCHING = ('"watch-waiting"', '"stability.uptime"', '"finished"')
 QUIET_WAIT_S = 300.0
 
 
 def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None,
-            logs: Path | None = None, workers: int = 1) -> None:
+            logs: Path | None = None, workers: int = 1, watching: bool = False) -> None:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
     workers' start nor the end of the run waits for them; the certificates' template is compiled,
@@ -43,12 +47,14 @@ def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabS
     With the run's ``logs``, all of it waits until every one of its ``workers`` is past its install
     (their events say so): on two cores it took CPU from the workers' start and apt's install, as
     much as it saved at the end (in a three-target matrix, from the two installs still under way
-    when the first ended); the stability watches that follow are mostly waiting."""
+    when the first ended). ``watching``: the workers watch their service, and it waits until what
+    is left of each watch is waiting (``watch-waiting``): begun after the install, it took the
+    second core from the checks between the install and the watch, all on the run's way."""
     from lab.warmup import import_in_background
 
     def when_quiet() -> None:
         if logs is not None:
-            _wait_for_quiet(logs, workers)
+            _wait_for_quiet(logs, workers, QUIET_WATCHING if watching else QUIET)
         if report:
             from lab.report.allure_ready import prestart
 
@@ -59,7 +65,7 @@ def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabS
                          then=lambda: _templates(report, languages, lab))
 
 
-def _wait_for_quiet(logs: Path, workers: int = 1) -> None:
+def _wait_for_quiet(logs: Path, workers: int = 1, markers: tuple[str, ...] = QUIET) -> None:
     deadline = time.monotonic() + QUIET_WAIT_S
     while time.monotonic() < deadline:
         quiet = 0
@@ -68,7 +74,7 @@ def _wait_for_quiet(logs: Path, workers: int = 1) -> None:
                 text = events.read_text(errors="replace")
             except OSError:
                 continue
-            quiet += any(marker in text for marker in QUIET)
+            quiet += any(marker in text for marker in markers)
         if quiet >= workers:
             return
         time.sleep(0.1)

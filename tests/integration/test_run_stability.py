@@ -109,6 +109,8 @@ def test_a_steady_service_passes_every_stability_check(tmp_path, lab_run):
     events = [json.loads(line) for line in (run.out / f"logs/{T}/events.jsonl").read_text().splitlines()]
     at = {e.get("id", e["event"]): e["t"] for e in events}
     assert at["watch-started"] < at["package.elf_machine"] < at["package.runpath"] < at["stability.uptime"]
+    # the rest of the watch said to be waiting (the controller warms its report up then), and it is
+    assert at["package.runpath"] < at["watch-waiting"] < at["stability.uptime"] - 5
     assert at["stability.uptime"] - at["watch-started"] >= 8  # the whole watch, however it was spent
     ids = [c["id"] for c in checks]
     assert ids.index("package.runpath") < ids.index("service.ready") < ids.index("stability.uptime")
