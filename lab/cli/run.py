@@ -41,7 +41,7 @@ def run(
     from lab.run.forking import preload
 
     if not dry_run:
-        preload()  # the workers' imports, in the server they are forked from, while this reads its input
+        preload()  # started already by `lab` itself (lab.__main__); kept for callers of this function
     from rich.live import Live
 
     from lab.inventory import load_inventory
