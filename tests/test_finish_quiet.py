@@ -60,3 +60,33 @@ def test_one_worker_past_its_install_is_enough_for_a_single_target(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "events.jsonl").write_text('{"event": "finished"}\n')
     _wait_for_quiet(tmp_path, workers=1)  # returns at once (it would wait 300 s otherwise)
+
+
+def test_only_the_runs_own_targets_count_not_a_reruns_earlier_attempts(tmp_path):
+    """A rerun's logs folder keeps the earlier attempt (and the kept targets), all of them done."""
+    for name in ("a.attempt-1", "kept", "a"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "a.attempt-1" / "events.jsonl").write_text('{"event": "finished"}\n')
+    (tmp_path / "kept" / "events.jsonl").write_text('{"event": "finished"}\n')
+    (tmp_path / "a" / "events.jsonl").write_text('{"event": "started"}\n')
+    waiter = threading.Thread(target=_wait_for_quiet, args=(tmp_path, 1, QUIET_WATCHING, ["a"]), daemon=True)
+    waiter.start()
+    waiter.join(0.4)
+    assert waiter.is_alive()  # "a" itself has not begun its watch
+    _append(tmp_path / "a" / "events.jsonl", '{"event": "watch-waiting"}')
+    waiter.join(5)
+    assert not waiter.is_alive()
+
+
+def test_the_wait_ends_when_the_workers_are_done_whatever_their_logs_say(tmp_path):
+    """A worker that died before its watch writes no marker: the run's end stops the wait."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "events.jsonl").write_text('{"event": "check", "id": "install.idempotent"}\n')
+    over = threading.Event()
+    waiter = threading.Thread(target=_wait_for_quiet, args=(tmp_path, 1, QUIET_WATCHING, ["a"], over), daemon=True)
+    waiter.start()
+    waiter.join(0.4)
+    assert waiter.is_alive()
+    over.set()
+    waiter.join(5)
+    assert not waiter.is_alive()

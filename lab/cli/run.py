@@ -85,13 +85,15 @@ def run(
         signal.signal(signal.SIGHUP, _hung_up)
         if catalogue:  # the workers match the SBOM against this catalogue's vulnerability records too
             os.environ["LAB_CATALOGUE"] = catalogue
-        warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab, logs=plan.out / "logs",
-                workers=min(len(plan.targets), max(1, jobs)),  # those running at once
-                watching=sub.model.service is not None and "stability" in plan.suites)
+        workers_done = warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab,
+                               logs=plan.out / "logs", workers=min(len(plan.targets), max(1, jobs)),  # at once
+                               watching=sub.model.service is not None and "stability" in plan.suites,
+                               targets=[t.name for t in plan.targets])
         closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
             verdicts = execute(plan, inv, sub, jobs, on_tick=lambda rows: live.update(table(rows)), previous=previous,
                                closing=closing)
+        workers_done.set()
         # the report is made while the workers that have written their results remove their targets
         done = finish(plan, inv, verdicts, report=not no_report, catalogue=catalogue, waivers=waivers)
     finally:

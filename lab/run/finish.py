@@ -4,6 +4,7 @@ finish path; each part that fails is said, and never stops the others."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,8 @@ QUIET_WAIT_S = 300.0
 
 
 def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabSettings | None = None,
-            logs: Path | None = None, workers: int = 1, watching: bool = False) -> None:
+            logs: Path | None = None, workers: int = 1, watching: bool = False,
+            targets: list[str] | None = None) -> threading.Event:
     """Import the report's renderer (WeasyPrint and its fonts' machinery: a second or more), and the
     Docker client the run's clean-up uses, in the background while the workers run, so neither the
     workers' start nor the end of the run waits for them; the certificates' template is compiled,
@@ -47,29 +49,39 @@ def warm_up(report: bool, languages: list[str] | tuple[str, ...] = (), lab: LabS
     With the run's ``logs``, all of it waits until every one of its ``workers`` is past its install
     (their events say so): on two cores it took CPU from the workers' start and apt's install, as
     much as it saved at the end (in a three-target matrix, from the two installs still under way
-    when the first ended). ``watching``: the workers watch their service, and it waits until what
-    is left of each watch is waiting (``watch-waiting``): begun after the install, it took the
-    second core from the checks between the install and the watch, all on the run's way."""
+    when the first ended). ``watching``: the workers watch their service, and it waits until as
+    many of them as run at once have only the rest of their watch to wait (``watch-waiting``):
+    begun after the install, it took the second core from the checks between the install and the
+    watch, all on the run's way. ``targets``: the run's (a rerun's logs folder also holds those of
+    the targets it keeps and of the earlier attempts, done long ago).
+
+    Returns the event to set once the workers are done: what has not begun by then (a worker that
+    died before its watch) is left to the report itself, which loads what it needs anyway, and no
+    generator or sample PDF is started beside it."""
     from lab.warmup import import_in_background
+
+    over = threading.Event()
 
     def when_quiet() -> None:
         if logs is not None:
-            _wait_for_quiet(logs, workers, QUIET_WATCHING if watching else QUIET)
-        if report:
+            _wait_for_quiet(logs, workers, QUIET_WATCHING if watching else QUIET, targets, over)
+        if report and not over.is_set():
             from lab.report.allure_ready import prestart
 
             prestart()
 
     modules = ("lab.certs.render", *(("lab.report.render", "lab.report.weasy", "segno") if report else ()))
     import_in_background(*modules, "lab.provision.gc", first=when_quiet,
-                         then=lambda: _templates(report, languages, lab))
+                         then=lambda: _templates(report and not over.is_set(), languages, lab))
+    return over
 
 
-def _wait_for_quiet(logs: Path, workers: int = 1, markers: tuple[str, ...] = QUIET) -> None:
+def _wait_for_quiet(logs: Path, workers: int = 1, markers: tuple[str, ...] = QUIET,
+                    targets: list[str] | None = None, over: threading.Event | None = None) -> None:
     deadline = time.monotonic() + QUIET_WAIT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (over is not None and over.is_set()):
         quiet = 0
-        for events in logs.glob("*/events.jsonl"):
+        for events in ([logs / t / "events.jsonl" for t in targets] if targets else logs.glob("*/events.jsonl")):
             try:
                 text = events.read_text(errors="replace")
             except OSError:
