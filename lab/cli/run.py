@@ -50,6 +50,7 @@ def run(
     from lab.run.progress import table
     from lab.run.rerun import plan_rerun
     from lab.submission import load_for_lab
+    from lab.suite.applicable import not_applicable
     from lab.waivers import load_waivers
 
     inv = load_inventory(inventory)
@@ -87,7 +88,8 @@ def run(
             os.environ["LAB_CATALOGUE"] = catalogue
         workers_done = warm_up(report=not no_report, languages=inv.model.lab.languages, lab=inv.model.lab,
                                logs=plan.out / "logs", workers=min(len(plan.targets), max(1, jobs)),  # at once
-                               watching=sub.model.service is not None and "stability" in plan.suites,
+                               watching="stability" in plan.suites and any(
+                                   not_applicable("stability.uptime", sub.model, t) is None for t in plan.targets),
                                targets=[t.name for t in plan.targets])
         closing = []
         with Live(table([]), console=out, refresh_per_second=4, transient=not out.is_terminal) as live:
